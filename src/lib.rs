@@ -4,8 +4,22 @@
 //! ghost table in chunks; `migrator` is the one state machine that decides the phases.
 
 pub mod alter;
+pub mod applier;
+pub mod changelog;
+pub mod cli;
+pub mod config;
+pub mod connect;
+pub mod copier;
+pub mod cutover;
 pub mod error;
+pub mod gtid;
+pub mod inspector;
+pub mod migrator;
 pub mod schema;
+pub mod sql;
+pub mod status;
+pub mod streamer;
+pub mod throttler;
 pub mod value;
 
 pub use error::{Error, Result};

@@ -1,0 +1,250 @@
+//! The applier: replays binlog row changes onto the ghost table on the primary.
+//!
+//! Changes are de-duplicated by migration key within a batch (the last image of a key wins), then written as
+//! one `DELETE ... WHERE key IN (...)` of every touched key followed by one multi-row `INSERT` of the keys
+//! whose last change left a row. Applying a batch is idempotent and order-free: the batch's end state is a
+//! consistent state of the source, so the ghost never holds two rows for one source row, and replaying a
+//! change twice (after a binlog reconnect) is harmless. Plain `INSERT` (never `REPLACE`) means a row that
+//! clashes with a new unique key is an error, not a silent deletion.
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+
+use mysql_async::binlog::value::BinlogValue;
+use mysql_async::prelude::Queryable;
+use mysql_async::Conn;
+
+use crate::error::{Error, Result};
+use crate::schema::Column;
+use crate::sql::{ident, ident_list, qualified};
+use crate::streamer::{Image, RowChange};
+use crate::value::{key_bytes, push_literal};
+
+/// Which source columns go where in the ghost, and the key that identifies a row in both.
+#[derive(Debug, Clone)]
+pub struct ApplyPlan {
+    pub ghost: String,
+    /// (index in the source image, source column, ghost column name), written columns only.
+    pub columns: Vec<(usize, Column, String)>,
+    /// (index in the source image, source column, ghost column name) of the migration key.
+    pub key: Vec<(usize, Column, String)>,
+    pub key_nullable: bool,
+}
+
+impl ApplyPlan {
+    pub fn new(db: &str, ghost: &str, columns: Vec<(usize, Column, String)>, key: Vec<(usize, Column, String)>) -> Self {
+        let key_nullable = key.iter().any(|(_, c, _)| c.nullable);
+        ApplyPlan { ghost: qualified(db, ghost), columns, key, key_nullable }
+    }
+}
+
+enum Op {
+    Upsert(Image),
+    Delete(Image),
+}
+
+#[derive(Debug, Default)]
+pub struct ApplyStats {
+    /// Row changes taken from the binlog.
+    pub events: AtomicU64,
+    /// Row writes actually sent to the ghost after de-duplication.
+    pub rows_written: AtomicU64,
+    pub batches: AtomicU64,
+}
+
+/// Flush when the statement grows past this, whatever the row count (rows can be large BLOBs).
+const MAX_BATCH_BYTES: usize = 8 << 20;
+
+pub struct Applier {
+    plan: ApplyPlan,
+    batch: HashMap<Vec<u8>, Op>,
+    batch_bytes: usize,
+    pub max_batch: usize,
+    pub stats: Arc<ApplyStats>,
+}
+
+impl Applier {
+    pub fn new(plan: ApplyPlan, max_batch: usize, stats: Arc<ApplyStats>) -> Self {
+        Applier { plan, batch: HashMap::new(), batch_bytes: 0, max_batch: max_batch.max(1), stats }
+    }
+
+    pub fn pending(&self) -> usize {
+        self.batch.len()
+    }
+
+    /// True when the batch should be written before taking more changes.
+    pub fn full(&self) -> bool {
+        self.batch.len() >= self.max_batch || self.batch_bytes >= MAX_BATCH_BYTES
+    }
+
+    fn key_of(&self, img: &Image) -> Vec<u8> {
+        let mut k = Vec::new();
+        for (i, _, _) in &self.plan.key {
+            if let Some(v) = img.get(*i) {
+                key_bytes(&mut k, v);
+            }
+            k.push(0xFF); // column separator so ("ab","c") differs from ("a","bc")
+        }
+        k
+    }
+
+    fn put(&mut self, key: Vec<u8>, op: Op) {
+        self.batch_bytes += match &op {
+            Op::Upsert(img) | Op::Delete(img) => img.iter().map(approx_size).sum::<usize>(),
+        };
+        self.batch.insert(key, op);
+    }
+
+    /// Adds one change to the batch. An update that moves the key deletes the old key and writes the new one.
+    pub fn add(&mut self, change: RowChange) {
+        self.stats.events.fetch_add(1, Ordering::Relaxed);
+        match change {
+            RowChange::Insert(after) => {
+                let k = self.key_of(&after);
+                self.put(k, Op::Upsert(after));
+            }
+            RowChange::Update(before, after) => {
+                let kb = self.key_of(&before);
+                let ka = self.key_of(&after);
+                if kb != ka {
+                    self.put(kb, Op::Delete(before));
+                }
+                self.put(ka, Op::Upsert(after));
+            }
+            RowChange::Delete(before) => {
+                let k = self.key_of(&before);
+                self.put(k, Op::Delete(before));
+            }
+        }
+    }
+
+    /// Writes the batch. `in_transaction`: wrap in one transaction (not allowed under LOCK TABLES, where
+    /// START TRANSACTION would release the cut-over's locks).
+    pub async fn flush(&mut self, conn: &mut Conn, in_transaction: bool) -> Result<()> {
+        if self.batch.is_empty() {
+            return Ok(());
+        }
+        let (delete, insert) = self.statements()?;
+        let mut sql = String::with_capacity(delete.len() + insert.as_ref().map_or(0, |s| s.len()) + 40);
+        if in_transaction {
+            sql.push_str("START TRANSACTION; ");
+        }
+        sql.push_str(&delete);
+        if let Some(insert) = &insert {
+            sql.push_str("; ");
+            sql.push_str(insert);
+        }
+        if in_transaction {
+            sql.push_str("; COMMIT");
+        }
+        if let Err(e) = conn.query_drop(&sql).await {
+            if in_transaction {
+                let _ = conn.query_drop("ROLLBACK").await;
+            }
+            let e = Error::from(e);
+            if e.server_code() == Some(1062) {
+                return Err(Error::Data(format!(
+                    "applying binlog changes to the ghost table: {e} (the new schema rejects rows the old one holds)"
+                )));
+            }
+            return Err(e);
+        }
+        let written = self.batch.len() as u64;
+        self.stats.rows_written.fetch_add(written, Ordering::Relaxed);
+        self.stats.batches.fetch_add(1, Ordering::Relaxed);
+        self.batch.clear();
+        self.batch_bytes = 0;
+        Ok(())
+    }
+
+    /// The DELETE of every touched key and the INSERT of every surviving row.
+    fn statements(&self) -> Result<(String, Option<String>)> {
+        let p = &self.plan;
+        let mut del = format!("DELETE FROM {} WHERE ", p.ghost);
+        let key_names: Vec<&str> = p.key.iter().map(|(_, _, n)| n.as_str()).collect();
+        if !p.key_nullable {
+            if key_names.len() == 1 {
+                del.push_str(&ident(key_names[0]));
+            } else {
+                del.push('(');
+                del.push_str(&ident_list(&key_names));
+                del.push(')');
+            }
+            del.push_str(" IN (");
+        }
+        let mut first = true;
+        let mut ins = String::new();
+        let mut rows = 0usize;
+        for op in self.batch.values() {
+            let img = match op {
+                Op::Upsert(img) | Op::Delete(img) => img,
+            };
+            if !first {
+                del.push_str(if p.key_nullable { " OR " } else { ", " });
+            }
+            first = false;
+            // NULL never equals NULL with IN; nullable keys compare with <=>.
+            if p.key_nullable {
+                del.push('(');
+                for (j, (i, col, name)) in p.key.iter().enumerate() {
+                    if j > 0 {
+                        del.push_str(" AND ");
+                    }
+                    del.push_str(&ident(name));
+                    del.push_str(" <=> ");
+                    push_value(&mut del, col, img, *i)?;
+                }
+                del.push(')');
+            } else {
+                if p.key.len() > 1 {
+                    del.push('(');
+                }
+                for (j, (i, col, _)) in p.key.iter().enumerate() {
+                    if j > 0 {
+                        del.push_str(", ");
+                    }
+                    push_value(&mut del, col, img, *i)?;
+                }
+                if p.key.len() > 1 {
+                    del.push(')');
+                }
+            }
+            if let Op::Upsert(img) = op {
+                if rows == 0 {
+                    let names: Vec<&str> = p.columns.iter().map(|(_, _, n)| n.as_str()).collect();
+                    ins = format!("INSERT INTO {} ({}) VALUES ", p.ghost, ident_list(&names));
+                } else {
+                    ins.push_str(", ");
+                }
+                rows += 1;
+                ins.push('(');
+                for (j, (i, col, _)) in p.columns.iter().enumerate() {
+                    if j > 0 {
+                        ins.push_str(", ");
+                    }
+                    push_value(&mut ins, col, img, *i)?;
+                }
+                ins.push(')');
+            }
+        }
+        if !p.key_nullable {
+            del.push(')');
+        }
+        Ok((del, (rows > 0).then_some(ins)))
+    }
+}
+
+fn push_value(out: &mut String, col: &Column, img: &Image, i: usize) -> Result<()> {
+    match img.get(i) {
+        Some(v) => push_literal(out, col, v),
+        None => Err(Error::Binlog(format!("row image lacks column {}", col.name))),
+    }
+}
+
+fn approx_size(v: &BinlogValue<'_>) -> usize {
+    match v {
+        BinlogValue::Value(mysql_async::Value::Bytes(b)) => b.len() * 2 + 16,
+        _ => 32,
+    }
+}

@@ -1,0 +1,74 @@
+//! The changelog table `_<t>_ghc`: heartbeats (for replication lag) and state markers (for the cut-over)
+//! written on the primary and read back through the replica and its binlog. Same shape as gh-ost's.
+
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use mysql_async::prelude::Queryable;
+use mysql_async::Conn;
+use tokio::sync::watch;
+use tracing::warn;
+
+use crate::error::Result;
+use crate::sql::{qualified, quote};
+
+pub const HEARTBEAT: &str = "heartbeat";
+pub const STATE: &str = "state";
+
+pub async fn create(conn: &mut Conn, db: &str, changelog: &str) -> Result<()> {
+    let t = qualified(db, changelog);
+    conn.query_drop(format!("DROP TABLE IF EXISTS {t}")).await?;
+    conn.query_drop(format!(
+        "CREATE TABLE {t} (
+            id bigint unsigned auto_increment,
+            last_update timestamp not null DEFAULT CURRENT_TIMESTAMP ON UPDATE CURRENT_TIMESTAMP,
+            hint varchar(64) charset ascii not null,
+            value varchar(4096) charset ascii not null,
+            primary key(id),
+            unique key hint_uidx(hint)
+        ) auto_increment=256 comment='gh-ost changelog'"
+    ))
+    .await?;
+    Ok(())
+}
+
+pub async fn write(conn: &mut Conn, db: &str, changelog: &str, hint: &str, value: &str) -> Result<()> {
+    conn.query_drop(format!(
+        "INSERT INTO {} (hint, value) VALUES ({}, {}) ON DUPLICATE KEY UPDATE last_update = NOW(), value = VALUES(value)",
+        qualified(db, changelog),
+        quote(hint),
+        quote(value)
+    ))
+    .await?;
+    Ok(())
+}
+
+pub fn now_micros() -> u64 {
+    SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_micros() as u64).unwrap_or(0)
+}
+
+/// Writes a heartbeat (wraith's clock, in microseconds) every `interval` until `stop` turns true.
+/// Failures are logged and retried: a missing heartbeat shows up as lag and throttles, which is safe.
+pub async fn heartbeat_loop(mut conn: Conn, db: String, changelog: String, interval: Duration, mut stop: watch::Receiver<bool>) {
+    let mut tick = tokio::time::interval(interval);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tokio::select! {
+            _ = tick.tick() => {}
+            _ = stop.changed() => {}
+        }
+        if *stop.borrow() {
+            return;
+        }
+        if let Err(e) = write(&mut conn, &db, &changelog, HEARTBEAT, &now_micros().to_string()).await {
+            warn!("heartbeat write failed: {e}");
+        }
+    }
+}
+
+/// Replication lag seen on the inspected server: now minus the last heartbeat that arrived there.
+pub async fn read_lag(conn: &mut Conn, db: &str, changelog: &str) -> Result<Option<Duration>> {
+    let v: Option<String> = conn
+        .query_first(format!("SELECT value FROM {} WHERE hint = {}", qualified(db, changelog), quote(HEARTBEAT)))
+        .await?;
+    Ok(v.and_then(|v| v.parse::<u64>().ok()).map(|t| Duration::from_micros(now_micros().saturating_sub(t))))
+}

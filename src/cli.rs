@@ -1,0 +1,304 @@
+//! Command-line parsing: gh-ost's flag names, defaults and clamps, turned into a validated `Config`.
+//! Nothing here talks to a server.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use clap::{Args, Parser, Subcommand};
+
+use crate::alter;
+use crate::config::{parse_endpoint, Config, Connection, Secret};
+use crate::error::{Error, Result};
+
+#[derive(Debug, Parser)]
+#[command(name = "wraith", version, about = "Online schema change for MySQL, compatible with gh-ost's flags")]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Change a table online: copy into a ghost table while replaying the binlog, then swap atomically.
+    Migrate(Box<MigrateArgs>),
+}
+
+/// Boolean flags take gh-ost's forms: `--flag`, `--flag=true`, `--flag=false`.
+#[derive(Debug, Args)]
+pub struct MigrateArgs {
+    // ---- connection
+    /// MySQL host to inspect and read the binlog from (normally a replica)
+    #[arg(long, default_value = "127.0.0.1")]
+    pub host: String,
+    #[arg(long, default_value_t = 3306)]
+    pub port: u16,
+    #[arg(long, default_value = "")]
+    pub user: String,
+    /// Prefer --ask-pass style input or the WRAITH_PASSWORD environment variable: a password on the command
+    /// line is visible to other local users in the process list.
+    #[arg(long, env = "WRAITH_PASSWORD", hide_env_values = true, default_value = "")]
+    pub password: String,
+    /// User on the primary, when it differs from --user
+    #[arg(long)]
+    pub master_user: Option<String>,
+    #[arg(long, hide_env_values = true)]
+    pub master_password: Option<String>,
+    /// The primary as host[:port], instead of discovering it from the replica
+    #[arg(long)]
+    pub assume_master_host: Option<String>,
+    /// Seconds to wait for a connection or a read before treating the server as gone
+    #[arg(long, default_value_t = 0.0)]
+    pub mysql_timeout: f64,
+    /// server_id wraith's binlog reader registers with
+    #[arg(long, default_value_t = 99999)]
+    pub replica_server_id: u32,
+
+    // ---- migration
+    #[arg(long, default_value = "")]
+    pub database: String,
+    #[arg(long, default_value = "")]
+    pub table: String,
+    /// The ALTER clauses (what follows `ALTER TABLE t`)
+    #[arg(long, default_value = "")]
+    pub alter: String,
+    /// Actually migrate; without it the run only validates (noop)
+    #[arg(long, num_args = 0..=1, require_equals = true, default_missing_value = "true", default_value = "false")]
+    pub execute: bool,
+    /// Allow --host to be the primary itself (no replica)
+    #[arg(long, num_args = 0..=1, require_equals = true, default_missing_value = "true", default_value = "false")]
+    pub allow_on_master: bool,
+    /// Accept that binlog_format is ROW without checking or switching it
+    #[arg(long, num_args = 0..=1, require_equals = true, default_missing_value = "true", default_value = "false")]
+    pub assume_rbr: bool,
+    /// Use GTID auto-positioning for the binlog reader (wraith always does; requires gtid_mode=ON)
+    #[arg(long, num_args = 0..=1, require_equals = true, default_missing_value = "true", default_value = "false")]
+    pub gtid: bool,
+    #[arg(long, num_args = 0..=1, require_equals = true, default_missing_value = "true", default_value = "false")]
+    pub allow_nullable_unique_key: bool,
+    #[arg(long, num_args = 0..=1, require_equals = true, default_missing_value = "true", default_value = "false")]
+    pub approve_renamed_columns: bool,
+    #[arg(long, num_args = 0..=1, require_equals = true, default_missing_value = "true", default_value = "false")]
+    pub skip_renamed_columns: bool,
+    /// Allow zero dates in DATE/DATETIME columns during copy and apply
+    #[arg(long, num_args = 0..=1, require_equals = true, default_missing_value = "true", default_value = "false")]
+    pub allow_zero_in_date: bool,
+    /// Abort when copying raises warnings (wraith always aborts on rows the new schema would drop)
+    #[arg(long, num_args = 0..=1, require_equals = true, default_missing_value = "true", default_value = "false")]
+    pub panic_on_warnings: bool,
+    /// The table's storage engine; only innodb is supported
+    #[arg(long, default_value = "innodb")]
+    pub storage_engine: String,
+    /// Count rows exactly (SELECT COUNT(*)) for progress instead of the estimate
+    #[arg(long, num_args = 0..=1, require_equals = true, default_missing_value = "true", default_value = "false")]
+    pub exact_rowcount: bool,
+    /// Skip gh-ost's metadata-lock instrument check (wraith does not need it)
+    #[arg(long, num_args = 0..=1, require_equals = true, default_missing_value = "true", default_value = "false")]
+    pub skip_metadata_lock_check: bool,
+
+    // ---- cleanup
+    /// Drop the old table (_<t>_del) after a successful cut-over
+    #[arg(long, num_args = 0..=1, require_equals = true, default_missing_value = "true", default_value = "false")]
+    pub ok_to_drop_table: bool,
+    #[arg(long, num_args = 0..=1, require_equals = true, default_missing_value = "true", default_value = "false")]
+    pub initially_drop_old_table: bool,
+    #[arg(long, num_args = 0..=1, require_equals = true, default_missing_value = "true", default_value = "false")]
+    pub initially_drop_ghost_table: bool,
+    /// Name the old table _<t>_<timestamp>_del
+    #[arg(long, num_args = 0..=1, require_equals = true, default_missing_value = "true", default_value = "false")]
+    pub timestamp_old_table: bool,
+
+    // ---- copy
+    #[arg(long, default_value_t = 1000)]
+    pub chunk_size: i64,
+    #[arg(long, default_value_t = 10)]
+    pub dml_batch_size: i64,
+    #[arg(long, default_value_t = 60)]
+    pub default_retries: i64,
+    #[arg(long, default_value_t = 100)]
+    pub heartbeat_interval_millis: i64,
+
+    // ---- throttling
+    #[arg(long, default_value_t = 1500)]
+    pub max_lag_millis: i64,
+    #[arg(long)]
+    pub throttle_flag_file: Option<PathBuf>,
+    #[arg(long, default_value = "/tmp/gh-ost.throttle")]
+    pub throttle_additional_flag_file: PathBuf,
+    /// A query returning a number; > 0 throttles
+    #[arg(long)]
+    pub throttle_query: Option<String>,
+
+    // ---- cut-over
+    #[arg(long, default_value = "atomic")]
+    pub cut_over: String,
+    #[arg(long, default_value_t = 3)]
+    pub cut_over_lock_timeout_seconds: i64,
+    #[arg(long)]
+    pub postpone_cut_over_flag_file: Option<PathBuf>,
+    /// When this file appears, abort at once (the original table is left as it was)
+    #[arg(long)]
+    pub panic_flag_file: Option<PathBuf>,
+
+    // ---- output
+    #[arg(long, num_args = 0..=1, require_equals = true, default_missing_value = "true", default_value = "false")]
+    pub verbose: bool,
+    #[arg(long, num_args = 0..=1, require_equals = true, default_missing_value = "true", default_value = "false")]
+    pub debug: bool,
+    #[arg(long, num_args = 0..=1, require_equals = true, default_missing_value = "true", default_value = "false")]
+    pub quiet: bool,
+    /// Seconds between status lines
+    #[arg(long, default_value = "5s", value_parser = humantime::parse_duration)]
+    pub status_interval: Duration,
+}
+
+/// Go's flag package accepts `-flag` as well as `--flag`; runbooks use both. Rewrites single-dash long
+/// flags to the double-dash form clap expects (single letters such as `-h` and `-V` are left alone).
+pub fn normalize_args<I: IntoIterator<Item = String>>(args: I) -> Vec<String> {
+    let mut out = Vec::new();
+    let mut passthrough = false;
+    for a in args {
+        if passthrough {
+            out.push(a);
+            continue;
+        }
+        if a == "--" {
+            passthrough = true;
+        } else if a.starts_with('-') && !a.starts_with("--") && a.len() > 2 {
+            let name = a[1..].split('=').next().unwrap_or_default();
+            if name.len() > 1 && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '-') {
+                out.push(format!("-{a}"));
+                continue;
+            }
+        }
+        out.push(a);
+    }
+    out
+}
+
+fn clamp(v: i64, lo: i64, hi: i64) -> i64 {
+    v.clamp(lo, hi)
+}
+
+impl MigrateArgs {
+    /// Validates flags and builds the engine's `Config`.
+    pub fn into_config(self) -> Result<Config> {
+        let need = |v: &str, flag: &str| {
+            if v.trim().is_empty() {
+                Err(Error::Config(format!("--{flag} is required")))
+            } else {
+                Ok(())
+            }
+        };
+        need(&self.database, "database")?;
+        need(&self.table, "table")?;
+        need(&self.alter, "alter")?;
+        if !self.storage_engine.eq_ignore_ascii_case("innodb") {
+            return Err(Error::Config(format!(
+                "--storage-engine={} is not supported; wraith migrates InnoDB tables only",
+                self.storage_engine
+            )));
+        }
+        if self.cut_over != "atomic" {
+            return Err(Error::Config(format!(
+                "--cut-over={} is not supported yet; use --cut-over=atomic",
+                self.cut_over
+            )));
+        }
+        if self.approve_renamed_columns && self.skip_renamed_columns {
+            return Err(Error::Config(
+                "--approve-renamed-columns and --skip-renamed-columns contradict each other".into(),
+            ));
+        }
+        let alter = alter::normalize(&self.alter, &self.table)?;
+        let assume = match &self.assume_master_host {
+            Some(s) => Some(parse_endpoint(s).map_err(|e| Error::Config(format!("--assume-master-host: {e}")))?),
+            None => None,
+        };
+        let mut conn: Connection = Config::connection(&self.host, self.port, &self.user, &self.password);
+        conn.master_user = self.master_user;
+        conn.master_password = self.master_password.map(Secret::new);
+        conn.assume_master_host = assume;
+        if self.mysql_timeout > 0.0 {
+            conn.timeout = Duration::from_secs_f64(self.mysql_timeout);
+        }
+        conn.replica_server_id = self.replica_server_id;
+
+        let mut c = Config::new(conn, &self.database, &self.table, &alter);
+        c.execute = self.execute;
+        c.allow_on_master = self.allow_on_master;
+        c.allow_nullable_unique_key = self.allow_nullable_unique_key;
+        c.approve_renamed_columns = self.approve_renamed_columns;
+        c.skip_renamed_columns = self.skip_renamed_columns;
+        c.allow_zero_in_date = self.allow_zero_in_date;
+        c.panic_on_warnings = self.panic_on_warnings;
+        c.exact_rowcount = self.exact_rowcount;
+        c.ok_to_drop_table = self.ok_to_drop_table;
+        c.initially_drop_old_table = self.initially_drop_old_table;
+        c.initially_drop_ghost_table = self.initially_drop_ghost_table;
+        c.timestamp_old_table = self.timestamp_old_table;
+        // gh-ost's clamps.
+        c.chunk_size = clamp(self.chunk_size, 10, 100_000) as u64;
+        c.dml_batch_size = clamp(self.dml_batch_size, 1, 100) as usize;
+        c.default_retries = clamp(self.default_retries, 1, 100_000) as u32;
+        c.heartbeat_interval = Duration::from_millis(clamp(self.heartbeat_interval_millis, 100, 60_000) as u64);
+        c.max_lag = Duration::from_millis(clamp(self.max_lag_millis, 100, i64::MAX) as u64);
+        c.throttle_flag_file = self.throttle_flag_file;
+        c.throttle_additional_flag_file = Some(self.throttle_additional_flag_file);
+        c.throttle_query = self.throttle_query.filter(|q| !q.trim().is_empty());
+        c.cut_over_lock_timeout = Duration::from_secs(clamp(self.cut_over_lock_timeout_seconds, 1, 10) as u64);
+        c.postpone_cut_over_flag_file = self.postpone_cut_over_flag_file;
+        c.panic_flag_file = self.panic_flag_file;
+        c.status_interval = self.status_interval.max(Duration::from_millis(100));
+        Ok(c)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(args: &[&str]) -> std::result::Result<Cli, clap::Error> {
+        let v = normalize_args(args.iter().map(|s| s.to_string()));
+        Cli::try_parse_from(v)
+    }
+
+    fn migrate(args: &[&str]) -> Config {
+        let mut v = vec!["wraith", "migrate"];
+        v.extend_from_slice(args);
+        match parse(&v).unwrap().command {
+            Command::Migrate(m) => m.into_config().unwrap(),
+        }
+    }
+
+    #[test]
+    fn gh_ost_flag_styles() {
+        let c = migrate(&[
+            "-database=d", "--table", "t", "--alter", "add column x int", "--execute",
+            "-chunk-size=5", "--allow-on-master=false", "--ok-to-drop-table=true",
+        ]);
+        assert_eq!(c.database, "d");
+        assert_eq!(c.alter, "add column x int");
+        assert!(c.execute && !c.allow_on_master && c.ok_to_drop_table);
+        assert_eq!(c.chunk_size, 10, "chunk-size is clamped to 10..100000 like gh-ost");
+    }
+
+    #[test]
+    fn defaults_match_gh_ost() {
+        let c = migrate(&["--database=d", "--table=t", "--alter=engine=innodb"]);
+        assert!(!c.execute);
+        assert_eq!(c.chunk_size, 1000);
+        assert_eq!(c.dml_batch_size, 10);
+        assert_eq!(c.default_retries, 60);
+        assert_eq!(c.max_lag, Duration::from_millis(1500));
+        assert_eq!(c.cut_over_lock_timeout, Duration::from_secs(3));
+    }
+
+    #[test]
+    fn unknown_flags_and_missing_values_are_errors() {
+        assert!(parse(&["wraith", "migrate", "--no-such-flag"]).is_err());
+        let m = match parse(&["wraith", "migrate", "--table=t", "--alter=x"]).unwrap().command {
+            Command::Migrate(m) => m,
+        };
+        assert!(m.into_config().unwrap_err().to_string().contains("--database"));
+    }
+}

@@ -1,0 +1,187 @@
+//! The validated settings of one migration. The CLI (and later config files) produce a `Config`; the engine
+//! reads only this, never raw flags.
+
+use std::fmt;
+use std::path::PathBuf;
+use std::time::Duration;
+
+/// A password: never printed by `Debug` or `Display`.
+#[derive(Clone, Default, PartialEq, Eq)]
+pub struct Secret(String);
+
+impl Secret {
+    pub fn new(s: impl Into<String>) -> Self {
+        Secret(s.into())
+    }
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+}
+
+impl fmt::Debug for Secret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(if self.0.is_empty() { "\"\"" } else { "\"<redacted>\"" })
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Endpoint {
+    pub host: String,
+    pub port: u16,
+}
+
+impl fmt::Display for Endpoint {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}:{}", self.host, self.port)
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct Connection {
+    /// The server inspected and whose binlog is read (normally a replica).
+    pub inspect: Endpoint,
+    pub user: String,
+    pub password: Secret,
+    /// Credentials for the primary when they differ.
+    pub master_user: Option<String>,
+    pub master_password: Option<Secret>,
+    /// Use this primary instead of discovering it from the replica's replication source.
+    pub assume_master_host: Option<Endpoint>,
+    pub timeout: Duration,
+    /// server_id the binlog reader registers with.
+    pub replica_server_id: u32,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CutOverKind {
+    Atomic,
+}
+
+#[derive(Debug, Clone)]
+pub struct Config {
+    pub conn: Connection,
+    pub database: String,
+    pub table: String,
+    /// The ALTER clauses, normalized (what follows `ALTER TABLE t`).
+    pub alter: String,
+    pub execute: bool,
+
+    pub allow_on_master: bool,
+    pub allow_nullable_unique_key: bool,
+    pub approve_renamed_columns: bool,
+    pub skip_renamed_columns: bool,
+    pub allow_zero_in_date: bool,
+    pub panic_on_warnings: bool,
+    pub exact_rowcount: bool,
+
+    pub ok_to_drop_table: bool,
+    pub initially_drop_old_table: bool,
+    pub initially_drop_ghost_table: bool,
+    pub timestamp_old_table: bool,
+
+    pub chunk_size: u64,
+    pub dml_batch_size: usize,
+    pub default_retries: u32,
+    pub heartbeat_interval: Duration,
+
+    pub max_lag: Duration,
+    pub throttle_flag_file: Option<PathBuf>,
+    pub throttle_additional_flag_file: Option<PathBuf>,
+    pub throttle_query: Option<String>,
+
+    pub cut_over: CutOverKind,
+    pub cut_over_lock_timeout: Duration,
+    pub postpone_cut_over_flag_file: Option<PathBuf>,
+    pub panic_flag_file: Option<PathBuf>,
+
+    /// How often a status line is printed.
+    pub status_interval: Duration,
+    pub progress_bar: bool,
+}
+
+impl Config {
+    /// A config with gh-ost's defaults, for the given target; used by the CLI and by tests.
+    pub fn new(conn: Connection, database: &str, table: &str, alter: &str) -> Self {
+        Config {
+            conn,
+            database: database.to_string(),
+            table: table.to_string(),
+            alter: alter.to_string(),
+            execute: false,
+            allow_on_master: false,
+            allow_nullable_unique_key: false,
+            approve_renamed_columns: false,
+            skip_renamed_columns: false,
+            allow_zero_in_date: false,
+            panic_on_warnings: false,
+            exact_rowcount: false,
+            ok_to_drop_table: false,
+            initially_drop_old_table: false,
+            initially_drop_ghost_table: false,
+            timestamp_old_table: false,
+            chunk_size: 1000,
+            dml_batch_size: 10,
+            default_retries: 60,
+            heartbeat_interval: Duration::from_millis(100),
+            max_lag: Duration::from_millis(1500),
+            throttle_flag_file: None,
+            throttle_additional_flag_file: Some(PathBuf::from("/tmp/gh-ost.throttle")),
+            throttle_query: None,
+            cut_over: CutOverKind::Atomic,
+            cut_over_lock_timeout: Duration::from_secs(3),
+            postpone_cut_over_flag_file: None,
+            panic_flag_file: None,
+            status_interval: Duration::from_secs(5),
+            progress_bar: false,
+        }
+    }
+
+    pub fn connection(host: &str, port: u16, user: &str, password: &str) -> Connection {
+        Connection {
+            inspect: Endpoint { host: host.to_string(), port },
+            user: user.to_string(),
+            password: Secret::new(password),
+            master_user: None,
+            master_password: None,
+            assume_master_host: None,
+            timeout: Duration::from_secs(10),
+            replica_server_id: 99999,
+        }
+    }
+}
+
+/// Parses `host:port` (port defaults to 3306).
+pub fn parse_endpoint(s: &str) -> Result<Endpoint, String> {
+    let s = s.trim();
+    let (host, port) = match s.rsplit_once(':') {
+        Some((h, p)) if !h.is_empty() => {
+            (h, p.parse::<u16>().map_err(|_| format!("bad port in {s:?}"))?)
+        }
+        _ => (s, 3306),
+    };
+    if host.is_empty() {
+        return Err("empty host".into());
+    }
+    Ok(Endpoint { host: host.to_string(), port })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn secrets_do_not_print() {
+        let c = Config::connection("h", 1, "u", "hunter2");
+        assert!(!format!("{c:?}").contains("hunter2"));
+    }
+
+    #[test]
+    fn endpoints() {
+        assert_eq!(parse_endpoint("db1:3307").unwrap(), Endpoint { host: "db1".into(), port: 3307 });
+        assert_eq!(parse_endpoint("db1").unwrap().port, 3306);
+        assert!(parse_endpoint("db1:x").is_err());
+    }
+}

@@ -1,0 +1,244 @@
+//! The row copier: fills the ghost table from the original in migration-key order, one bounded chunk per
+//! statement, between the key's min and max read at start (rows inserted above the max arrive through the
+//! binlog).
+//!
+//! Each chunk is one `INSERT INTO ghost SELECT ... FROM t WHERE <range> AND NOT EXISTS (<row in ghost>)
+//! LOCK IN SHARE MODE` under REPEATABLE READ: the shared locks (held for one chunk only) keep a concurrent
+//! change from committing between our read and our write, so the binlog event of any such change is applied
+//! after the copied row and wins. Rows the applier already wrote are skipped, and a plain INSERT (not
+//! IGNORE) turns a row the new schema cannot hold into an error instead of a silent loss.
+
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+use mysql_async::prelude::Queryable;
+use mysql_async::{Conn, Value};
+use tokio::sync::watch;
+use tracing::{debug, warn};
+
+use crate::error::{Error, Result};
+use crate::sql::{ident, ident_list, qualified};
+
+#[derive(Debug, Clone)]
+pub struct CopyPlan {
+    pub database: String,
+    pub table: String,
+    pub ghost: String,
+    /// Index of the migration key on the original table.
+    pub key_index: String,
+    /// Key columns on the original / the ghost table.
+    pub key_columns: Vec<String>,
+    pub ghost_key_columns: Vec<String>,
+    pub key_nullable: bool,
+    /// Ghost index name of the migration key: a duplicate on it is a race with the applier, not bad data.
+    pub ghost_key_index: String,
+    /// Source expressions (column names) and ghost columns, in the same order.
+    pub source_columns: Vec<String>,
+    pub ghost_columns: Vec<String>,
+}
+
+#[derive(Debug, Default)]
+pub struct CopyProgress {
+    pub rows: AtomicU64,
+    pub chunks: AtomicU64,
+    pub done: AtomicBool,
+    pub chunk_size: AtomicU64,
+    pub retries: AtomicU64,
+}
+
+/// The copy range, as the key values of the first and last rows at start.
+#[derive(Debug, Clone)]
+pub struct Range {
+    pub min: Vec<Value>,
+    pub max: Vec<Value>,
+}
+
+/// `(k1 > ?) OR (k1 = ? AND k2 > ?) ...` with `op` for the last column of each term (`>`, `>=`, `<`, `<=`);
+/// expanded rather than a row constructor so the range optimizer always uses the key. Returns the SQL and
+/// the order in which key values must be bound.
+fn bound(cols: &[String], prefix: &str, strict: &str, last: &str) -> (String, Vec<usize>) {
+    let mut terms = Vec::new();
+    let mut order = Vec::new();
+    for i in 0..cols.len() {
+        let mut t = Vec::new();
+        for (j, c) in cols.iter().enumerate().take(i) {
+            t.push(format!("{prefix}{} = ?", ident(c)));
+            order.push(j);
+        }
+        let op = if i + 1 == cols.len() { last } else { strict };
+        t.push(format!("{prefix}{} {op} ?", ident(&cols[i])));
+        order.push(i);
+        terms.push(format!("({})", t.join(" AND ")));
+    }
+    (format!("({})", terms.join(" OR ")), order)
+}
+
+fn bind(values: &[Value], order: &[usize], out: &mut Vec<Value>) {
+    out.extend(order.iter().map(|&i| values[i].clone()));
+}
+
+impl CopyPlan {
+    fn table_q(&self) -> String {
+        qualified(&self.database, &self.table)
+    }
+
+    /// Reads the first or last key of the table (None when empty).
+    pub async fn read_edge(&self, conn: &mut Conn, last: bool) -> Result<Option<Vec<Value>>> {
+        let dir = if last { " DESC" } else { "" };
+        let order: Vec<String> = self.key_columns.iter().map(|c| format!("{}{dir}", ident(c))).collect();
+        let sql = format!(
+            "SELECT {} FROM {} FORCE INDEX ({}) ORDER BY {} LIMIT 1",
+            ident_list(&self.key_columns),
+            self.table_q(),
+            ident(&self.key_index),
+            order.join(", ")
+        );
+        let row: Option<mysql_async::Row> = conn.exec_first(sql, ()).await?;
+        Ok(row.map(|r| r.unwrap()))
+    }
+
+    pub async fn read_range(&self, conn: &mut Conn) -> Result<Option<Range>> {
+        let min = self.read_edge(conn, false).await?;
+        let max = self.read_edge(conn, true).await?;
+        Ok(match (min, max) {
+            (Some(min), Some(max)) => Some(Range { min, max }),
+            _ => None,
+        })
+    }
+}
+
+/// Copies the whole range. Waits while `throttled` holds a reason; stops early when `stop` turns true.
+pub async fn run(
+    plan: CopyPlan,
+    mut conn: Conn,
+    range: Option<Range>,
+    progress: Arc<CopyProgress>,
+    mut throttled: watch::Receiver<Option<String>>,
+    retries: u32,
+) -> Result<()> {
+    let Some(range) = range else {
+        progress.done.store(true, Ordering::Relaxed);
+        return Ok(());
+    };
+    let keys = &plan.key_columns;
+    let (gt, gt_order) = bound(keys, "", ">", ">");
+    let (ge, ge_order) = bound(keys, "", ">", ">=");
+    let (le, le_order) = bound(keys, "", "<", "<=");
+    let (gt_s, _) = bound(keys, "s.", ">", ">");
+    let (ge_s, _) = bound(keys, "s.", ">", ">=");
+    let (le_s, _) = bound(keys, "s.", "<", "<=");
+    let table = plan.table_q();
+    let ghost = qualified(&plan.database, &plan.ghost);
+    let force = format!("FORCE INDEX ({})", ident(&plan.key_index));
+    let order_by = ident_list(keys);
+    let eq = if plan.key_nullable { "<=>" } else { "=" };
+    let exists: Vec<String> = plan
+        .ghost_key_columns
+        .iter()
+        .zip(keys)
+        .map(|(g, k)| format!("g.{} {eq} s.{}", ident(g), ident(k)))
+        .collect();
+    let select_cols: Vec<String> = plan.source_columns.iter().map(|c| format!("s.{}", ident(c))).collect();
+
+    let mut start = range.min.clone();
+    let mut inclusive = true;
+    loop {
+        loop {
+            let Some(reason) = throttled.borrow().clone() else { break };
+            debug!("copy throttled: {reason}");
+            if throttled.changed().await.is_err() {
+                return Err(Error::Aborted("throttler stopped".into()));
+            }
+        }
+        let chunk = progress.chunk_size.load(Ordering::Relaxed).max(1);
+        let (lower, lower_s, lower_order) =
+            if inclusive { (&ge, &ge_s, &ge_order) } else { (&gt, &gt_s, &gt_order) };
+        // The chunk's last key: chunk-1 rows past the start, or the range max.
+        let mut params = Vec::new();
+        bind(&start, lower_order, &mut params);
+        bind(&range.max, &le_order, &mut params);
+        let sql = format!(
+            "SELECT {order_by} FROM {table} {force} WHERE {lower} AND {le} ORDER BY {order_by} LIMIT 1 OFFSET {}",
+            chunk - 1
+        );
+        let end: Vec<Value> = match conn.exec_first::<mysql_async::Row, _, _>(sql, params).await? {
+            Some(r) => r.unwrap(),
+            None => range.max.clone(),
+        };
+        let mut params = Vec::new();
+        bind(&start, lower_order, &mut params);
+        bind(&end, &le_order, &mut params);
+        let insert = format!(
+            "INSERT INTO {ghost} ({}) SELECT {} FROM {table} AS s {force} WHERE {} AND {} \
+             AND NOT EXISTS (SELECT 1 FROM {ghost} AS g WHERE {}) LOCK IN SHARE MODE",
+            ident_list(&plan.ghost_columns),
+            select_cols.join(", "),
+            lower_s,
+            le_s,
+            exists.join(" AND ")
+        );
+        let mut attempt = 0;
+        let copied = loop {
+            match conn.exec_iter(insert.as_str(), params.clone()).await {
+                Ok(result) => {
+                    let n = result.affected_rows();
+                    drop(result);
+                    break n;
+                }
+                Err(e) => {
+                    let e = Error::from(e);
+                    attempt += 1;
+                    progress.retries.fetch_add(1, Ordering::Relaxed);
+                    // A duplicate may be a race with the applier (it resolves once the applier catches up);
+                    // one that persists is a row the new schema cannot hold.
+                    let retryable = e.is_transient() || e.server_code() == Some(1062);
+                    if !retryable || attempt >= retries.max(1) {
+                        if e.server_code() == Some(1062) {
+                            return Err(Error::Data(format!(
+                                "Warning: {} — the ALTER adds a unique constraint that existing rows violate",
+                                server_message(&e)
+                            )));
+                        }
+                        return Err(e);
+                    }
+                    warn!("chunk copy failed ({e}); retry {attempt}/{retries}");
+                    tokio::time::sleep(Duration::from_millis((100 * attempt as u64).min(2000))).await;
+                }
+            }
+        };
+        progress.rows.fetch_add(copied, Ordering::Relaxed);
+        progress.chunks.fetch_add(1, Ordering::Relaxed);
+        if end == range.max {
+            break;
+        }
+        start = end;
+        inclusive = false;
+    }
+    progress.done.store(true, Ordering::Relaxed);
+    Ok(())
+}
+
+fn server_message(e: &Error) -> String {
+    match e {
+        Error::Mysql(mysql_async::Error::Server(s)) => s.message.clone(),
+        Error::Context { source, .. } => server_message(source),
+        other => other.to_string(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn bounds_expand_composite_keys() {
+        let cols = vec!["a".to_string(), "b".to_string()];
+        let (sql, order) = bound(&cols, "", ">", ">=");
+        assert_eq!(sql, "((`a` > ?) OR (`a` = ? AND `b` >= ?))");
+        assert_eq!(order, vec![0, 0, 1]);
+        let (sql, order) = bound(&cols[..1], "s.", "<", "<=");
+        assert_eq!(sql, "((s.`a` <= ?))");
+        assert_eq!(order, vec![0]);
+    }
+}

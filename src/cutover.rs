@@ -1,0 +1,124 @@
+//! The atomic cut-over (MySQL 8.0.13+ lock-and-rename form):
+//!
+//! 1. `LOCK TABLES t WRITE, ghost WRITE` on a dedicated connection, waiting at most the lock timeout: from
+//!    here no one writes `t`.
+//! 2. A marker row goes into the changelog; when it comes back through the binlog, every change to `t`
+//!    made before the lock has been received. The applier writes that backlog through the locking
+//!    connection (the only one allowed to touch the ghost now), without transactions, which would release
+//!    the locks.
+//! 3. `RENAME TABLE t TO old, ghost TO t`, then `UNLOCK TABLES`.
+//!
+//! Any failure before the RENAME (lock timeout, marker late, connection lost) drops the locking
+//! connection, which releases the locks: the original table stays in place and keeps serving. The RENAME
+//! itself is one atomic statement.
+
+use std::time::{Duration, Instant};
+
+use mysql_async::prelude::Queryable;
+use mysql_async::{Conn, Opts};
+use tokio::sync::mpsc;
+use tracing::info;
+
+use crate::applier::Applier;
+use crate::changelog;
+use crate::connect;
+use crate::error::{Error, Result};
+use crate::sql::qualified;
+use crate::streamer::StreamItem;
+
+pub struct CutOver<'a> {
+    pub opts: &'a Opts,
+    pub database: &'a str,
+    pub table: &'a str,
+    pub ghost: &'a str,
+    pub old: &'a str,
+    pub changelog: &'a str,
+    pub lock_timeout: Duration,
+    pub allow_zero_in_date: bool,
+}
+
+/// What a successful cut-over measured.
+#[derive(Debug, Clone, Copy)]
+pub struct CutOverReport {
+    /// From holding the write lock to releasing it: how long writes to the table were blocked.
+    pub locked_for: Duration,
+}
+
+impl CutOver<'_> {
+    /// One attempt. On error the original table is untouched and the caller may retry.
+    pub async fn attempt(
+        &self,
+        attempt: u32,
+        applier: &mut Applier,
+        rx: &mut mpsc::Receiver<StreamItem>,
+        marker_conn: &mut Conn,
+    ) -> Result<CutOverReport> {
+        let mut lock = connect::connect(self.opts, "primary (cut-over)", self.lock_timeout * 3).await?;
+        connect::setup_writer(&mut lock, self.allow_zero_in_date).await?;
+        let secs = self.lock_timeout.as_secs().max(1);
+        lock.query_drop(format!(
+            "SET SESSION lock_wait_timeout = {secs}, SESSION innodb_lock_wait_timeout = {secs}, SESSION wait_timeout = {}",
+            secs * 3
+        ))
+        .await?;
+        let t = qualified(self.database, self.table);
+        let g = qualified(self.database, self.ghost);
+        let o = qualified(self.database, self.old);
+
+        info!("cut-over attempt {attempt}: locking {t} and {g}");
+        if let Err(e) = lock.query_drop(format!("LOCK TABLES {t} WRITE, {g} WRITE")).await {
+            return Err(Error::CutOver(format!(
+                "could not lock {t} within {secs}s ({e}); a long transaction or query may hold it"
+            )));
+        }
+        let locked_at = Instant::now();
+        let deadline = locked_at + self.lock_timeout;
+        let marker = format!("AllEventsUpToLockProcessed:{}", changelog::now_micros());
+        let result = async {
+            changelog::write(marker_conn, self.database, self.changelog, changelog::STATE, &marker).await?;
+            // Drain the binlog up to the marker, writing through the locking connection.
+            loop {
+                let item = match tokio::time::timeout_at(deadline.into(), rx.recv()).await {
+                    Ok(Some(item)) => item,
+                    Ok(None) => return Err(Error::Aborted("binlog stream stopped during cut-over".into())),
+                    Err(_) => {
+                        return Err(Error::CutOver(format!(
+                            "the backlog was not applied within {secs}s of locking (replication lag or a large backlog)"
+                        )))
+                    }
+                };
+                match item {
+                    StreamItem::Row(change) => {
+                        applier.add(change);
+                        if applier.full() {
+                            applier.flush(&mut lock, false).await?;
+                        }
+                    }
+                    StreamItem::Changelog { hint, value } if hint == changelog::STATE && value == marker => break,
+                    StreamItem::Changelog { .. } => {}
+                }
+            }
+            applier.flush(&mut lock, false).await?;
+            lock.query_drop(format!("RENAME TABLE {t} TO {o}, {g} TO {t}")).await?;
+            Ok(())
+        }
+        .await;
+        match result {
+            Ok(()) => {
+                let _ = lock.query_drop("UNLOCK TABLES").await;
+                let locked_for = locked_at.elapsed();
+                let _ = lock.disconnect().await;
+                Ok(CutOverReport { locked_for })
+            }
+            Err(e) => {
+                // Dropping the connection releases the locks even if UNLOCK cannot be sent.
+                let _ = lock.query_drop("UNLOCK TABLES").await;
+                drop(lock);
+                Err(match e {
+                    Error::CutOver(_) | Error::Aborted(_) | Error::Data(_) => e,
+                    other => Error::CutOver(other.to_string()),
+                })
+            }
+        }
+    }
+}

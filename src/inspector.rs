@@ -1,0 +1,499 @@
+//! Reads what the migration needs to know from a server: settings, the table's columns and keys, foreign
+//! keys, triggers, privileges, and where the primary is. Also the pure checks that decide whether a
+//! migration can run faithfully.
+
+use mysql_async::prelude::Queryable;
+use mysql_async::Conn;
+
+use crate::config::Endpoint;
+use crate::error::{Context, Error, Result};
+use crate::schema::{Column, TableInfo, UniqueKey};
+use crate::sql::quote;
+
+/// Server settings that decide whether a migration can be run faithfully.
+#[derive(Debug, Clone)]
+pub struct ServerInfo {
+    pub version: String,
+    pub hostname: String,
+    pub port: u16,
+    pub server_uuid: String,
+    pub log_bin: bool,
+    pub binlog_format: String,
+    pub binlog_row_image: String,
+    pub gtid_mode: String,
+    pub log_replica_updates: bool,
+    pub binlog_row_value_options: String,
+    pub binlog_transaction_compression: bool,
+    pub read_only: bool,
+}
+
+/// Runs a text-protocol query and returns every cell as text (NULL as None).
+pub async fn query_text(conn: &mut Conn, sql: &str) -> Result<Vec<Vec<Option<String>>>> {
+    let rows: Vec<mysql_async::Row> = conn.query(sql).await.context(format!("query failed: {sql}"))?;
+    Ok(rows
+        .into_iter()
+        .map(|row| {
+            row.unwrap()
+                .into_iter()
+                .map(|v| match v {
+                    mysql_async::Value::NULL => None,
+                    mysql_async::Value::Bytes(b) => Some(String::from_utf8_lossy(&b).into_owned()),
+                    other => Some(other.as_sql(true).trim_matches('\'').to_string()),
+                })
+                .collect()
+        })
+        .collect())
+}
+
+/// First cell of the first row.
+pub async fn query_value(conn: &mut Conn, sql: &str) -> Result<Option<String>> {
+    Ok(query_text(conn, sql).await?.into_iter().next().and_then(|r| r.into_iter().next().flatten()))
+}
+
+fn cell(row: &[Option<String>], i: usize) -> String {
+    row.get(i).cloned().flatten().unwrap_or_default()
+}
+
+fn on(s: &str) -> bool {
+    matches!(s.to_ascii_uppercase().as_str(), "1" | "ON" | "TRUE")
+}
+
+pub async fn server_info(conn: &mut Conn) -> Result<ServerInfo> {
+    let r = query_text(
+        conn,
+        "SELECT @@version, @@hostname, @@port, @@server_uuid, @@log_bin, @@binlog_format, @@binlog_row_image, \
+         @@gtid_mode, @@log_replica_updates, @@binlog_row_value_options, @@binlog_transaction_compression, \
+         @@read_only",
+    )
+    .await?;
+    let row = r.into_iter().next().unwrap_or_default();
+    Ok(ServerInfo {
+        version: cell(&row, 0),
+        hostname: cell(&row, 1),
+        port: cell(&row, 2).parse().unwrap_or(0),
+        server_uuid: cell(&row, 3),
+        log_bin: on(&cell(&row, 4)),
+        binlog_format: cell(&row, 5).to_ascii_uppercase(),
+        binlog_row_image: cell(&row, 6).to_ascii_uppercase(),
+        gtid_mode: cell(&row, 7).to_ascii_uppercase(),
+        log_replica_updates: on(&cell(&row, 8)),
+        binlog_row_value_options: cell(&row, 9).to_ascii_uppercase(),
+        binlog_transaction_compression: on(&cell(&row, 10)),
+        read_only: on(&cell(&row, 11)),
+    })
+}
+
+/// Checks that this server's binlog carries every row change in full, decodable form.
+/// `reads_replicated_changes`: the binlog read here must contain changes replicated from the primary.
+pub fn check_binlog(info: &ServerInfo, what: &str, reads_replicated_changes: bool) -> Result<()> {
+    let fail = |what: String, hint: &str| Err(Error::precondition(what, hint));
+    if !info.log_bin {
+        return fail(format!("binary logging is off on {what}"), "start mysqld with --log-bin");
+    }
+    if info.binlog_format != "ROW" {
+        return fail(
+            format!("binlog_format is {} on {what}; wraith needs ROW", info.binlog_format),
+            "SET GLOBAL binlog_format='ROW' (and in my.cnf), then restart replication so it takes effect",
+        );
+    }
+    if info.binlog_row_image != "FULL" {
+        return fail(
+            format!("binlog_row_image is {} on {what}; wraith needs FULL", info.binlog_row_image),
+            "SET GLOBAL binlog_row_image='FULL' (and in my.cnf)",
+        );
+    }
+    if info.gtid_mode != "ON" {
+        return fail(
+            format!("gtid_mode is {} on {what}; wraith resumes the binlog by GTID", info.gtid_mode),
+            "enable GTIDs (gtid_mode=ON, enforce_gtid_consistency=ON)",
+        );
+    }
+    if info.binlog_row_value_options.contains("PARTIAL_JSON") {
+        return fail(
+            format!("binlog_row_value_options=PARTIAL_JSON on {what}: JSON updates are logged as diffs"),
+            "SET GLOBAL binlog_row_value_options='' so JSON values are logged whole",
+        );
+    }
+    if info.binlog_transaction_compression {
+        return fail(
+            format!("binlog_transaction_compression is ON on {what}"),
+            "SET GLOBAL binlog_transaction_compression=OFF for the duration of the migration",
+        );
+    }
+    if reads_replicated_changes && !info.log_replica_updates {
+        return fail(
+            format!("log_replica_updates is OFF on {what}, so its binlog lacks the primary's changes"),
+            "enable log_replica_updates on the replica, or point --host at a replica that has it",
+        );
+    }
+    Ok(())
+}
+
+/// The replica's replication source, from performance_schema (default channel).
+pub async fn replication_source(conn: &mut Conn) -> Result<Option<Endpoint>> {
+    let rows = query_text(
+        conn,
+        "SELECT HOST, PORT FROM performance_schema.replication_connection_configuration \
+         WHERE CHANNEL_NAME = '' AND HOST <> ''",
+    )
+    .await?;
+    Ok(rows.first().map(|r| Endpoint { host: cell(r, 0), port: cell(r, 1).parse().unwrap_or(3306) }))
+}
+
+/// The table's columns and unique keys, or None if there is no such base table.
+pub async fn table_info(conn: &mut Conn, db: &str, table: &str) -> Result<Option<TableInfo>> {
+    let t = query_text(
+        conn,
+        &format!(
+            "SELECT TABLE_TYPE, ENGINE, TABLE_ROWS FROM information_schema.TABLES \
+             WHERE TABLE_SCHEMA = {} AND TABLE_NAME = {}",
+            quote(db),
+            quote(table)
+        ),
+    )
+    .await?;
+    let Some(t) = t.first() else { return Ok(None) };
+    if cell(t, 0) != "BASE TABLE" {
+        return Err(Error::precondition(
+            format!("{db}.{table} is a {}, not a table", cell(t, 0).to_lowercase()),
+            "only base tables can be migrated",
+        ));
+    }
+    let cols = query_text(
+        conn,
+        &format!(
+            "SELECT COLUMN_NAME, ORDINAL_POSITION, DATA_TYPE, COLUMN_TYPE, IS_NULLABLE, CHARACTER_SET_NAME, \
+             COLLATION_NAME, CHARACTER_OCTET_LENGTH, NUMERIC_PRECISION, NUMERIC_SCALE, DATETIME_PRECISION, EXTRA \
+             FROM information_schema.COLUMNS WHERE TABLE_SCHEMA = {} AND TABLE_NAME = {} ORDER BY ORDINAL_POSITION",
+            quote(db),
+            quote(table)
+        ),
+    )
+    .await?;
+    let num = |r: &[Option<String>], i: usize| r.get(i).cloned().flatten().and_then(|s| s.parse().ok());
+    let columns: Vec<Column> = cols
+        .iter()
+        .map(|r| {
+            let extra = cell(r, 11).to_ascii_lowercase();
+            Column {
+                name: cell(r, 0),
+                ordinal: num(r, 1).unwrap_or(0) as usize,
+                data_type: cell(r, 2).to_ascii_lowercase(),
+                column_type: cell(r, 3).to_ascii_lowercase(),
+                nullable: cell(r, 4) == "YES",
+                charset: r.get(5).cloned().flatten(),
+                collation: r.get(6).cloned().flatten(),
+                octet_length: num(r, 7),
+                precision: num(r, 8),
+                scale: num(r, 9),
+                datetime_precision: num(r, 10),
+                generated: extra.contains("generated"),
+                auto_increment: extra.contains("auto_increment"),
+            }
+        })
+        .collect();
+    let stats = query_text(
+        conn,
+        &format!(
+            "SELECT INDEX_NAME, COLUMN_NAME FROM information_schema.STATISTICS \
+             WHERE TABLE_SCHEMA = {} AND TABLE_NAME = {} AND NON_UNIQUE = 0 ORDER BY INDEX_NAME, SEQ_IN_INDEX",
+            quote(db),
+            quote(table)
+        ),
+    )
+    .await?;
+    let mut unique_keys: Vec<UniqueKey> = Vec::new();
+    let mut functional: Vec<String> = Vec::new();
+    for r in &stats {
+        let name = cell(r, 0);
+        let Some(col) = r.get(1).cloned().flatten() else {
+            functional.push(name); // a functional key part cannot drive the copy
+            continue;
+        };
+        let nullable = columns.iter().any(|c| c.name.eq_ignore_ascii_case(&col) && c.nullable);
+        match unique_keys.last_mut() {
+            Some(k) if k.name == name => {
+                k.columns.push(col);
+                k.nullable |= nullable;
+            }
+            _ => unique_keys.push(UniqueKey { primary: name == "PRIMARY", name, columns: vec![col], nullable }),
+        }
+    }
+    unique_keys.retain(|k| !functional.contains(&k.name));
+    Ok(Some(TableInfo {
+        database: db.to_string(),
+        name: table.to_string(),
+        columns,
+        unique_keys,
+        engine: cell(t, 1),
+        estimated_rows: cell(t, 2).parse().unwrap_or(0),
+    }))
+}
+
+/// Foreign keys where the table is the child or the parent, described for an error message.
+pub async fn foreign_keys(conn: &mut Conn, db: &str, table: &str) -> Result<Vec<String>> {
+    let rows = query_text(
+        conn,
+        &format!(
+            "SELECT DISTINCT CONSTRAINT_NAME, TABLE_SCHEMA, TABLE_NAME, REFERENCED_TABLE_SCHEMA, REFERENCED_TABLE_NAME \
+             FROM information_schema.KEY_COLUMN_USAGE WHERE REFERENCED_TABLE_NAME IS NOT NULL AND \
+             ((TABLE_SCHEMA = {d} AND TABLE_NAME = {t}) OR (REFERENCED_TABLE_SCHEMA = {d} AND REFERENCED_TABLE_NAME = {t}))",
+            d = quote(db),
+            t = quote(table)
+        ),
+    )
+    .await?;
+    Ok(rows
+        .iter()
+        .map(|r| format!("{} ({}.{} -> {}.{})", cell(r, 0), cell(r, 1), cell(r, 2), cell(r, 3), cell(r, 4)))
+        .collect())
+}
+
+pub async fn triggers(conn: &mut Conn, db: &str, table: &str) -> Result<Vec<String>> {
+    let rows = query_text(
+        conn,
+        &format!(
+            "SELECT TRIGGER_NAME FROM information_schema.TRIGGERS WHERE EVENT_OBJECT_SCHEMA = {} AND EVENT_OBJECT_TABLE = {}",
+            quote(db),
+            quote(table)
+        ),
+    )
+    .await?;
+    Ok(rows.iter().map(|r| cell(r, 0)).collect())
+}
+
+pub async fn table_exists(conn: &mut Conn, db: &str, table: &str) -> Result<bool> {
+    Ok(query_value(
+        conn,
+        &format!(
+            "SELECT COUNT(*) FROM information_schema.TABLES WHERE TABLE_SCHEMA = {} AND TABLE_NAME = {}",
+            quote(db),
+            quote(table)
+        ),
+    )
+    .await?
+    .as_deref()
+        == Some("1"))
+}
+
+/// Privileges the migration account needs, per scope.
+const TABLE_PRIVS: &[&str] =
+    &["ALTER", "CREATE", "DELETE", "DROP", "INDEX", "INSERT", "LOCK TABLES", "SELECT", "TRIGGER", "UPDATE"];
+const REPLICATION_PRIVS: &[&str] = &["REPLICATION SLAVE", "REPLICATION CLIENT"];
+
+/// Checks the current account's grants. `needs_tables`: this server gets the ghost table and the copy;
+/// `needs_binlog`: wraith reads this server's binlog.
+pub async fn check_privileges(conn: &mut Conn, db: &str, needs_tables: bool, needs_binlog: bool) -> Result<()> {
+    let grants: Vec<String> =
+        query_text(conn, "SHOW GRANTS").await?.into_iter().filter_map(|r| r.into_iter().next().flatten()).collect();
+    let missing = missing_privileges(&grants, db, needs_tables, needs_binlog);
+    if missing.is_empty() {
+        return Ok(());
+    }
+    Err(Error::precondition(
+        format!("the account lacks privileges: {}", missing.join(", ")),
+        format!(
+            "GRANT {} ON `{db}`.* and REPLICATION SLAVE, REPLICATION CLIENT ON *.* to the migration user (see README, Privileges)",
+            TABLE_PRIVS.join(", ")
+        ),
+    ))
+}
+
+/// Pure part of the privilege check, on `SHOW GRANTS` lines.
+pub fn missing_privileges(grants: &[String], db: &str, needs_tables: bool, needs_binlog: bool) -> Vec<String> {
+    let mut global: Vec<String> = Vec::new();
+    let mut on_db: Vec<String> = Vec::new();
+    let db_scope = format!("`{}`.*", db.replace('_', "\\_"));
+    let db_scope_plain = format!("`{db}`.*");
+    for g in grants {
+        let upper = g.to_ascii_uppercase();
+        let Some(rest) = upper.strip_prefix("GRANT ") else { continue };
+        let Some((privs, scope_part)) = rest.split_once(" ON ") else { continue };
+        let scope = scope_part.split(" TO ").next().unwrap_or_default().trim();
+        let list: Vec<String> = privs.split(',').map(|p| p.trim().to_string()).collect();
+        // Scope comparison uses the original case for database names.
+        let orig_scope = g
+            .get(g.to_ascii_uppercase().find(" ON ").map(|i| i + 4).unwrap_or(0)..)
+            .unwrap_or_default()
+            .split(" TO ")
+            .next()
+            .unwrap_or_default()
+            .trim()
+            .to_string();
+        if scope == "*.*" {
+            global.extend(list);
+        } else if orig_scope == db_scope || orig_scope == db_scope_plain {
+            on_db.extend(list);
+        }
+    }
+    let has = |set: &[String], p: &str| set.iter().any(|g| g == p || g == "ALL PRIVILEGES" || g == "ALL");
+    let mut missing = Vec::new();
+    if needs_tables {
+        for p in TABLE_PRIVS {
+            if !has(&global, p) && !has(&on_db, p) {
+                missing.push(format!("{p} on `{db}`"));
+            }
+        }
+    }
+    if needs_binlog {
+        for p in REPLICATION_PRIVS {
+            if !has(&global, p) && !has(&global, "SUPER") {
+                missing.push(format!("{p} on *.*"));
+            }
+        }
+    }
+    missing
+}
+
+/// Columns copied: (old name, new name) for every column that exists in both tables and is written in the
+/// new one. `renames` maps old -> new names from the ALTER; generated columns of the new table are skipped.
+pub fn shared_columns(old: &TableInfo, new: &TableInfo, renames: &[(String, String)]) -> Vec<(String, String)> {
+    old.columns
+        .iter()
+        .filter_map(|c| {
+            let target = renames
+                .iter()
+                .find(|(o, _)| o.eq_ignore_ascii_case(&c.name))
+                .map(|(_, n)| n.as_str())
+                .unwrap_or(&c.name);
+            let nc = new.column(target)?;
+            (!nc.generated).then(|| (c.name.clone(), nc.name.clone()))
+        })
+        .collect()
+}
+
+/// The unique key that drives the copy and the apply: present in both tables over the same (mapped)
+/// columns. Preference as gh-ost: PRIMARY, then non-nullable, then all-integer, then fewer columns.
+pub fn choose_migration_key(
+    old: &TableInfo,
+    new: &TableInfo,
+    renames: &[(String, String)],
+    allow_nullable: bool,
+) -> Result<UniqueKey> {
+    let map_name = |c: &str| {
+        renames.iter().find(|(o, _)| o.eq_ignore_ascii_case(c)).map(|(_, n)| n.clone()).unwrap_or(c.to_string())
+    };
+    let mut candidates: Vec<&UniqueKey> = Vec::new();
+    let mut refused: Vec<String> = Vec::new();
+    for k in &old.unique_keys {
+        let mapped: Vec<String> = k.columns.iter().map(|c| map_name(c).to_ascii_lowercase()).collect();
+        let in_new = new.unique_keys.iter().any(|nk| {
+            let mut a: Vec<String> = nk.columns.iter().map(|c| c.to_ascii_lowercase()).collect();
+            let mut b = mapped.clone();
+            a.sort();
+            b.sort();
+            a == b
+        });
+        if !in_new {
+            continue;
+        }
+        let bad_type = k.columns.iter().find_map(|c| {
+            let col = old.column(c)?;
+            matches!(col.data_type.as_str(), "float" | "double" | "json").then(|| format!("{} ({})", c, col.data_type))
+        });
+        if let Some(b) = bad_type {
+            refused.push(format!("{} is on {b}, which cannot be compared exactly", k.name));
+            continue;
+        }
+        if k.nullable && !allow_nullable {
+            refused.push(format!("{} has nullable columns (use --allow-nullable-unique-key if no NULLs exist)", k.name));
+            continue;
+        }
+        candidates.push(k);
+    }
+    let is_int = |k: &UniqueKey| {
+        k.columns.iter().all(|c| {
+            old.column(c)
+                .is_some_and(|c| matches!(c.data_type.as_str(), "tinyint" | "smallint" | "mediumint" | "int" | "bigint"))
+        })
+    };
+    candidates.sort_by_key(|k| (!k.primary, k.nullable, !is_int(k), k.columns.len()));
+    match candidates.first() {
+        Some(k) => Ok((*k).clone()),
+        None => {
+            let why = if refused.is_empty() { String::new() } else { format!(" ({})", refused.join("; ")) };
+            Err(Error::precondition(
+                format!(
+                    "no shared unique key: {}.{} and the altered table have no usable PRIMARY or UNIQUE key over the same columns{why}",
+                    old.database, old.name
+                ),
+                "keep a unique key (ideally the PRIMARY KEY) unchanged in the ALTER, or add one first",
+            ))
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn col(name: &str, data_type: &str, nullable: bool) -> Column {
+        Column {
+            name: name.into(),
+            ordinal: 0,
+            data_type: data_type.into(),
+            column_type: data_type.into(),
+            nullable,
+            charset: None,
+            collation: None,
+            octet_length: None,
+            precision: None,
+            scale: None,
+            datetime_precision: None,
+            generated: false,
+            auto_increment: false,
+        }
+    }
+    fn key(name: &str, cols: &[&str], nullable: bool) -> UniqueKey {
+        UniqueKey {
+            name: name.into(),
+            columns: cols.iter().map(|s| s.to_string()).collect(),
+            primary: name == "PRIMARY",
+            nullable,
+        }
+    }
+    fn table(columns: Vec<Column>, keys: Vec<UniqueKey>) -> TableInfo {
+        TableInfo { database: "d".into(), name: "t".into(), columns, unique_keys: keys, engine: "InnoDB".into(), estimated_rows: 0 }
+    }
+
+    #[test]
+    fn primary_is_preferred_and_renames_are_followed() {
+        let old = table(
+            vec![col("id", "int", false), col("u", "varchar", false)],
+            vec![key("u", &["u"], false), key("PRIMARY", &["id"], false)],
+        );
+        let new = table(
+            vec![col("id", "int", false), col("u2", "varchar", false)],
+            vec![key("PRIMARY", &["id"], false), key("u", &["u2"], false)],
+        );
+        let renames = vec![("u".to_string(), "u2".to_string())];
+        assert_eq!(choose_migration_key(&old, &new, &renames, false).unwrap().name, "PRIMARY");
+        assert_eq!(
+            shared_columns(&old, &new, &renames),
+            vec![("id".to_string(), "id".to_string()), ("u".to_string(), "u2".to_string())]
+        );
+    }
+
+    #[test]
+    fn nullable_float_and_missing_keys_are_refused() {
+        let old = table(vec![col("f", "float", false), col("n", "int", true)], vec![key("f", &["f"], false), key("n", &["n"], true)]);
+        let err = choose_migration_key(&old, &old, &[], false).unwrap_err().to_string();
+        assert!(err.contains("no shared unique key") && err.contains("float") && err.contains("nullable"), "{err}");
+        assert_eq!(choose_migration_key(&old, &old, &[], true).unwrap().name, "n");
+        let new = table(vec![col("n", "int", true)], vec![]);
+        assert!(choose_migration_key(&old, &new, &[], true).is_err());
+    }
+
+    #[test]
+    fn privileges() {
+        let ok = vec![
+            "GRANT SELECT, INSERT, UPDATE, DELETE, CREATE, DROP, INDEX, ALTER, LOCK TABLES, TRIGGER ON `my_db`.* TO `u`@`%`".to_string(),
+            "GRANT REPLICATION SLAVE, REPLICATION CLIENT ON *.* TO `u`@`%`".to_string(),
+        ];
+        assert!(missing_privileges(&ok, "my_db", true, true).is_empty());
+        assert!(missing_privileges(&["GRANT ALL PRIVILEGES ON *.* TO `root`@`%`".to_string()], "x", true, true).is_empty());
+        let m = missing_privileges(&ok[..1], "my_db", true, true);
+        assert_eq!(m, vec!["REPLICATION SLAVE on *.*", "REPLICATION CLIENT on *.*"]);
+        assert_eq!(missing_privileges(&ok, "other", true, false).len(), 10);
+    }
+}

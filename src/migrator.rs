@@ -1,0 +1,620 @@
+//! The migrator: the one state machine of a run. It validates (inspector), creates the ghost and changelog
+//! tables, starts the binlog streamer before reading the copy range, runs the copier while applying the
+//! binlog (applier), throttles, waits out a postponed cut-over, cuts over (cutover), and cleans up.
+//! Any failure leaves the original table untouched and says what was left behind.
+
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use mysql_async::prelude::Queryable;
+use mysql_async::{Conn, Opts};
+use tokio::sync::{mpsc, watch};
+use tracing::{info, warn};
+
+use crate::alter;
+use crate::applier::{ApplyPlan, ApplyStats, Applier};
+use crate::changelog;
+use crate::config::{Config, Endpoint};
+use crate::connect::{self, connect, setup_writer};
+use crate::copier::{self, CopyPlan, CopyProgress};
+use crate::cutover::CutOver;
+use crate::error::{Error, Result};
+use crate::gtid::GtidSet;
+use crate::inspector::{self, query_value};
+use crate::schema::TableInfo;
+use crate::sql::{qualified, quote, TableNames};
+use crate::status::Metrics;
+use crate::streamer::{self, StreamItem, StreamStats, StreamerConfig};
+use crate::throttler::{self, ThrottleConfig, ThrottleStats};
+
+/// Capacity of the streamer -> applier channel: bounds memory, and lets the streamer run ahead a little.
+const BACKLOG: usize = 1000;
+
+#[derive(Debug, Clone)]
+pub struct Outcome {
+    /// False for a noop run (no --execute).
+    pub executed: bool,
+    pub rows_copied: u64,
+    pub events_applied: u64,
+    /// How long writes were blocked by the cut-over.
+    pub cut_over_locked_for: Option<Duration>,
+    /// What remains for the operator (the old table when not dropped).
+    pub left_behind: Vec<String>,
+    pub elapsed: Duration,
+}
+
+/// Everything validated before any table is created.
+struct Validated {
+    primary: Endpoint,
+    primary_opts: Opts,
+    inspect_opts: Opts,
+    /// The inspected server is the primary itself (--allow-on-master).
+    pub same_server: bool,
+    table: TableInfo,
+    renames: Vec<(String, String)>,
+}
+
+pub struct Migrator {
+    cfg: Config,
+    names: TableNames,
+    state: watch::Sender<String>,
+}
+
+impl Migrator {
+    pub fn new(cfg: Config) -> Self {
+        let ts = cfg.timestamp_old_table.then(timestamp);
+        let names = TableNames::new(&cfg.table, ts.as_deref());
+        let (state, _) = watch::channel("init".to_string());
+        Migrator { cfg, names, state }
+    }
+
+    pub fn names(&self) -> &TableNames {
+        &self.names
+    }
+
+    /// Watch the phase name ("validating", "migrating", "postponing cut-over", "cut-over", "done").
+    pub fn state(&self) -> watch::Receiver<String> {
+        self.state.subscribe()
+    }
+
+    fn set_state(&self, s: &str) {
+        self.state.send_replace(s.to_string());
+    }
+
+    pub async fn run(&self) -> Result<Outcome> {
+        let started = Instant::now();
+        self.set_state("validating");
+        let v = self.validate().await?;
+        let mut lock_conn = connect(&v.primary_opts, "primary", self.cfg.conn.timeout).await?;
+        let lock_name = lock_name(&self.cfg.database, &self.cfg.table);
+        let got: Option<Option<i64>> =
+            lock_conn.query_first(format!("SELECT GET_LOCK({}, 0)", quote(&lock_name))).await?;
+        if got != Some(Some(1)) {
+            return Err(Error::AlreadyRunning {
+                table: format!("{}.{}", self.cfg.database, self.cfg.table),
+                lock: lock_name,
+            });
+        }
+        let result = self.run_locked(&v, started).await;
+        let _ = lock_conn.query_drop(format!("DO RELEASE_LOCK({})", quote(&lock_name))).await;
+        let _ = lock_conn.disconnect().await;
+        result
+    }
+
+    async fn validate(&self) -> Result<Validated> {
+        let c = &self.cfg;
+        let inspect_opts = connect::inspect_opts(c);
+        let mut insp = connect(&inspect_opts, "inspected server", c.conn.timeout).await?;
+        let insp_info = inspector::server_info(&mut insp).await?;
+        let primary = match (&c.conn.assume_master_host, inspector::replication_source(&mut insp).await?) {
+            (Some(p), _) => p.clone(),
+            (None, Some(src)) => src,
+            (None, None) if c.allow_on_master => c.conn.inspect.clone(),
+            (None, None) => {
+                return Err(Error::precondition(
+                    format!("{} has no replication source: it looks like a primary", c.conn.inspect),
+                    "point --host at a replica, or pass --allow-on-master to migrate on this server directly",
+                ))
+            }
+        };
+        let primary_opts = connect::primary_opts(c, &primary);
+        let mut prim = connect(&primary_opts, "primary", c.conn.timeout).await?;
+        let prim_info = inspector::server_info(&mut prim).await?;
+        let same_server = prim_info.server_uuid == insp_info.server_uuid;
+        inspector::check_binlog(&insp_info, &format!("inspected server {}", c.conn.inspect), !same_server)?;
+        if !same_server {
+            inspector::check_binlog(&prim_info, &format!("primary {primary}"), false)?;
+        }
+        if prim_info.read_only {
+            return Err(Error::precondition(
+                format!("the primary {primary} is read_only"),
+                "check --assume-master-host / the replica's replication source: wraith writes on the primary",
+            ));
+        }
+        inspector::check_privileges(&mut prim, &c.database, true, false).await?;
+        inspector::check_privileges(&mut insp, &c.database, false, true).await?;
+
+        let table = inspector::table_info(&mut insp, &c.database, &c.table).await?.ok_or_else(|| {
+            Error::precondition(
+                format!("table {}.{} does not exist on {}", c.database, c.table, c.conn.inspect),
+                "check --database and --table",
+            )
+        })?;
+        if !table.engine.eq_ignore_ascii_case("innodb") {
+            return Err(Error::precondition(
+                format!("{}.{} uses engine {}, not InnoDB", c.database, c.table, table.engine),
+                "wraith migrates InnoDB tables only",
+            ));
+        }
+        let fks = inspector::foreign_keys(&mut insp, &c.database, &c.table).await?;
+        if !fks.is_empty() {
+            return Err(Error::precondition(
+                format!("{}.{} takes part in foreign keys: {}", c.database, c.table, fks.join(", ")),
+                "online migration cannot keep foreign keys pointing at the right table; drop them first",
+            ));
+        }
+        let triggers = inspector::triggers(&mut insp, &c.database, &c.table).await?;
+        if !triggers.is_empty() {
+            return Err(Error::precondition(
+                format!("{}.{} has triggers: {}", c.database, c.table, triggers.join(", ")),
+                "drop the triggers for the migration and recreate them after (trigger support is not built yet)",
+            ));
+        }
+        let a = alter::analyze(&c.alter)?;
+        if a.renames_table {
+            return Err(Error::precondition(
+                "the ALTER renames the table (ALTER ... RENAME)",
+                "run RENAME TABLE separately; an online migration keeps the table's name",
+            ));
+        }
+        if a.adds_foreign_key {
+            return Err(Error::precondition(
+                "the ALTER adds a foreign key",
+                "foreign keys cannot be migrated online; add it with a plain ALTER afterwards",
+            ));
+        }
+        if a.has_algorithm_or_lock {
+            return Err(Error::precondition(
+                "the ALTER sets ALGORITHM= or LOCK=",
+                "remove them: wraith decides how the table is copied",
+            ));
+        }
+        let renames = if a.renamed_columns.is_empty() || c.approve_renamed_columns {
+            a.renamed_columns.clone()
+        } else if c.skip_renamed_columns {
+            Vec::new()
+        } else {
+            let list: Vec<String> = a.renamed_columns.iter().map(|(o, n)| format!("{o} -> {n}")).collect();
+            return Err(Error::precondition(
+                format!(
+                    "the ALTER renames columns ({}); gh-ost-style tools must be told whether to carry the data over",
+                    list.join(", ")
+                ),
+                "pass --approve-renamed-columns to copy the renamed columns' data, or --skip-renamed-columns to leave them empty",
+            ));
+        };
+        let _ = insp.disconnect().await;
+        let _ = prim.disconnect().await;
+        Ok(Validated { primary, primary_opts, inspect_opts, same_server, table, renames })
+    }
+
+    async fn run_locked(&self, v: &Validated, started: Instant) -> Result<Outcome> {
+        let c = &self.cfg;
+        let n = &self.names;
+        let db = &c.database;
+        let mut prim = connect(&v.primary_opts, "primary", c.conn.timeout).await?;
+        // Leftovers: refuse, or drop when told to.
+        for (name, flag, allowed) in [
+            (&n.ghost, "--initially-drop-ghost-table", c.initially_drop_ghost_table),
+            (&n.old, "--initially-drop-old-table", c.initially_drop_old_table),
+        ] {
+            if inspector::table_exists(&mut prim, db, name).await? {
+                if !allowed {
+                    return Err(Error::precondition(
+                        format!("table {db}.{name} already exists (left by an earlier run?)"),
+                        format!("drop it (DROP TABLE {}) or pass {flag}", qualified(db, name)),
+                    ));
+                }
+                info!("dropping leftover {db}.{name} ({flag})");
+                prim.query_drop(format!("DROP TABLE IF EXISTS {}", qualified(db, name))).await?;
+            }
+        }
+        // The ghost table: created, altered and inspected even in noop mode, then dropped.
+        let ghost_q = qualified(db, &n.ghost);
+        prim.query_drop(format!("CREATE TABLE {ghost_q} LIKE {}", qualified(db, &c.table))).await?;
+        let created = async {
+            if let Err(e) = prim.query_drop(format!("ALTER TABLE {ghost_q} {}", c.alter)).await {
+                return Err(Error::precondition(
+                    format!("the ALTER failed on the ghost table: {e}"),
+                    "fix the --alter statement",
+                ));
+            }
+            let new = inspector::table_info(&mut prim, db, &n.ghost)
+                .await?
+                .ok_or_else(|| Error::Binlog("ghost table vanished".into()))?;
+            self.plans(v, &new)
+        }
+        .await;
+        let (apply_plan, copy_plan) = match created {
+            Ok(p) => p,
+            Err(e) => {
+                let _ = prim.query_drop(format!("DROP TABLE IF EXISTS {ghost_q}")).await;
+                return Err(e);
+            }
+        };
+        info!(
+            "migrating {db}.{} on {} (inspected {}), key {} ({}), {} columns copied",
+            c.table,
+            v.primary,
+            c.conn.inspect,
+            copy_plan.key_index,
+            copy_plan.key_columns.join(", "),
+            copy_plan.source_columns.len()
+        );
+        if !c.execute {
+            prim.query_drop(format!("DROP TABLE IF EXISTS {ghost_q}")).await?;
+            info!("noop: validation passed; --execute was not given, so nothing was migrated and the ghost table was dropped");
+            self.set_state("done (noop)");
+            return Ok(Outcome {
+                executed: false,
+                rows_copied: 0,
+                events_applied: 0,
+                cut_over_locked_for: None,
+                left_behind: vec![],
+                elapsed: started.elapsed(),
+            });
+        }
+        changelog::create(&mut prim, db, &n.changelog).await?;
+        let result = self.migrate(v, &mut prim, apply_plan, copy_plan, started).await;
+        match result {
+            Ok(o) => Ok(o),
+            Err(e) => {
+                let left = format!(
+                    "the original table {db}.{} is untouched. Left behind for inspection: {}, {}. \
+                     Clean up with: DROP TABLE IF EXISTS {}, {}; (or rerun with --initially-drop-ghost-table)",
+                    c.table,
+                    n.ghost,
+                    n.changelog,
+                    ghost_q,
+                    qualified(db, &n.changelog)
+                );
+                warn!("migration failed: {e}; {left}");
+                Err(Error::Context { context: format!("migration failed ({left})"), source: Box::new(e) })
+            }
+        }
+    }
+
+    fn plans(&self, v: &Validated, new: &TableInfo) -> Result<(ApplyPlan, CopyPlan)> {
+        let c = &self.cfg;
+        let old = &v.table;
+        let key = inspector::choose_migration_key(old, new, &v.renames, c.allow_nullable_unique_key)?;
+        let shared = inspector::shared_columns(old, new, &v.renames);
+        let pos = |name: &str| old.columns.iter().position(|c| c.name.eq_ignore_ascii_case(name));
+        let mut columns = Vec::new();
+        for (o, nn) in &shared {
+            let i = pos(o).ok_or_else(|| Error::Binlog(format!("column {o} vanished")))?;
+            columns.push((i, old.columns[i].clone(), nn.clone()));
+        }
+        let map_name = |col: &str| {
+            v.renames.iter().find(|(o, _)| o.eq_ignore_ascii_case(col)).map(|(_, n)| n.clone()).unwrap_or(col.to_string())
+        };
+        let mut key_cols = Vec::new();
+        for k in &key.columns {
+            let i = pos(k).ok_or_else(|| Error::Binlog(format!("key column {k} vanished")))?;
+            let target = new.column(&map_name(k)).map(|c| c.name.clone()).unwrap_or(map_name(k));
+            key_cols.push((i, old.columns[i].clone(), target));
+        }
+        let ghost_key_index = new
+            .unique_keys
+            .iter()
+            .find(|nk| {
+                let mut a: Vec<String> = nk.columns.iter().map(|c| c.to_lowercase()).collect();
+                let mut b: Vec<String> = key_cols.iter().map(|(_, _, n)| n.to_lowercase()).collect();
+                a.sort();
+                b.sort();
+                a == b
+            })
+            .map(|k| k.name.clone())
+            .unwrap_or_default();
+        let copy = CopyPlan {
+            database: c.database.clone(),
+            table: c.table.clone(),
+            ghost: self.names.ghost.clone(),
+            key_index: key.name.clone(),
+            key_columns: key.columns.clone(),
+            ghost_key_columns: key_cols.iter().map(|(_, _, n)| n.clone()).collect(),
+            key_nullable: key.nullable,
+            ghost_key_index,
+            source_columns: shared.iter().map(|(o, _)| o.clone()).collect(),
+            ghost_columns: shared.iter().map(|(_, n)| n.clone()).collect(),
+        };
+        let apply = ApplyPlan::new(&c.database, &self.names.ghost, columns, key_cols);
+        Ok((apply, copy))
+    }
+
+    async fn migrate(
+        &self,
+        v: &Validated,
+        prim: &mut Conn,
+        apply_plan: ApplyPlan,
+        copy_plan: CopyPlan,
+        started: Instant,
+    ) -> Result<Outcome> {
+        let c = &self.cfg;
+        let n = &self.names;
+        let db = c.database.clone();
+        let (stop_tx, stop_rx) = watch::channel(false);
+        // Stop the helpers however this function ends.
+        struct StopOnDrop(watch::Sender<bool>);
+        impl Drop for StopOnDrop {
+            fn drop(&mut self) {
+                let _ = self.0.send(true);
+            }
+        }
+        let _stop = StopOnDrop(stop_tx);
+
+        let hb = connect(&v.primary_opts, "primary (heartbeat)", c.conn.timeout).await?;
+        tokio::spawn(changelog::heartbeat_loop(hb, db.clone(), n.changelog.clone(), c.heartbeat_interval, stop_rx.clone()));
+
+        // The binlog position is taken before the copy range, so every change the copy can miss is streamed.
+        let mut insp = connect(&v.inspect_opts, "inspected server", c.conn.timeout).await?;
+        let start = GtidSet::parse(&query_value(&mut insp, "SELECT @@global.gtid_executed").await?.unwrap_or_default())?;
+        let (tx, mut rx) = mpsc::channel::<StreamItem>(BACKLOG);
+        let stream_stats = Arc::new(StreamStats::default());
+        let scfg = StreamerConfig {
+            opts: v.inspect_opts.clone(),
+            server_id: c.conn.replica_server_id,
+            database: db.clone(),
+            table: c.table.clone(),
+            changelog: n.changelog.clone(),
+            columns: v.table.columns.len(),
+            read_timeout: Duration::from_secs(10).max(c.conn.timeout),
+            max_reconnects: c.default_retries,
+        };
+        let mut streamer = tokio::spawn(streamer::run(scfg, start, tx, stream_stats.clone()));
+
+        let mut copy_conn = connect(&v.primary_opts, "primary (copy)", c.conn.timeout).await?;
+        setup_writer(&mut copy_conn, c.allow_zero_in_date).await?;
+        copy_conn.query_drop("SET SESSION innodb_lock_wait_timeout = 3").await?;
+        let range = copy_plan.read_range(&mut copy_conn).await?;
+        let estimated = if c.exact_rowcount {
+            query_value(prim, &format!("SELECT COUNT(*) FROM {}", qualified(&db, &c.table)))
+                .await?
+                .and_then(|s| s.parse().ok())
+                .unwrap_or(0)
+        } else {
+            v.table.estimated_rows
+        };
+
+        let (throttle_tx, throttle_rx) = watch::channel(Some("starting".to_string()));
+        let throttle_stats = Arc::new(ThrottleStats::default());
+        let mut flag_files: Vec<_> = c.throttle_flag_file.iter().cloned().collect();
+        flag_files.extend(c.throttle_additional_flag_file.iter().cloned());
+        let tcfg = ThrottleConfig {
+            database: db.clone(),
+            changelog: n.changelog.clone(),
+            max_lag: c.max_lag,
+            flag_files,
+            throttle_query: c.throttle_query.clone(),
+        };
+        let tmig = connect(&v.primary_opts, "primary (throttle)", c.conn.timeout).await?;
+        tokio::spawn(throttler::run(tcfg, insp, tmig, throttle_tx, throttle_stats.clone(), stop_rx.clone()));
+
+        let copy_progress = Arc::new(CopyProgress::default());
+        copy_progress.chunk_size.store(c.chunk_size, Ordering::Relaxed);
+        let apply_stats = Arc::new(ApplyStats::default());
+        let mut metrics = Metrics {
+            started,
+            copy_started: Some(Instant::now()),
+            estimated_rows: estimated,
+            copy: copy_progress.clone(),
+            apply: apply_stats.clone(),
+            stream: stream_stats.clone(),
+            throttle: throttle_stats.clone(),
+            backlog_capacity: BACKLOG,
+        };
+        self.set_state("migrating");
+        let mut copier = tokio::spawn(copier::run(
+            copy_plan,
+            copy_conn,
+            range,
+            copy_progress.clone(),
+            throttle_rx.clone(),
+            c.default_retries,
+        ));
+
+        let mut apply_conn = connect(&v.primary_opts, "primary (applier)", c.conn.timeout).await?;
+        setup_writer(&mut apply_conn, c.allow_zero_in_date).await?;
+        let mut applier = Applier::new(apply_plan, c.dml_batch_size, apply_stats.clone());
+        let mut status_tick = tokio::time::interval(c.status_interval);
+        status_tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        let mut copy_done = false;
+        let mut cut_over_attempts = 0u32;
+        let mut next_cut_over = Instant::now();
+        let mut postponed_logged = false;
+        let mut marker_conn = connect(&v.primary_opts, "primary (markers)", c.conn.timeout).await?;
+        let cut = CutOver {
+            opts: &v.primary_opts,
+            database: &db,
+            table: &c.table,
+            ghost: &n.ghost,
+            old: &n.old,
+            changelog: &n.changelog,
+            lock_timeout: c.cut_over_lock_timeout,
+            allow_zero_in_date: c.allow_zero_in_date,
+        };
+        let report = loop {
+            tokio::select! {
+                item = rx.recv() => {
+                    let Some(item) = item else {
+                        return Err(stream_error(&mut streamer).await);
+                    };
+                    self.take(&mut applier, item);
+                    // Take what is already queued, then write; a batch never waits for more events.
+                    while !applier.full() {
+                        match rx.try_recv() {
+                            Ok(item) => self.take(&mut applier, item),
+                            Err(_) => break,
+                        }
+                    }
+                    applier.flush(&mut apply_conn, true).await?;
+                }
+                r = &mut copier, if !copy_done => {
+                    match r {
+                        Ok(Ok(())) => {
+                            copy_done = true;
+                            info!("row copy complete: {} rows", copy_progress.rows.load(Ordering::Relaxed));
+                            metrics.estimated_rows = copy_progress.rows.load(Ordering::Relaxed);
+                        }
+                        Ok(Err(e)) => return Err(e),
+                        Err(e) => return Err(Error::Aborted(format!("copier task failed: {e}"))),
+                    }
+                }
+                r = &mut streamer => {
+                    return Err(match r {
+                        Ok(Err(e)) => e,
+                        Ok(Ok(())) => Error::Aborted("binlog stream stopped".into()),
+                        Err(e) => Error::Aborted(format!("streamer task failed: {e}")),
+                    });
+                }
+                _ = status_tick.tick() => {
+                    info!("{}", metrics.line(&self.state.borrow(), rx.len()));
+                }
+            }
+            if let Some(f) = &c.panic_flag_file {
+                if f.exists() {
+                    return Err(Error::Aborted(format!("panic flag file {} exists", f.display())));
+                }
+            }
+            if !copy_done || Instant::now() < next_cut_over {
+                continue;
+            }
+            if let Some(f) = &c.postpone_cut_over_flag_file {
+                if f.exists() {
+                    if !postponed_logged {
+                        info!("cut-over postponed while {} exists; the ghost table keeps in sync", f.display());
+                        postponed_logged = true;
+                    }
+                    self.set_state("postponing cut-over");
+                    next_cut_over = Instant::now() + Duration::from_millis(100);
+                    continue;
+                }
+            }
+            // Cut over only with the replica caught up and the backlog small: the lock lasts that long.
+            if let Some(reason) = throttle_rx.borrow().clone() {
+                if reason.starts_with("lag") || reason.starts_with("no heartbeat") {
+                    self.set_state("waiting for lag before cut-over");
+                    next_cut_over = Instant::now() + Duration::from_millis(100);
+                    continue;
+                }
+            }
+            if rx.len() > BACKLOG / 10 {
+                continue;
+            }
+            self.set_state("cut-over");
+            applier.flush(&mut apply_conn, true).await?;
+            cut_over_attempts += 1;
+            match cut.attempt(cut_over_attempts, &mut applier, &mut rx, &mut marker_conn).await {
+                Ok(r) => break r,
+                Err(Error::CutOver(why)) if cut_over_attempts < c.default_retries => {
+                    warn!("cut-over attempt {cut_over_attempts} failed: {why}; the original table is in place; retrying");
+                    let backoff = Duration::from_secs(1).min(Duration::from_millis(100 * u64::from(cut_over_attempts)));
+                    next_cut_over = Instant::now() + backoff;
+                    self.set_state("migrating");
+                }
+                Err(e) => return Err(e),
+            }
+        };
+        self.set_state("cleanup");
+        info!("cut-over done: {}.{} now has the new schema; writes were blocked for {:?}", db, c.table, report.locked_for);
+        drop(rx);
+        streamer.abort();
+        let _ = _stop.0.send(true);
+        let mut left_behind = Vec::new();
+        let _ = prim.query_drop(format!("DROP TABLE IF EXISTS {}", qualified(&db, &n.changelog))).await;
+        if c.ok_to_drop_table {
+            prim.query_drop(format!("DROP TABLE IF EXISTS {}", qualified(&db, &n.old))).await?;
+        } else {
+            info!(
+                "kept the original table as {db}.{}: drop it when satisfied (DROP TABLE {}) or pass --ok-to-drop-table next time",
+                n.old,
+                qualified(&db, &n.old)
+            );
+            left_behind.push(format!("{db}.{}", n.old));
+        }
+        self.set_state("done");
+        info!("{}", metrics.line("done", 0));
+        Ok(Outcome {
+            executed: true,
+            rows_copied: copy_progress.rows.load(Ordering::Relaxed),
+            events_applied: apply_stats.events.load(Ordering::Relaxed),
+            cut_over_locked_for: Some(report.locked_for),
+            left_behind,
+            elapsed: started.elapsed(),
+        })
+    }
+
+    fn take(&self, applier: &mut Applier, item: StreamItem) {
+        match item {
+            StreamItem::Row(change) => applier.add(change),
+            StreamItem::Changelog { .. } => {}
+        }
+    }
+}
+
+async fn stream_error(streamer: &mut tokio::task::JoinHandle<Result<()>>) -> Error {
+    match streamer.await {
+        Ok(Err(e)) => e,
+        Ok(Ok(())) => Error::Aborted("binlog stream stopped".into()),
+        Err(e) => Error::Aborted(format!("streamer task failed: {e}")),
+    }
+}
+
+/// The lock that keeps two runs off one table (MySQL lock names are at most 64 characters).
+fn lock_name(db: &str, table: &str) -> String {
+    let name = format!("wraith::{db}.{table}");
+    if name.len() <= 64 {
+        return name;
+    }
+    let mut h: u64 = 0xcbf29ce484222325;
+    for b in name.bytes() {
+        h = (h ^ u64::from(b)).wrapping_mul(0x100000001b3);
+    }
+    format!("wraith::{}..{h:016x}", &name.chars().take(38).collect::<String>()[8..])
+}
+
+fn timestamp() -> String {
+    let secs = changelog::now_micros() / 1_000_000;
+    let days = (secs / 86_400) as i64;
+    let rem = secs % 86_400;
+    // civil-from-days (Howard Hinnant), UTC
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = doy - (153 * mp + 2) / 5 + 1;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 };
+    let y = yoe + era * 400 + i64::from(m <= 2);
+    format!("{y:04}{m:02}{d:02}{:02}{:02}{:02}", rem / 3600, rem % 3600 / 60, rem % 60)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn lock_names_fit() {
+        assert_eq!(lock_name("d", "t"), "wraith::d.t");
+        assert!(lock_name(&"d".repeat(64), &"t".repeat(64)).len() <= 64);
+    }
+
+    #[test]
+    fn timestamp_shape() {
+        let t = timestamp();
+        assert_eq!(t.len(), 14);
+        assert!(t.starts_with("20"));
+    }
+}
