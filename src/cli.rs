@@ -110,7 +110,9 @@ pub struct MigrateArgs {
     // ---- copy
     #[arg(long, default_value_t = 1000)]
     pub chunk_size: i64,
-    #[arg(long, default_value_t = 10)]
+    /// Row changes applied per transaction on the ghost table. wraith's default is 1000 (gh-ost: 10),
+    /// because de-duplicated multi-row writes make large batches cheap.
+    #[arg(long, default_value_t = 1000)]
     pub dml_batch_size: i64,
     #[arg(long, default_value_t = 60)]
     pub default_retries: i64,
@@ -238,7 +240,7 @@ impl MigrateArgs {
         c.timestamp_old_table = self.timestamp_old_table;
         // gh-ost's clamps.
         c.chunk_size = clamp(self.chunk_size, 10, 100_000) as u64;
-        c.dml_batch_size = clamp(self.dml_batch_size, 1, 100) as usize;
+        c.dml_batch_size = clamp(self.dml_batch_size, 1, 10_000) as usize;
         c.default_retries = clamp(self.default_retries, 1, 100_000) as u32;
         c.heartbeat_interval = Duration::from_millis(clamp(self.heartbeat_interval_millis, 100, 60_000) as u64);
         c.max_lag = Duration::from_millis(clamp(self.max_lag_millis, 100, i64::MAX) as u64);
@@ -287,7 +289,7 @@ mod tests {
         let c = migrate(&["--database=d", "--table=t", "--alter=engine=innodb"]);
         assert!(!c.execute);
         assert_eq!(c.chunk_size, 1000);
-        assert_eq!(c.dml_batch_size, 10);
+        assert_eq!(c.dml_batch_size, 1000);
         assert_eq!(c.default_retries, 60);
         assert_eq!(c.max_lag, Duration::from_millis(1500));
         assert_eq!(c.cut_over_lock_timeout, Duration::from_secs(3));

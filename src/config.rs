@@ -123,7 +123,7 @@ impl Config {
             initially_drop_ghost_table: false,
             timestamp_old_table: false,
             chunk_size: 1000,
-            dml_batch_size: 10,
+            dml_batch_size: 1000,
             default_retries: 60,
             heartbeat_interval: Duration::from_millis(100),
             max_lag: Duration::from_millis(1500),

@@ -36,6 +36,8 @@ pub struct CopyPlan {
     /// Source expressions (column names) and ghost columns, in the same order.
     pub source_columns: Vec<String>,
     pub ghost_columns: Vec<String>,
+    /// Fail on any warning a chunk raises (gh-ost's --panic-on-warnings).
+    pub panic_on_warnings: bool,
 }
 
 #[derive(Debug, Default)]
@@ -112,6 +114,8 @@ impl CopyPlan {
 pub async fn run(
     plan: CopyPlan,
     mut conn: Conn,
+    opts: mysql_async::Opts,
+    allow_zero_in_date: bool,
     range: Option<Range>,
     progress: Arc<CopyProgress>,
     mut throttled: watch::Receiver<Option<String>>,
@@ -121,6 +125,9 @@ pub async fn run(
         progress.done.store(true, Ordering::Relaxed);
         return Ok(());
     };
+    // Short lock waits: a chunk that cannot get its shared locks quickly is retried rather than left
+    // holding the locks it already has.
+    conn.query_drop("SET SESSION innodb_lock_wait_timeout = 3").await?;
     let keys = &plan.key_columns;
     let (gt, gt_order) = bound(keys, "", ">", ">");
     let (ge, ge_order) = bound(keys, "", ">", ">=");
@@ -184,6 +191,12 @@ pub async fn run(
                 Ok(result) => {
                     let n = result.affected_rows();
                     drop(result);
+                    if plan.panic_on_warnings && conn.get_warnings() > 0 {
+                        let w = warnings(&mut conn).await?;
+                        if !w.is_empty() {
+                            return Err(Error::Data(format!("copying rows raised warnings (--panic-on-warnings):\n{w}")));
+                        }
+                    }
                     break n;
                 }
                 Err(e) => {
@@ -194,9 +207,10 @@ pub async fn run(
                     // one that persists is a row the new schema cannot hold.
                     let retryable = e.is_transient() || e.server_code() == Some(1062);
                     if !retryable || attempt >= retries.max(1) {
-                        if e.server_code() == Some(1062) {
+                        if e.server_code().is_some_and(|c| DATA_ERRORS.contains(&c)) {
+                            let why = diagnose(&mut conn, &insert, &params).await;
                             return Err(Error::Data(format!(
-                                "Warning: {} — the ALTER adds a unique constraint that existing rows violate",
+                                "{}: the new schema cannot hold rows of the table. What the rows would become:\n{why}",
                                 server_message(&e)
                             )));
                         }
@@ -204,6 +218,11 @@ pub async fn run(
                     }
                     warn!("chunk copy failed ({e}); retry {attempt}/{retries}");
                     tokio::time::sleep(Duration::from_millis((100 * attempt as u64).min(2000))).await;
+                    if e.server_code().is_none() || matches!(e.server_code(), Some(2006 | 2013)) {
+                        conn = crate::connect::connect(&opts, "primary (copy)", Duration::from_secs(10)).await?;
+                        crate::connect::setup_writer(&mut conn, allow_zero_in_date).await?;
+                        conn.query_drop("SET SESSION innodb_lock_wait_timeout = 3").await?;
+                    }
                 }
             }
         };
@@ -217,6 +236,36 @@ pub async fn run(
     }
     progress.done.store(true, Ordering::Relaxed);
     Ok(())
+}
+
+/// Server errors that mean "this row does not fit the new schema".
+const DATA_ERRORS: &[u16] = &[1048, 1062, 1264, 1265, 1292, 1366, 1406, 3140, 1690];
+
+/// `Warning: <message>` lines of the last statement, gh-ost's --panic-on-warnings format.
+async fn warnings(conn: &mut Conn) -> Result<String> {
+    let rows: Vec<(String, u32, String)> = conn.query("SHOW WARNINGS").await?;
+    Ok(rows.into_iter().map(|(level, _, msg)| format!("{level}: {msg}")).collect::<Vec<_>>().join("\n"))
+}
+
+/// Re-runs a failed chunk as INSERT IGNORE inside a transaction that is rolled back, to list every row
+/// problem (truncations, duplicates) the way gh-ost's warnings show them. Changes nothing.
+async fn diagnose(conn: &mut Conn, insert: &str, params: &[Value]) -> String {
+    let ignore = insert.replacen("INSERT INTO", "INSERT IGNORE INTO", 1);
+    let run = async {
+        conn.query_drop("START TRANSACTION").await?;
+        conn.exec_drop(ignore.as_str(), params.to_vec()).await?;
+        let w = warnings(conn).await;
+        conn.query_drop("ROLLBACK").await?;
+        w
+    };
+    match run.await {
+        Ok(w) if !w.is_empty() => w,
+        Ok(_) => "(no warnings)".to_string(),
+        Err(e) => {
+            let _ = conn.query_drop("ROLLBACK").await;
+            format!("(could not diagnose: {e})")
+        }
+    }
 }
 
 fn server_message(e: &Error) -> String {

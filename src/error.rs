@@ -97,3 +97,11 @@ impl<T, E: Into<Error>> Context<T> for std::result::Result<T, E> {
         self.map_err(|e| Error::Context { context: c.to_string(), source: Box::new(e.into()) })
     }
 }
+
+/// A server error as MySQL clients print it: `Error 1067 (42000): Invalid default value for 'dt'`.
+pub fn server_error_text(e: &mysql_async::Error) -> String {
+    match e {
+        mysql_async::Error::Server(s) => format!("Error {} ({}): {}", s.code, s.state, s.message),
+        other => other.to_string(),
+    }
+}

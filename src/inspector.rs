@@ -230,8 +230,8 @@ pub async fn table_info(conn: &mut Conn, db: &str, table: &str) -> Result<Option
     }))
 }
 
-/// Foreign keys where the table is the child or the parent, described for an error message.
-pub async fn foreign_keys(conn: &mut Conn, db: &str, table: &str) -> Result<Vec<String>> {
+/// Foreign keys of the table: (child side: the table references others, parent side: others reference it).
+pub async fn foreign_keys(conn: &mut Conn, db: &str, table: &str) -> Result<(Vec<String>, Vec<String>)> {
     let rows = query_text(
         conn,
         &format!(
@@ -243,10 +243,10 @@ pub async fn foreign_keys(conn: &mut Conn, db: &str, table: &str) -> Result<Vec<
         ),
     )
     .await?;
-    Ok(rows
-        .iter()
-        .map(|r| format!("{} ({}.{} -> {}.{})", cell(r, 0), cell(r, 1), cell(r, 2), cell(r, 3), cell(r, 4)))
-        .collect())
+    let describe = |r: &Vec<Option<String>>| format!("{} ({}.{} -> {}.{})", cell(r, 0), cell(r, 1), cell(r, 2), cell(r, 3), cell(r, 4));
+    let child = rows.iter().filter(|r| cell(r, 1) == db && cell(r, 2) == table).map(describe).collect();
+    let parent = rows.iter().filter(|r| !(cell(r, 1) == db && cell(r, 2) == table)).map(describe).collect();
+    Ok((child, parent))
 }
 
 pub async fn triggers(conn: &mut Conn, db: &str, table: &str) -> Result<Vec<String>> {
@@ -376,9 +376,10 @@ pub fn choose_migration_key(
     let mut candidates: Vec<&UniqueKey> = Vec::new();
     let mut refused: Vec<String> = Vec::new();
     for k in &old.unique_keys {
-        let mapped: Vec<String> = k.columns.iter().map(|c| map_name(c).to_ascii_lowercase()).collect();
+        // Compared case-sensitively, as gh-ost does: `MODIFY ID int` on key column `id` is not shared.
+        let mapped: Vec<String> = k.columns.iter().map(|c| map_name(c)).collect();
         let in_new = new.unique_keys.iter().any(|nk| {
-            let mut a: Vec<String> = nk.columns.iter().map(|c| c.to_ascii_lowercase()).collect();
+            let mut a: Vec<String> = nk.columns.clone();
             let mut b = mapped.clone();
             a.sort();
             b.sort();
@@ -408,13 +409,40 @@ pub fn choose_migration_key(
         })
     };
     candidates.sort_by_key(|k| (!k.primary, k.nullable, !is_int(k), k.columns.len()));
+    if old.unique_keys.is_empty() {
+        return Err(Error::precondition(
+            format!("no PRIMARY nor UNIQUE key found in table {}.{}", old.database, old.name),
+            "add a PRIMARY KEY (or a UNIQUE key on NOT NULL columns) first: rows must be identifiable",
+        ));
+    }
+    if new.unique_keys.is_empty() {
+        return Err(Error::precondition(
+            format!("no PRIMARY nor UNIQUE key found in table {} after the ALTER", new.name),
+            "keep or add a PRIMARY or UNIQUE key in the ALTER",
+        ));
+    }
+    if let Some(k) = candidates.first() {
+        for c in &k.columns {
+            let was = old.column(c).map(|c| c.data_type.as_str());
+            let now = new.column(&map_name(c)).map(|c| c.data_type.as_str());
+            if was == Some("datetime") && now == Some("timestamp") {
+                return Err(Error::precondition(
+                    format!(
+                        "no support at this time for converting a column from DATETIME to TIMESTAMP that is also part of the chosen unique key ({c} in {})",
+                        k.name
+                    ),
+                    "convert the column in a separate migration that keeps another unique key",
+                ));
+            }
+        }
+    }
     match candidates.first() {
         Some(k) => Ok((*k).clone()),
         None => {
             let why = if refused.is_empty() { String::new() } else { format!(" ({})", refused.join("; ")) };
             Err(Error::precondition(
                 format!(
-                    "no shared unique key: {}.{} and the altered table have no usable PRIMARY or UNIQUE key over the same columns{why}",
+                    "no shared unique key can be found after ALTER: {}.{} and the altered table have no usable PRIMARY or UNIQUE key over the same columns{why}",
                     old.database, old.name
                 ),
                 "keep a unique key (ideally the PRIMARY KEY) unchanged in the ALTER, or add one first",
@@ -478,10 +506,14 @@ mod tests {
     fn nullable_float_and_missing_keys_are_refused() {
         let old = table(vec![col("f", "float", false), col("n", "int", true)], vec![key("f", &["f"], false), key("n", &["n"], true)]);
         let err = choose_migration_key(&old, &old, &[], false).unwrap_err().to_string();
-        assert!(err.contains("no shared unique key") && err.contains("float") && err.contains("nullable"), "{err}");
+        assert!(err.contains("no shared unique key can be found after ALTER") && err.contains("float") && err.contains("nullable"), "{err}");
         assert_eq!(choose_migration_key(&old, &old, &[], true).unwrap().name, "n");
         let new = table(vec![col("n", "int", true)], vec![]);
-        assert!(choose_migration_key(&old, &new, &[], true).is_err());
+        let err = choose_migration_key(&old, &new, &[], true).unwrap_err().to_string();
+        assert!(err.contains("no PRIMARY nor UNIQUE key found in table"), "{err}");
+        let none = table(vec![col("n", "int", true)], vec![]);
+        let err = choose_migration_key(&none, &old, &[], true).unwrap_err().to_string();
+        assert!(err.contains("no PRIMARY nor UNIQUE key found in table d.t"), "{err}");
     }
 
     #[test]

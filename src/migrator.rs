@@ -147,12 +147,21 @@ impl Migrator {
                 "wraith migrates InnoDB tables only",
             ));
         }
-        let fks = inspector::foreign_keys(&mut insp, &c.database, &c.table).await?;
-        if !fks.is_empty() {
-            return Err(Error::precondition(
-                format!("{}.{} takes part in foreign keys: {}", c.database, c.table, fks.join(", ")),
-                "online migration cannot keep foreign keys pointing at the right table; drop them first",
-            ));
+        let (child, parent) = inspector::foreign_keys(&mut insp, &c.database, &c.table).await?;
+        for (fks, side) in [(&child, "Child"), (&parent, "Parent")] {
+            if !fks.is_empty() {
+                return Err(Error::precondition(
+                    format!(
+                        "found {} {}-side foreign keys on {}.{} ({}). {side}-side foreign keys are not supported. Bailing out",
+                        fks.len(),
+                        side.to_lowercase(),
+                        c.database,
+                        c.table,
+                        fks.join(", ")
+                    ),
+                    "online migration cannot keep foreign keys pointing at the right table; drop them first",
+                ));
+            }
         }
         let triggers = inspector::triggers(&mut insp, &c.database, &c.table).await?;
         if !triggers.is_empty() {
@@ -162,22 +171,11 @@ impl Migrator {
             ));
         }
         let a = alter::analyze(&c.alter)?;
-        if a.renames_table {
-            return Err(Error::precondition(
-                "the ALTER renames the table (ALTER ... RENAME)",
-                "run RENAME TABLE separately; an online migration keeps the table's name",
-            ));
-        }
+        a.check_supported()?;
         if a.adds_foreign_key {
             return Err(Error::precondition(
                 "the ALTER adds a foreign key",
                 "foreign keys cannot be migrated online; add it with a plain ALTER afterwards",
-            ));
-        }
-        if a.has_algorithm_or_lock {
-            return Err(Error::precondition(
-                "the ALTER sets ALGORITHM= or LOCK=",
-                "remove them: wraith decides how the table is copied",
             ));
         }
         let renames = if a.renamed_columns.is_empty() || c.approve_renamed_columns {
@@ -226,8 +224,8 @@ impl Migrator {
         let created = async {
             if let Err(e) = prim.query_drop(format!("ALTER TABLE {ghost_q} {}", c.alter)).await {
                 return Err(Error::precondition(
-                    format!("the ALTER failed on the ghost table: {e}"),
-                    "fix the --alter statement",
+                    format!("{} (running the ALTER on the ghost table)", crate::error::server_error_text(&e)),
+                    "fix the --alter statement; the original table was not touched",
                 ));
             }
             let new = inspector::table_info(&mut prim, db, &n.ghost)
@@ -328,6 +326,7 @@ impl Migrator {
             ghost_key_index,
             source_columns: shared.iter().map(|(o, _)| o.clone()).collect(),
             ghost_columns: shared.iter().map(|(_, n)| n.clone()).collect(),
+            panic_on_warnings: c.panic_on_warnings,
         };
         let apply = ApplyPlan::new(&c.database, &self.names.ghost, columns, key_cols);
         Ok((apply, copy))
@@ -376,7 +375,6 @@ impl Migrator {
 
         let mut copy_conn = connect(&v.primary_opts, "primary (copy)", c.conn.timeout).await?;
         setup_writer(&mut copy_conn, c.allow_zero_in_date).await?;
-        copy_conn.query_drop("SET SESSION innodb_lock_wait_timeout = 3").await?;
         let range = copy_plan.read_range(&mut copy_conn).await?;
         let estimated = if c.exact_rowcount {
             query_value(prim, &format!("SELECT COUNT(*) FROM {}", qualified(&db, &c.table)))
@@ -418,6 +416,8 @@ impl Migrator {
         let mut copier = tokio::spawn(copier::run(
             copy_plan,
             copy_conn,
+            v.primary_opts.clone(),
+            c.allow_zero_in_date,
             range,
             copy_progress.clone(),
             throttle_rx.clone(),
@@ -458,7 +458,7 @@ impl Migrator {
                             Err(_) => break,
                         }
                     }
-                    applier.flush(&mut apply_conn, true).await?;
+                    self.flush(&mut applier, &mut apply_conn, &v.primary_opts).await?;
                 }
                 r = &mut copier, if !copy_done => {
                     match r {
@@ -513,7 +513,7 @@ impl Migrator {
                 continue;
             }
             self.set_state("cut-over");
-            applier.flush(&mut apply_conn, true).await?;
+            self.flush(&mut applier, &mut apply_conn, &v.primary_opts).await?;
             cut_over_attempts += 1;
             match cut.attempt(cut_over_attempts, &mut applier, &mut rx, &mut marker_conn).await {
                 Ok(r) => break r,
@@ -553,6 +553,27 @@ impl Migrator {
             left_behind,
             elapsed: started.elapsed(),
         })
+    }
+
+    /// Writes the applier's batch, retrying transient failures (deadlocks with the copy, lock waits, a lost
+    /// connection): the batch stays intact until written, and writing it twice is harmless.
+    async fn flush(&self, applier: &mut Applier, conn: &mut Conn, opts: &Opts) -> Result<()> {
+        let mut attempt = 0u32;
+        loop {
+            match applier.flush(conn, true).await {
+                Ok(()) => return Ok(()),
+                Err(e) if e.is_transient() && attempt < self.cfg.default_retries => {
+                    attempt += 1;
+                    warn!("applying binlog changes failed ({e}); retry {attempt}/{}", self.cfg.default_retries);
+                    tokio::time::sleep(Duration::from_millis((20 * u64::from(attempt)).min(1000))).await;
+                    if matches!(e.server_code(), None | Some(2006 | 2013)) {
+                        *conn = connect(opts, "primary (applier)", self.cfg.conn.timeout).await?;
+                        setup_writer(conn, self.cfg.allow_zero_in_date).await?;
+                    }
+                }
+                Err(e) => return Err(e),
+            }
+        }
     }
 
     fn take(&self, applier: &mut Applier, item: StreamItem) {

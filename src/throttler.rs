@@ -58,6 +58,10 @@ pub async fn run(
                 }
             }
             Ok(None) => reason = Some("no heartbeat seen yet on the inspected server".to_string()),
+            // The changelog's CREATE has not replicated yet.
+            Err(e) if e.server_code() == Some(1146) => {
+                reason = Some("no heartbeat seen yet on the inspected server".to_string())
+            }
             Err(e) => reason = Some(format!("cannot read lag: {e}")),
         }
         if reason.is_none() {

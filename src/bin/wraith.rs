@@ -2,7 +2,6 @@
 
 use std::process::ExitCode;
 
-use anyhow::Context;
 use clap::Parser;
 use tracing_subscriber::EnvFilter;
 use wraith::cli::{normalize_args, Cli, Command};
@@ -23,7 +22,7 @@ fn main() -> ExitCode {
     match runtime.block_on(run(cli)) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
-            eprintln!("wraith: error: {e:#}");
+            eprintln!("FATAL {e}");
             ExitCode::FAILURE
         }
     }
@@ -43,7 +42,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             };
             let filter = EnvFilter::try_from_env("WRAITH_LOG").unwrap_or_else(|_| EnvFilter::new(format!("wraith={level}")));
             tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).with_target(false).init();
-            let cfg = args.into_config().context("invalid flags")?;
+            let cfg = args.into_config()?;
             let m = Migrator::new(cfg);
             let outcome = tokio::select! {
                 r = m.run() => r?,
