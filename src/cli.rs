@@ -20,6 +20,8 @@ pub struct Cli {
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Change a table online: copy into a ghost table while replaying the binlog, then swap atomically.
+    /// As with gh-ost, a flag given twice takes its last value.
+    #[command(args_override_self = true)]
     Migrate(Box<MigrateArgs>),
 }
 
@@ -67,6 +69,16 @@ pub struct MigrateArgs {
     /// Allow --host to be the primary itself (no replica)
     #[arg(long, num_args = 0..=1, require_equals = true, default_missing_value = "true", default_value = "false")]
     pub allow_on_master: bool,
+    /// Migrate on the replica (--host), stop replication before cut-over, swap tables and swap back: both
+    /// tables stay for comparison and replication stays stopped
+    #[arg(long, num_args = 0..=1, require_equals = true, default_missing_value = "true", default_value = "false")]
+    pub test_on_replica: bool,
+    /// With --test-on-replica, do not stop replication before the cut-over
+    #[arg(long, num_args = 0..=1, require_equals = true, default_missing_value = "true", default_value = "false")]
+    pub test_on_replica_skip_replica_stop: bool,
+    /// Run the whole migration, cut-over included, on the replica (--host)
+    #[arg(long, num_args = 0..=1, require_equals = true, default_missing_value = "true", default_value = "false")]
+    pub migrate_on_replica: bool,
     /// Accept that binlog_format is ROW without checking or switching it
     #[arg(long, num_args = 0..=1, require_equals = true, default_missing_value = "true", default_value = "false")]
     pub assume_rbr: bool,
@@ -140,6 +152,14 @@ pub struct MigrateArgs {
     /// When this file appears, abort at once (the original table is left as it was)
     #[arg(long)]
     pub panic_flag_file: Option<PathBuf>,
+
+    // ---- serving
+    /// Unix socket file to serve interactive commands on
+    #[arg(long)]
+    pub serve_socket_file: Option<PathBuf>,
+    /// Remove a leftover socket file at start
+    #[arg(long, num_args = 0..=1, require_equals = true, default_missing_value = "true", default_value = "false")]
+    pub initially_drop_socket_file: bool,
 
     // ---- output
     #[arg(long, num_args = 0..=1, require_equals = true, default_missing_value = "true", default_value = "false")]
@@ -228,6 +248,12 @@ impl MigrateArgs {
         let mut c = Config::new(conn, &self.database, &self.table, &alter);
         c.execute = self.execute;
         c.allow_on_master = self.allow_on_master;
+        if self.test_on_replica && self.migrate_on_replica {
+            return Err(Error::Config("--test-on-replica and --migrate-on-replica contradict each other".into()));
+        }
+        c.test_on_replica = self.test_on_replica;
+        c.test_on_replica_skip_replica_stop = self.test_on_replica_skip_replica_stop;
+        c.migrate_on_replica = self.migrate_on_replica;
         c.allow_nullable_unique_key = self.allow_nullable_unique_key;
         c.approve_renamed_columns = self.approve_renamed_columns;
         c.skip_renamed_columns = self.skip_renamed_columns;
@@ -250,6 +276,8 @@ impl MigrateArgs {
         c.cut_over_lock_timeout = Duration::from_secs(clamp(self.cut_over_lock_timeout_seconds, 1, 10) as u64);
         c.postpone_cut_over_flag_file = self.postpone_cut_over_flag_file;
         c.panic_flag_file = self.panic_flag_file;
+        c.serve_socket_file = self.serve_socket_file;
+        c.initially_drop_socket_file = self.initially_drop_socket_file;
         c.status_interval = self.status_interval.max(Duration::from_millis(100));
         Ok(c)
     }
@@ -282,6 +310,8 @@ mod tests {
         assert_eq!(c.alter, "add column x int");
         assert!(c.execute && !c.allow_on_master && c.ok_to_drop_table);
         assert_eq!(c.chunk_size, 10, "chunk-size is clamped to 10..100000 like gh-ost");
+        let c = migrate(&["--database=d", "--table=t", "--alter=engine=innodb", "--alter", "add column y int"]);
+        assert_eq!(c.alter, "add column y int", "the last --alter wins, as in gh-ost runbooks");
     }
 
     #[test]

@@ -70,6 +70,13 @@ pub struct Config {
     pub execute: bool,
 
     pub allow_on_master: bool,
+    /// Migrate on the replica itself, stop replication before cut-over, swap and swap back (gh-ost's
+    /// --test-on-replica): both tables are left for comparison, replication stays stopped.
+    pub test_on_replica: bool,
+    /// With --test-on-replica: do not stop replication (the comparison then races with replication).
+    pub test_on_replica_skip_replica_stop: bool,
+    /// Migrate on the replica itself, including a real cut-over (gh-ost's --migrate-on-replica).
+    pub migrate_on_replica: bool,
     pub allow_nullable_unique_key: bool,
     pub approve_renamed_columns: bool,
     pub skip_renamed_columns: bool,
@@ -97,6 +104,10 @@ pub struct Config {
     pub postpone_cut_over_flag_file: Option<PathBuf>,
     pub panic_flag_file: Option<PathBuf>,
 
+    /// Unix socket for interactive commands (gh-ost's --serve-socket-file).
+    pub serve_socket_file: Option<PathBuf>,
+    pub initially_drop_socket_file: bool,
+
     /// How often a status line is printed.
     pub status_interval: Duration,
     pub progress_bar: bool,
@@ -112,6 +123,9 @@ impl Config {
             alter: alter.to_string(),
             execute: false,
             allow_on_master: false,
+            test_on_replica: false,
+            test_on_replica_skip_replica_stop: false,
+            migrate_on_replica: false,
             allow_nullable_unique_key: false,
             approve_renamed_columns: false,
             skip_renamed_columns: false,
@@ -134,6 +148,8 @@ impl Config {
             cut_over_lock_timeout: Duration::from_secs(3),
             postpone_cut_over_flag_file: None,
             panic_flag_file: None,
+            serve_socket_file: None,
+            initially_drop_socket_file: false,
             status_interval: Duration::from_secs(5),
             progress_bar: false,
         }

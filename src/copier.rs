@@ -45,7 +45,8 @@ pub struct CopyProgress {
     pub rows: AtomicU64,
     pub chunks: AtomicU64,
     pub done: AtomicBool,
-    pub chunk_size: AtomicU64,
+    /// Shared with the control server, which may change it mid-run.
+    pub chunk_size: Arc<AtomicU64>,
     pub retries: AtomicU64,
 }
 

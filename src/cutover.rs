@@ -35,6 +35,8 @@ pub struct CutOver<'a> {
     pub changelog: &'a str,
     pub lock_timeout: Duration,
     pub allow_zero_in_date: bool,
+    /// --test-on-replica: rename and rename back in the same lock, leaving both tables in place.
+    pub swap_back: bool,
 }
 
 /// What a successful cut-over measured.
@@ -100,6 +102,9 @@ impl CutOver<'_> {
             }
             applier.flush(&mut lock, false).await?;
             lock.query_drop(format!("RENAME TABLE {t} TO {o}, {g} TO {t}")).await?;
+            if self.swap_back {
+                lock.query_drop(format!("RENAME TABLE {t} TO {g}, {o} TO {t}")).await?;
+            }
             Ok(())
         }
         .await;

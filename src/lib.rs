@@ -16,6 +16,7 @@ pub mod gtid;
 pub mod inspector;
 pub mod migrator;
 pub mod schema;
+pub mod server;
 pub mod sql;
 pub mod status;
 pub mod streamer;

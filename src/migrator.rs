@@ -23,6 +23,7 @@ use crate::error::{Error, Result};
 use crate::gtid::GtidSet;
 use crate::inspector::{self, query_value};
 use crate::schema::TableInfo;
+use crate::server::{self, Control};
 use crate::sql::{qualified, quote, TableNames};
 use crate::status::Metrics;
 use crate::streamer::{self, StreamItem, StreamStats, StreamerConfig};
@@ -107,7 +108,17 @@ impl Migrator {
         let inspect_opts = connect::inspect_opts(c);
         let mut insp = connect(&inspect_opts, "inspected server", c.conn.timeout).await?;
         let insp_info = inspector::server_info(&mut insp).await?;
-        let primary = match (&c.conn.assume_master_host, inspector::replication_source(&mut insp).await?) {
+        let source = inspector::replication_source(&mut insp).await?;
+        let on_replica = c.test_on_replica || c.migrate_on_replica;
+        if on_replica && source.is_none() {
+            return Err(Error::precondition(
+                format!("{} is not a replica, but --test-on-replica/--migrate-on-replica was given", c.conn.inspect),
+                "point --host at a replica",
+            ));
+        }
+        let primary = match (&c.conn.assume_master_host, source) {
+            // The replica itself is migrated: it is where the ghost table lives.
+            _ if on_replica => c.conn.inspect.clone(),
             (Some(p), _) => p.clone(),
             (None, Some(src)) => src,
             (None, None) if c.allow_on_master => c.conn.inspect.clone(),
@@ -126,7 +137,7 @@ impl Migrator {
         if !same_server {
             inspector::check_binlog(&prim_info, &format!("primary {primary}"), false)?;
         }
-        if prim_info.read_only {
+        if prim_info.read_only && !on_replica {
             return Err(Error::precondition(
                 format!("the primary {primary} is read_only"),
                 "check --assume-master-host / the replica's replication source: wraith writes on the primary",
@@ -385,6 +396,13 @@ impl Migrator {
             v.table.estimated_rows
         };
 
+        let control = Arc::new(Control::default());
+        control.chunk_size.store(c.chunk_size, Ordering::Relaxed);
+        control.max_lag_millis.store(c.max_lag.as_millis() as u64, Ordering::Relaxed);
+        let _socket = match &c.serve_socket_file {
+            Some(p) => Some(server::serve_unix(p.clone(), c.initially_drop_socket_file, control.clone()).await?),
+            None => None,
+        };
         let (throttle_tx, throttle_rx) = watch::channel(Some("starting".to_string()));
         let throttle_stats = Arc::new(ThrottleStats::default());
         let mut flag_files: Vec<_> = c.throttle_flag_file.iter().cloned().collect();
@@ -392,15 +410,22 @@ impl Migrator {
         let tcfg = ThrottleConfig {
             database: db.clone(),
             changelog: n.changelog.clone(),
-            max_lag: c.max_lag,
             flag_files,
             throttle_query: c.throttle_query.clone(),
         };
         let tmig = connect(&v.primary_opts, "primary (throttle)", c.conn.timeout).await?;
-        tokio::spawn(throttler::run(tcfg, insp, tmig, throttle_tx, throttle_stats.clone(), stop_rx.clone()));
+        tokio::spawn(throttler::run(
+            tcfg,
+            insp,
+            tmig,
+            throttle_tx,
+            throttle_stats.clone(),
+            control.clone(),
+            stop_rx.clone(),
+        ));
 
-        let copy_progress = Arc::new(CopyProgress::default());
-        copy_progress.chunk_size.store(c.chunk_size, Ordering::Relaxed);
+        let copy_progress =
+            Arc::new(CopyProgress { chunk_size: control.chunk_size.clone(), ..CopyProgress::default() });
         let apply_stats = Arc::new(ApplyStats::default());
         let mut metrics = Metrics {
             started,
@@ -433,6 +458,7 @@ impl Migrator {
         let mut cut_over_attempts = 0u32;
         let mut next_cut_over = Instant::now();
         let mut postponed_logged = false;
+        let mut replication_stopped = false;
         let mut marker_conn = connect(&v.primary_opts, "primary (markers)", c.conn.timeout).await?;
         let cut = CutOver {
             opts: &v.primary_opts,
@@ -443,6 +469,7 @@ impl Migrator {
             changelog: &n.changelog,
             lock_timeout: c.cut_over_lock_timeout,
             allow_zero_in_date: c.allow_zero_in_date,
+            swap_back: c.test_on_replica,
         };
         let report = loop {
             tokio::select! {
@@ -479,8 +506,13 @@ impl Migrator {
                     });
                 }
                 _ = status_tick.tick() => {
-                    info!("{}", metrics.line(&self.state.borrow(), rx.len()));
+                    let line = metrics.line(&self.state.borrow(), rx.len());
+                    info!("{line}");
+                    *control.status.lock().unwrap_or_else(|p| p.into_inner()) = line;
                 }
+            }
+            if control.panic.load(Ordering::Relaxed) {
+                return Err(Error::Aborted("panic command received".into()));
             }
             if let Some(f) = &c.panic_flag_file {
                 if f.exists() {
@@ -491,7 +523,7 @@ impl Migrator {
                 continue;
             }
             if let Some(f) = &c.postpone_cut_over_flag_file {
-                if f.exists() {
+                if f.exists() && !control.unpostponed.load(Ordering::Relaxed) {
                     if !postponed_logged {
                         info!("cut-over postponed while {} exists; the ghost table keeps in sync", f.display());
                         postponed_logged = true;
@@ -513,6 +545,11 @@ impl Migrator {
                 continue;
             }
             self.set_state("cut-over");
+            if c.test_on_replica && !c.test_on_replica_skip_replica_stop && !replication_stopped {
+                info!("--test-on-replica: stopping replication on {} before the cut-over", c.conn.inspect);
+                prim.query_drop("STOP REPLICA").await?;
+                replication_stopped = true;
+            }
             self.flush(&mut applier, &mut apply_conn, &v.primary_opts).await?;
             cut_over_attempts += 1;
             match cut.attempt(cut_over_attempts, &mut applier, &mut rx, &mut marker_conn).await {
@@ -533,7 +570,15 @@ impl Migrator {
         let _ = _stop.0.send(true);
         let mut left_behind = Vec::new();
         let _ = prim.query_drop(format!("DROP TABLE IF EXISTS {}", qualified(&db, &n.changelog))).await;
-        if c.ok_to_drop_table {
+        if c.test_on_replica {
+            info!(
+                "--test-on-replica: tables swapped and swapped back; compare {db}.{} with {db}.{}; replication {}",
+                c.table,
+                n.ghost,
+                if replication_stopped { "is stopped (START REPLICA when done)" } else { "kept running" }
+            );
+            left_behind.push(format!("{db}.{}", n.ghost));
+        } else if c.ok_to_drop_table {
             prim.query_drop(format!("DROP TABLE IF EXISTS {}", qualified(&db, &n.old))).await?;
         } else {
             info!(

@@ -13,11 +13,11 @@ use tokio::sync::watch;
 use tracing::{info, warn};
 
 use crate::changelog;
+use crate::server::Control;
 
 pub struct ThrottleConfig {
     pub database: String,
     pub changelog: String,
-    pub max_lag: Duration,
     pub flag_files: Vec<PathBuf>,
     pub throttle_query: Option<String>,
 }
@@ -35,6 +35,7 @@ pub async fn run(
     mut migrate: Conn,
     tx: watch::Sender<Option<String>>,
     stats: Arc<ThrottleStats>,
+    control: Arc<Control>,
     mut stop: watch::Receiver<bool>,
 ) {
     let mut tick = tokio::time::interval(Duration::from_millis(100));
@@ -53,7 +54,8 @@ pub async fn run(
         match changelog::read_lag(&mut inspect, &cfg.database, &cfg.changelog).await {
             Ok(Some(lag)) => {
                 stats.lag_millis.store(lag.as_millis() as u64, Ordering::Relaxed);
-                if lag > cfg.max_lag {
+                let max_lag = Duration::from_millis(control.max_lag_millis.load(Ordering::Relaxed));
+                if lag > max_lag {
                     reason = Some(format!("lag={:.1}s", lag.as_secs_f64()));
                 }
             }
@@ -63,6 +65,9 @@ pub async fn run(
                 reason = Some("no heartbeat seen yet on the inspected server".to_string())
             }
             Err(e) => reason = Some(format!("cannot read lag: {e}")),
+        }
+        if reason.is_none() && control.user_throttle.load(Ordering::Relaxed) {
+            reason = Some("commanded by user".to_string());
         }
         if reason.is_none() {
             reason = cfg.flag_files.iter().find(|f| f.exists()).map(|f| format!("flag-file {}", f.display()));

@@ -486,3 +486,16 @@ pub async fn assert_tables_equal(
     let diff = first_difference(&lrows, &rrows).unwrap_or_else(|| "rows read back equal (changed meanwhile?)".into());
     bail!("{left_table} ({lc}) and {right_table} ({rc}) differ: {diff}")
 }
+
+// ================================================================ added for the migration tests (tests/migrate_*.rs)
+
+/// Runs `left_sql` and `right_sql` (possibly on different servers, selecting corresponding columns under
+/// different names or expressions) and fails with the first differing row. Returns the number of rows.
+pub async fn assert_queries_equal(left: &Pool, left_sql: &str, right: &Pool, right_sql: &str) -> Result<usize> {
+    let lrows = rows(&mut pool_conn(left, "left server").await?, left_sql).await?;
+    let rrows = rows(&mut pool_conn(right, "right server").await?, right_sql).await?;
+    match first_difference(&lrows, &rrows) {
+        None => Ok(lrows.len()),
+        Some(diff) => bail!("{left_sql}\n  differs from\n{right_sql}\n  {diff}"),
+    }
+}

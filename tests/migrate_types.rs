@@ -1,0 +1,496 @@
+//! Migrations of a table with every column type, under concurrent writes, for each kind of ALTER.
+//!
+//! Each test seeds `t` (and the control table `c`, same schema) with rows holding the extreme values of each
+//! type, then runs writers (inserts above and inside the copy range, updates, key moves, deletes; TIMESTAMPs
+//! written from a '+05:30' session) while the migration goes through every phase:
+//!
+//! 1. copy throttled: changes reach the ghost table only through the binlog;
+//! 2. copy running, then paused half-way (throttle flag) while writes continue, then finished;
+//! 3. cut-over postponed: the binlog keeps the ghost in sync;
+//! 4. cut-over while the writers write, and writes to the new table after it.
+//!
+//! Every writer transaction changes `t` and `c` together, so at the end `t` (new schema) must equal `c` row by
+//! row over the shared columns, whatever the timing.
+
+mod common;
+mod migrate_common;
+
+use std::sync::Arc;
+
+use anyhow::{Context, Result};
+use common::*;
+use migrate_common::*;
+
+const SEED_MAX: i64 = 4000;
+
+const TYPES_TABLE: &str = "CREATE TABLE t (
+    id BIGINT NOT NULL,
+    u BIGINT UNSIGNED NOT NULL,
+    ti TINYINT NULL, tiu TINYINT UNSIGNED NULL,
+    si SMALLINT NULL, siu SMALLINT UNSIGNED NULL,
+    mi MEDIUMINT NULL, miu MEDIUMINT UNSIGNED NULL,
+    i INT NULL, iu INT UNSIGNED NULL,
+    bi BIGINT NULL, biu BIGINT UNSIGNED NULL,
+    dc DECIMAL(65,30) NULL,
+    f FLOAT NULL,
+    d DOUBLE NULL,
+    dt DATE NULL,
+    dtm DATETIME(6) NULL,
+    tm TIME(6) NULL,
+    ts TIMESTAMP(6) NULL,
+    y YEAR NULL,
+    vc VARCHAR(100) CHARACTER SET utf8mb4 NULL,
+    ch1 CHAR(20) CHARACTER SET latin1 NULL,
+    tx1251 TEXT CHARACTER SET cp1251 NULL,
+    sj VARCHAR(40) CHARACTER SET sjis NULL,
+    txt TEXT CHARACTER SET utf8mb4 NULL,
+    bn BINARY(16) NULL,
+    vb VARBINARY(64) NULL,
+    bl BLOB NULL,
+    e ENUM('a','b','c','ÿé') NULL,
+    st SET('x','y','z','é') NULL,
+    b1 BIT(1) NULL,
+    b64 BIT(64) NULL,
+    j JSON NULL,
+    g GEOMETRY NULL,
+    gv BIGINT AS (i * 2) VIRTUAL,
+    gs VARCHAR(300) AS (CONCAT(IFNULL(vc, '-'), '|', id)) STORED,
+    PRIMARY KEY (id),
+    UNIQUE KEY u (u)
+) DEFAULT CHARSET=utf8mb4";
+
+/// Written columns (generated ones are computed).
+const WRITTEN: &[&str] = &[
+    "id", "u", "ti", "tiu", "si", "siu", "mi", "miu", "i", "iu", "bi", "biu", "dc", "f", "d", "dt", "dtm", "tm",
+    "ts", "y", "vc", "ch1", "tx1251", "sj", "txt", "bn", "vb", "bl", "e", "st", "b1", "b64", "j", "g",
+];
+
+/// `u` derives from the key so it stays unique: 10^19 + id is above i64::MAX (an unsigned-only value).
+fn u_of(id: i64) -> String {
+    (10_000_000_000_000_000_000u64 + id as u64).to_string()
+}
+
+/// One integer: 0, -1 (or 1), the extremes, or random in range; sometimes NULL.
+fn int(r: &mut Rng, min: i128, max: i128) -> String {
+    match r.below(7) {
+        0 => "0".into(),
+        1 => if min < 0 { "-1" } else { "1" }.into(),
+        2 => min.to_string(),
+        3 => max.to_string(),
+        4 => "NULL".into(),
+        _ => r.range(min, max).to_string(),
+    }
+}
+
+fn opt(r: &mut Rng, v: String) -> String {
+    if r.chance(8) {
+        "NULL".into()
+    } else {
+        v
+    }
+}
+
+fn random_string(r: &mut Rng, alphabet: &[&str], max_len: u64) -> String {
+    let n = r.below(max_len + 1);
+    (0..n).map(|_| *r.pick(alphabet)).collect()
+}
+
+fn types_row(r: &mut Rng, id: i64) -> Vec<String> {
+    const DIGITS: &str = "12345678901234567890123456789012345";
+    let dc = match r.below(6) {
+        0 => "99999999999999999999999999999999999.999999999999999999999999999999".to_string(),
+        1 => "-99999999999999999999999999999999999.999999999999999999999999999999".to_string(),
+        2 => "0.000000000000000000000000000001".to_string(),
+        3 => "-0.5".to_string(),
+        _ => {
+            let int_digits = r.below(35) as usize + 1;
+            let sign = if r.chance(50) { "-" } else { "" };
+            format!("{sign}{}.{:030}", &DIGITS[..int_digits], r.next_u64() % 1_000_000_000_000_000_000)
+        }
+    };
+    let f = r
+        .pick(&["0", "-0e0", "3.4028e38", "-3.4028e38", "1.17549435e-38", "1.4e-45", "0.1", "-123.456", "R"])
+        .to_string();
+    let f = if f == "R" { format!("{}e{}", r.range(-999_999, 999_999), r.range(-30, 30)) } else { f };
+    let d = r
+        .pick(&[
+            "0",
+            "-0e0",
+            "1.7976931348623157e308",
+            "-2.2250738585072014e-308",
+            "4.9e-324",
+            "0.1",
+            "0.30000000000000004",
+            "R",
+        ])
+        .to_string();
+    let d = if d == "R" { format!("{}e{}", r.range(-(1 << 53), 1 << 53), r.range(-300, 290)) } else { d };
+    let date = |r: &mut Rng| format!("{:04}-{:02}-{:02}", r.range(1000, 9999), r.range(1, 12), r.range(1, 28));
+    let dt = match r.below(5) {
+        0 => "1000-01-01".to_string(),
+        1 => "9999-12-31".to_string(),
+        2 => "2024-02-29".to_string(),
+        _ => date(r),
+    };
+    let dtm = match r.below(5) {
+        0 => "1000-01-01 00:00:00.000000".to_string(),
+        1 => "9999-12-31 23:59:59.999999".to_string(),
+        2 => "2024-02-29 12:34:56.000001".to_string(),
+        _ => format!("{} {:02}:{:02}:{:02}.{:06}", date(r), r.below(24), r.below(60), r.below(60), r.below(1_000_000)),
+    };
+    let tm = match r.below(8) {
+        0 => "-838:59:59.000000".to_string(),
+        1 => "838:59:59.000000".to_string(),
+        2 => "-00:00:00.000001".to_string(),
+        3 => "24:00:00.500000".to_string(),
+        4 => "100:00:00.000001".to_string(),
+        5 => "00:00:00".to_string(),
+        _ => format!(
+            "{}{}:{:02}:{:02}.{:06}",
+            if r.chance(30) { "-" } else { "" },
+            r.below(838),
+            r.below(60),
+            r.below(60),
+            r.below(1_000_000)
+        ),
+    };
+    // Literals in the writers' '+05:30' session: the extremes of the TIMESTAMP range there.
+    let ts = match r.below(5) {
+        0 => "1970-01-01 05:30:01.000000".to_string(),
+        1 => "2038-01-19 08:44:07.999999".to_string(),
+        2 => "2000-01-01 00:00:00.123456".to_string(),
+        _ => format!(
+            "{:04}-{:02}-{:02} {:02}:{:02}:{:02}.{:06}",
+            r.range(1971, 2037),
+            r.range(1, 12),
+            r.range(1, 28),
+            r.below(24),
+            r.below(60),
+            r.below(60),
+            r.below(1_000_000)
+        ),
+    };
+    let y = match r.below(5) {
+        0 => "1901".to_string(),
+        1 => "2155".to_string(),
+        2 => "0".to_string(), // the year 0000
+        _ => r.range(1901, 2155).to_string(),
+    };
+    let vc = match r.below(6) {
+        0 => "🦀 ghost 👻 — ünïcödé".to_string(),
+        1 => String::new(),
+        2 => "it's a \\ \"quoted\"\n\ttab and NUL \0 end".to_string(),
+        3 => "trailing spaces   ".to_string(),
+        _ => random_string(r, &["a", "Z", "é", "ß", "日本", "🦀", " ", "'", "\\", "%", "_"], 40),
+    };
+    let ch1 = r.pick(&["é", "ÿ", "Äß", "plain", "it's", "", " lead", "Ø \\ ¿"]).to_string();
+    let tx1251 = match r.below(3) {
+        0 => "Привет, мир".to_string(),
+        1 => "Ёё Ъъ №".to_string(),
+        _ => random_string(r, &["ж", "Щ", "a", " ", "я"], 200),
+    };
+    // 表 and ソ end in byte 0x5C (a backslash) in sjis.
+    let sj = match r.below(3) {
+        0 => "表ソ".to_string(),
+        1 => "こんにちは \\ 表示".to_string(),
+        _ => random_string(r, &["表", "ソ", "能", "ア", "a", "\\"], 20),
+    };
+    let txt = random_string(r, &["lorem ", "ipsum ", "🦀", "é", "\n", "'"], 300);
+    let bn = match r.below(4) {
+        0 => vec![1, 2, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0],
+        1 => vec![0; 16],
+        2 => {
+            let mut b = vec![0xFF; 15];
+            b.push(0);
+            b
+        }
+        _ => {
+            let n = r.below(17) as usize;
+            r.bytes(n)
+        }
+    };
+    let vb = match r.below(4) {
+        0 => vec![],
+        1 => vec![0],
+        2 => vec![b'a', b' ', 0, b' '],
+        _ => {
+            let n = r.below(60) as usize;
+            let mut b = r.bytes(n);
+            b.extend_from_slice(if r.chance(50) { &[0, 0] } else { &[0x20] });
+            b
+        }
+    };
+    let bl = {
+        let n = if r.chance(5) { 5000 } else { r.below(300) as usize };
+        r.bytes(n)
+    };
+    let e = r.pick(&["'a'", "'b'", "'c'", "'ÿé'"]).to_string();
+    let st = r.pick(&["''", "'x'", "'x,z'", "'x,y,z,é'", "'é'"]).to_string();
+    let b1 = r.pick(&["0", "1"]).to_string();
+    let b64 = match r.below(5) {
+        0 => "0".to_string(),
+        1 => "1".to_string(),
+        2 => "18446744073709551615".to_string(),
+        3 => "9223372036854775808".to_string(),
+        _ => r.next_u64().to_string(),
+    };
+    let j = match r.below(8) {
+        0 | 1 => format!(
+            "JSON_OBJECT('dec', CAST('123.4500' AS DECIMAL(10,4)), 'dt', CAST('2020-01-02 03:04:05.678' AS DATETIME(3)), \
+             'date', CAST('2020-01-02' AS DATE), 't', CAST('-12:00:01.5' AS TIME(1)), 'big', 18446744073709551615, \
+             'neg', -9223372036854775808, 'dbl', 1.5e300, 'uni', {}, 'n', {}, \
+             'nested', JSON_ARRAY(1, JSON_OBJECT('x', NULL, 'y', JSON_ARRAY()), TRUE, FALSE, 0.25), \
+             'bin', CAST(X'00FF' AS JSON))",
+            sql_str("ü🦀 \"q\" \\ end"),
+            r.range(-1_000_000, 1_000_000)
+        ),
+        2 => "CAST('[1, 2.5, -0.0, 1e-7, \"x\", null, {\"a\": {\"b\": [[]]}}]' AS JSON)".to_string(),
+        3 => format!("JSON_QUOTE({})", sql_str("just a string ✓")),
+        4 => "CAST(18446744073709551615 AS JSON)".to_string(),
+        5 => "CAST('3.0' AS JSON)".to_string(),
+        6 => "CAST('{}' AS JSON)".to_string(),
+        _ => format!("JSON_OBJECT('k', {}, 's', {})", r.next_u64() >> 1, sql_str(&random_string(r, &["a", "é", "🦀"], 10))),
+    };
+    let g = match r.below(4) {
+        0 => "ST_GeomFromText('POINT(1.5 -2.25)', 0)".to_string(),
+        1 => "ST_GeomFromText('POLYGON((0 0,10 0,10 10,0 10,0 0),(2 2,3 2,3 3,2 2))', 0)".to_string(),
+        2 => "ST_GeomFromText('LINESTRING(0 0,1e10 -1e-10,3 4)', 0)".to_string(),
+        _ => format!("ST_GeomFromText('POINT({} {})', 0)", r.range(-1_000_000, 1_000_000), r.range(-1000, 1000)),
+    };
+    let mut vals = vec![id.to_string(), u_of(id)];
+    vals.push(int(r, -128, 127));
+    vals.push(int(r, 0, 255));
+    vals.push(int(r, -32768, 32767));
+    vals.push(int(r, 0, 65535));
+    vals.push(int(r, -8388608, 8388607));
+    vals.push(int(r, 0, 16777215));
+    vals.push(int(r, i128::from(i32::MIN), i128::from(i32::MAX)));
+    vals.push(int(r, 0, i128::from(u32::MAX)));
+    vals.push(int(r, i128::from(i64::MIN), i128::from(i64::MAX)));
+    vals.push(int(r, 0, i128::from(u64::MAX)));
+    for v in [
+        dc,
+        f,
+        d,
+        sql_str(&dt),
+        sql_str(&dtm),
+        sql_str(&tm),
+        sql_str(&ts),
+        y,
+        sql_str(&vc),
+        sql_str(&ch1),
+        sql_str(&tx1251),
+        sql_str(&sj),
+        sql_str(&txt),
+        sql_hex(&bn),
+        sql_hex(&vb),
+        sql_hex(&bl),
+        e,
+        st,
+        b1,
+        b64,
+        j,
+        g,
+    ] {
+        let v = opt(r, v);
+        vals.push(v);
+    }
+    assert_eq!(vals.len(), WRITTEN.len());
+    vals
+}
+
+fn types_model() -> TableModel {
+    TableModel {
+        key: "id",
+        columns: WRITTEN.to_vec(),
+        row: types_row,
+        rekey: |id| vec![("id", id.to_string()), ("u", u_of(id))],
+        fixed: vec!["id", "u"],
+        session: "SET time_zone = '+05:30'",
+    }
+}
+
+/// Every column of the original table as compared: the raw value, plus exact forms where the text protocol
+/// rounds (FLOAT prints 6 digits) or hides a difference (charset bytes, JSON scalar types).
+fn compared(rename: &dyn Fn(&str) -> String) -> Vec<String> {
+    let mut out = Vec::new();
+    for c in WRITTEN.iter().chain(&["gv", "gs"]) {
+        let name = rename(c);
+        out.push(name.clone());
+        match *c {
+            "f" => out.push(format!("CAST({name} AS DOUBLE)")),
+            "ch1" | "tx1251" | "sj" | "vc" => out.push(format!("HEX({name})")),
+            "ts" => out.push(format!("UNIX_TIMESTAMP({name})")),
+            "g" => out.push(format!("ST_SRID({name})")),
+            "j" => {
+                out.push(format!("JSON_TYPE({name})"));
+                for path in ["dec", "dt", "date", "t", "big", "neg", "dbl", "bin", "nested"] {
+                    out.push(format!("JSON_TYPE(JSON_EXTRACT({name}, '$.{path}'))"));
+                }
+            }
+            _ => {}
+        }
+    }
+    out
+}
+
+/// How the test compares the migrated table with the control table.
+struct Case {
+    name: &'static str,
+    alter: &'static str,
+    /// Columns selected from `t` and from `c`, value for value.
+    t_columns: Vec<String>,
+    c_columns: Vec<String>,
+    /// Fragments SHOW CREATE TABLE t must (true) or must not (false) contain afterwards.
+    schema: Vec<(&'static str, bool)>,
+    after_cut_over: Vec<(&'static str, Option<&'static str>)>,
+    approve_renamed_columns: bool,
+}
+
+impl Case {
+    fn same_columns(name: &'static str, alter: &'static str) -> Case {
+        let cols = compared(&|c| c.to_string());
+        Case {
+            name,
+            alter,
+            t_columns: cols.clone(),
+            c_columns: cols,
+            schema: vec![],
+            after_cut_over: vec![],
+            approve_renamed_columns: false,
+        }
+    }
+}
+
+async fn run_case(case: Case) -> Result<()> {
+    let db = TestDb::new(case.name).await?;
+    let model = Arc::new(types_model());
+    db.exec(format!("{TYPES_TABLE}; CREATE TABLE c LIKE t")).await?;
+    let ids: Vec<i64> = (2..=SEED_MAX).step_by(2).collect();
+    model.seed(&db, "t", &ids, 42).await?;
+    model.copy_rows(&db, "t", "c").await?;
+    db.wait_replica_caught_up().await?;
+
+    let throttle = FlagFile::new(&db, "throttle");
+    let postpone = FlagFile::new(&db, "postpone");
+    throttle.create()?;
+    postpone.create()?;
+    let mut spec = WorkloadSpec::new(model.clone(), SEED_MAX);
+    spec.after_cut_over = case.after_cut_over.clone();
+    let writers = Workload::start(&db, spec).await?;
+
+    let mut cfg = config(&db, "t", case.alter);
+    cfg.throttle_flag_file = Some(throttle.path.clone());
+    cfg.postpone_cut_over_flag_file = Some(postpone.path.clone());
+    cfg.approve_renamed_columns = case.approve_renamed_columns;
+    let mut run = Running::start(cfg);
+    let ghost = run.names().ghost.clone();
+
+    // 1. Streaming, copy throttled.
+    run.wait_state("migrating", PHASE_TIMEOUT).await?;
+    writers.wait_commits(150).await?;
+    // 2. Copy some chunks, pause it with writes in between, then let it finish.
+    throttle.remove()?;
+    wait_until("the copy starting", PHASE_TIMEOUT, || async { Ok(count_rows(&db, &ghost).await? >= 200) }).await?;
+    throttle.create()?;
+    writers.wait_commits(150).await?;
+    throttle.remove()?;
+    // 3. Copy done, cut-over postponed: only the binlog feeds the ghost.
+    run.wait_state("postponing cut-over", PHASE_TIMEOUT).await?;
+    writers.wait_commits(150).await?;
+    // 4. Cut-over under writes, then writes to the new table.
+    postpone.remove()?;
+    let outcome = run.finish_ok(RUN_TIMEOUT).await?;
+    writers.wait_commits(100).await?;
+    let report = writers.stop().await?;
+
+    let create = show_create(&db, "t").await?;
+    for (fragment, present) in &case.schema {
+        assert_eq!(create.contains(fragment), *present, "SHOW CREATE TABLE t, expecting {fragment:?} present={present}:\n{create}");
+    }
+    let n = assert_matches_control(&db, &case.t_columns.join(", "), &case.c_columns.join(", ")).await?;
+    assert!(n >= ids.len() / 2, "only {n} rows left: the workload deletes too much to be meaningful");
+    if !case.after_cut_over.is_empty() {
+        assert!(report.switched > 0, "no writer saw the new column names after the cut-over: {report:?}");
+    }
+    assert!(outcome.executed && outcome.rows_copied > 0, "{outcome:?}");
+    assert_eq!(outcome.left_behind, vec![format!("{}._t_del", db.name())]);
+    // The replica got the same rows (the ghost table's writes replicate like any other).
+    db.wait_replica_caught_up().await?;
+    let t_cols = case.t_columns.join(", ");
+    assert_tables_equal(db.primary(), "t", db.replica(), "t", &t_cols, "id").await.context("primary vs replica")?;
+    eprintln!("{}: {n} rows equal; {report:?}; {outcome:?}; phases {:?}", case.name, run.seen);
+    Ok(())
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn types_add_column() -> Result<()> {
+    let mut case = Case::same_columns(
+        "types_add_column",
+        "ADD COLUMN added VARCHAR(20) NOT NULL DEFAULT 'fresh', ADD COLUMN added_n INT NULL",
+    );
+    // New columns hold their default in every row, whoever wrote it.
+    case.t_columns.extend(["added".to_string(), "added_n".to_string()]);
+    case.c_columns.extend(["'fresh'".to_string(), "NULL".to_string()]);
+    case.schema = vec![("`added` varchar(20) NOT NULL DEFAULT 'fresh'", true), ("`added_n` int", true)];
+    run_case(case).await
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn types_drop_column() -> Result<()> {
+    let mut case = Case::same_columns("types_drop_column", "DROP COLUMN bl");
+    case.t_columns.retain(|c| c != "bl");
+    case.c_columns.retain(|c| c != "bl");
+    case.schema = vec![("`bl`", false), ("`vb` varbinary(64)", true)];
+    case.after_cut_over = vec![("bl", None)];
+    run_case(case).await
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn types_modify_column_type() -> Result<()> {
+    let mut case = Case::same_columns("types_modify_column_type", "MODIFY i BIGINT NULL, MODIFY f DOUBLE NULL");
+    // The control keeps FLOAT: compare the value it widens to exactly, as ALTER TABLE would convert it.
+    for c in case.c_columns.iter_mut() {
+        if c == "f" {
+            *c = "CAST(f AS DOUBLE)".into();
+        }
+    }
+    case.schema = vec![("`i` bigint", true), ("`f` double", true)];
+    run_case(case).await
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn types_add_index() -> Result<()> {
+    let mut case = Case::same_columns("types_add_index", "ADD INDEX dtm_vc (dtm, vc), ADD UNIQUE INDEX u_id (u, id)");
+    case.schema = vec![("KEY `dtm_vc` (`dtm`,`vc`)", true), ("UNIQUE KEY `u_id` (`u`,`id`)", true)];
+    run_case(case).await
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn types_rename_columns_approved() -> Result<()> {
+    let rename = |c: &str| match c {
+        "txt" => "body".to_string(),
+        "dc" => "amount".to_string(),
+        other => other.to_string(),
+    };
+    let mut case = Case::same_columns(
+        "types_rename_columns",
+        "RENAME COLUMN txt TO body, CHANGE COLUMN dc amount DECIMAL(65,30) NULL",
+    );
+    case.t_columns = compared(&rename);
+    case.approve_renamed_columns = true;
+    case.after_cut_over = vec![("txt", Some("body")), ("dc", Some("amount"))];
+    case.schema = vec![("`body` text", true), ("`amount` decimal(65,30)", true), ("`txt`", false), ("`dc`", false)];
+    run_case(case).await
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn types_primary_key_moves_to_unique_key() -> Result<()> {
+    // Only `u` is unique in both tables: it drives the copy and the apply (a BIGINT UNSIGNED above i64::MAX).
+    let mut case = Case::same_columns(
+        "types_pk_to_unique",
+        "DROP PRIMARY KEY, DROP INDEX u, ADD PRIMARY KEY (u), ADD INDEX id_idx (id)",
+    );
+    case.schema = vec![("PRIMARY KEY (`u`)", true), ("KEY `id_idx` (`id`)", true), ("UNIQUE KEY", false)];
+    run_case(case).await
+}
