@@ -77,9 +77,7 @@ pub fn normalize(alter: &str, table: &str) -> Result<String> {
     if let Some((_, name)) = &stmt.table {
         // Names are compared exactly: on case-sensitive servers `T` and `t` are different tables.
         if name != table {
-            return Err(config(format!(
-                "--alter names table `{name}` but the table to migrate is `{table}`"
-            )));
+            return Err(config(format!("--alter names table `{name}` but the table to migrate is `{table}`")));
         }
     }
     let body = stmt.body();
@@ -216,9 +214,7 @@ fn tokenize(src: &str) -> Result<Lexed> {
             _ if c.is_ascii_whitespace() => i += 1,
             b'#' => i = line_end(b, i),
             // `--` starts a comment only when followed by whitespace or a control character (or the end).
-            b'-' if next == Some(b'-') && b.get(i + 2).is_none_or(|&n| n <= b' ') => {
-                i = line_end(b, i)
-            }
+            b'-' if next == Some(b'-') && b.get(i + 2).is_none_or(|&n| n <= b' ') => i = line_end(b, i),
             b'/' if next == Some(b'*') => {
                 if b.get(i + 2) == Some(&b'!') && open_exec.is_none() {
                     // `/*!` or `/*!50700`: the content is code for the server.
@@ -231,10 +227,7 @@ fn tokenize(src: &str) -> Result<Lexed> {
                     match src[i + 2..].find("*/") {
                         Some(off) => i += 2 + off + 2,
                         None => {
-                            return Err(config(format!(
-                                "unterminated /* comment in --alter near `{}`",
-                                near(src, i)
-                            )))
+                            return Err(config(format!("unterminated /* comment in --alter near `{}`", near(src, i))))
                         }
                     }
                 }
@@ -249,24 +242,14 @@ fn tokenize(src: &str) -> Result<Lexed> {
                     b'`' => Kind::Backtick,
                     _ => Kind::Str { double: c == b'"' },
                 };
-                tokens.push(Token {
-                    kind,
-                    text,
-                    start,
-                    end,
-                });
+                tokens.push(Token { kind, text, start, end });
                 i = end;
             }
             _ if is_word_byte(c) => {
                 while i < b.len() && is_word_byte(b[i]) {
                     i += 1;
                 }
-                tokens.push(Token {
-                    kind: Kind::Word,
-                    text: src[start..i].to_string(),
-                    start,
-                    end: i,
-                });
+                tokens.push(Token { kind: Kind::Word, text: src[start..i].to_string(), start, end: i });
             }
             _ => {
                 if c == b'(' {
@@ -276,21 +259,13 @@ fn tokenize(src: &str) -> Result<Lexed> {
                     return Err(config(format!("{msg} near `{}`", near(src, i))));
                 }
                 let ch = c as char; // ASCII: bytes from 0x80 up are word bytes
-                tokens.push(Token {
-                    kind: Kind::Punct(ch),
-                    text: ch.to_string(),
-                    start,
-                    end: i + 1,
-                });
+                tokens.push(Token { kind: Kind::Punct(ch), text: ch.to_string(), start, end: i + 1 });
                 i += 1;
             }
         }
     }
     if let Some(pos) = open_exec {
-        return Err(config(format!(
-            "unterminated /*! comment in --alter near `{}`",
-            near(src, pos)
-        )));
+        return Err(config(format!("unterminated /*! comment in --alter near `{}`", near(src, pos))));
     }
     if let Some(&pos) = open_parens.last() {
         return Err(config(format!(
@@ -298,17 +273,11 @@ fn tokenize(src: &str) -> Result<Lexed> {
             near(src, pos)
         )));
     }
-    Ok(Lexed {
-        tokens,
-        exec_comments,
-    })
+    Ok(Lexed { tokens, exec_comments })
 }
 
 fn line_end(b: &[u8], from: usize) -> usize {
-    b[from..]
-        .iter()
-        .position(|&c| c == b'\n')
-        .map_or(b.len(), |p| from + p + 1)
+    b[from..].iter().position(|&c| c == b'\n').map_or(b.len(), |p| from + p + 1)
 }
 
 /// Reads a quoted token starting at `start` (on the quote); returns its unescaped text and the end offset.
@@ -349,10 +318,7 @@ fn quoted(src: &str, start: usize) -> Result<(String, usize)> {
         b'"' => "double-quoted string",
         _ => "single-quoted string",
     };
-    Err(config(format!(
-        "unbalanced quotes in --alter: unterminated {what} starting at `{}`",
-        near(src, start)
-    )))
+    Err(config(format!("unbalanced quotes in --alter: unterminated {what} starting at `{}`", near(src, start))))
 }
 
 // ---------------------------------------------------------------------------------------------------------------
@@ -396,9 +362,8 @@ impl Statement {
                         t[1].text.to_uppercase()
                     )));
                 }
-                let (name, next) = qualified_name(t, i + 1).ok_or_else(|| {
-                    config("--alter starts with ALTER TABLE but no table name follows")
-                })?;
+                let (name, next) = qualified_name(t, i + 1)
+                    .ok_or_else(|| config("--alter starts with ALTER TABLE but no table name follows"))?;
                 table = Some(name);
                 start = next;
             }
@@ -406,11 +371,7 @@ impl Statement {
         if start >= end {
             return Err(config("empty --alter: there is nothing to change"));
         }
-        Ok(Statement {
-            lexed,
-            body: start..end,
-            table,
-        })
+        Ok(Statement { lexed, body: start..end, table })
     }
 
     fn body(&self) -> &[Token] {
@@ -455,9 +416,7 @@ fn split_clauses(t: &[Token]) -> Result<Vec<&[Token]>> {
     for range in split_top_level(t) {
         let part = &t[range.clone()];
         if part.is_empty() {
-            return Err(config(
-                "empty clause in --alter: two commas in a row, or a comma at the start or end",
-            ));
+            return Err(config("empty clause in --alter: two commas in a row, or a comma at the start or end"));
         }
         if (kw(part, 0, "ORDER") && kw(part, 1, "BY")) || kw(part, 1, "PARTITION") {
             clauses.push(&t[range.start..]);
@@ -470,8 +429,7 @@ fn split_clauses(t: &[Token]) -> Result<Vec<&[Token]>> {
 
 /// Words that, after `ADD` (without `COLUMN`), start an index or constraint rather than a column. All are
 /// reserved, so an unquoted one can never be a column name.
-const KEY_WORDS: &str =
-    "INDEX KEY UNIQUE PRIMARY FULLTEXT SPATIAL CONSTRAINT FOREIGN CHECK PARTITION";
+const KEY_WORDS: &str = "INDEX KEY UNIQUE PRIMARY FULLTEXT SPATIAL CONSTRAINT FOREIGN CHECK PARTITION";
 
 /// First words of the clauses that are not table options.
 const ITEM_WORDS: &str =
@@ -498,10 +456,7 @@ fn analyze_clause(t: &[Token], text: &str, a: &mut AlterAnalysis) -> Result<()> 
         } else if !column && kw_any(t, i, KEY_WORDS) {
             add_element(&t[i..], a);
         } else {
-            let name = t
-                .get(i)
-                .and_then(Token::ident)
-                .ok_or_else(|| missing("a column name"))?;
+            let name = t.get(i).and_then(Token::ident).ok_or_else(|| missing("a column name"))?;
             a.added_columns.push(name.to_string());
             a.adds_foreign_key |= has_kw(&t[i..], "REFERENCES");
         }
@@ -511,14 +466,8 @@ fn analyze_clause(t: &[Token], text: &str, a: &mut AlterAnalysis) -> Result<()> 
             i += 1;
         }
         i = skip_if_exists(t, i);
-        let old = t
-            .get(i)
-            .and_then(Token::ident)
-            .ok_or_else(|| missing("the old column name"))?;
-        let new = t
-            .get(i + 1)
-            .and_then(Token::ident)
-            .ok_or_else(|| missing("the new column name"))?;
+        let old = t.get(i).and_then(Token::ident).ok_or_else(|| missing("the old column name"))?;
+        let new = t.get(i + 1).and_then(Token::ident).ok_or_else(|| missing("the new column name"))?;
         push_rename(a, old, new);
         a.adds_foreign_key |= has_kw(t, "REFERENCES");
     } else if first.is_kw("MODIFY") {
@@ -532,25 +481,16 @@ fn analyze_clause(t: &[Token], text: &str, a: &mut AlterAnalysis) -> Result<()> 
             a.drops_primary_key |= name.is_some_and(|n| n.eq_ignore_ascii_case("PRIMARY"));
         } else if !kw_any(t, 1, "FOREIGN CHECK PARTITION") {
             let i = skip_if_exists(t, if kw(t, 1, "COLUMN") { 2 } else { 1 });
-            let name = t
-                .get(i)
-                .and_then(Token::ident)
-                .ok_or_else(|| missing("a column name"))?;
+            let name = t.get(i).and_then(Token::ident).ok_or_else(|| missing("a column name"))?;
             a.dropped_columns.push(name.to_string());
         }
     } else if first.is_kw("RENAME") {
         if kw(t, 1, "COLUMN") {
-            let old = t
-                .get(2)
-                .and_then(Token::ident)
-                .ok_or_else(|| missing("the old column name"))?;
+            let old = t.get(2).and_then(Token::ident).ok_or_else(|| missing("the old column name"))?;
             if !kw(t, 3, "TO") {
                 return Err(missing("TO"));
             }
-            let new = t
-                .get(4)
-                .and_then(Token::ident)
-                .ok_or_else(|| missing("the new column name"))?;
+            let new = t.get(4).and_then(Token::ident).ok_or_else(|| missing("the new column name"))?;
             push_rename(a, old, new);
         } else if !kw_any(t, 1, "INDEX KEY") {
             a.renames_table = true;
@@ -629,14 +569,8 @@ fn table_options(t: &[Token], a: &mut AlterAnalysis) {
                     break;
                 }
                 let value = || {
-                    let v = if t.get(i + 1).is_some_and(|x| x.is_punct('=')) {
-                        i + 2
-                    } else {
-                        i + 1
-                    };
-                    t.get(v).filter(|x| {
-                        matches!(x.kind, Kind::Word | Kind::Backtick | Kind::Str { .. })
-                    })
+                    let v = if t.get(i + 1).is_some_and(|x| x.is_punct('=')) { i + 2 } else { i + 1 };
+                    t.get(v).filter(|x| matches!(x.kind, Kind::Word | Kind::Backtick | Kind::Str { .. }))
                 };
                 if tok.is_kw("ENGINE") {
                     a.engine = value().map(|v| v.text.clone());
@@ -656,10 +590,7 @@ mod tests {
     use super::*;
 
     fn renames(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
-        pairs
-            .iter()
-            .map(|(a, b)| (a.to_string(), b.to_string()))
-            .collect()
+        pairs.iter().map(|(a, b)| (a.to_string(), b.to_string())).collect()
     }
 
     fn names(v: &[&str]) -> Vec<String> {
@@ -681,11 +612,7 @@ mod tests {
         let a = analyze("engine=innodb").unwrap();
         assert_eq!(a.engine.as_deref(), Some("innodb"));
         assert_eq!(a.clauses, names(&["engine=innodb"]));
-        assert!(
-            a.renamed_columns.is_empty()
-                && a.dropped_columns.is_empty()
-                && a.added_columns.is_empty()
-        );
+        assert!(a.renamed_columns.is_empty() && a.dropped_columns.is_empty() && a.added_columns.is_empty());
         assert!(!a.has_algorithm_or_lock && !a.renames_table);
     }
 
@@ -718,10 +645,8 @@ mod tests {
     #[test]
     fn case_rename_none_column() {
         // "exchange" must not be read as CHANGE.
-        let a = analyze(
-            "add column exchange double comment 'exchange rate used for pay in your own currency'",
-        )
-        .unwrap();
+        let a =
+            analyze("add column exchange double comment 'exchange rate used for pay in your own currency'").unwrap();
         assert!(a.renamed_columns.is_empty());
         assert_eq!(a.added_columns, names(&["exchange"]));
     }
@@ -729,8 +654,8 @@ mod tests {
     #[test]
     fn case_rename_none_comment() {
         // "change rate used" inside the comment must not be read as a rename.
-        let a = analyze("add column exchange_rate double comment 'change rate used for pay in your own currency'")
-            .unwrap();
+        let a =
+            analyze("add column exchange_rate double comment 'change rate used for pay in your own currency'").unwrap();
         assert!(a.renamed_columns.is_empty());
         assert_eq!(a.added_columns, names(&["exchange_rate"]));
     }
@@ -739,13 +664,7 @@ mod tests {
     fn case_modify_change_case_pk() {
         // MODIFY is never a rename; the expected failure comes from the unique-key comparison, not from here.
         let a = analyze("modify ID int").unwrap();
-        assert_eq!(
-            a,
-            AlterAnalysis {
-                clauses: names(&["modify ID int"]),
-                ..Default::default()
-            }
-        );
+        assert_eq!(a, AlterAnalysis { clauses: names(&["modify ID int"]), ..Default::default() });
     }
 
     #[test]
@@ -753,10 +672,7 @@ mod tests {
         let a = analyze("rename as something_else").unwrap();
         assert!(a.renames_table);
         let msg = a.check_supported().unwrap_err().to_string();
-        assert!(
-            msg.contains("alter statement seems to RENAME the table"),
-            "{msg}"
-        );
+        assert!(msg.contains("alter statement seems to RENAME the table"), "{msg}");
     }
 
     #[test]
@@ -775,12 +691,7 @@ mod tests {
         assert!(!a.adds_foreign_key);
         assert_eq!(
             a.clauses,
-            names(&[
-                "drop primary key",
-                "drop key its_uidx",
-                "add primary key (i, ts)",
-                "add unique key id_uidx(id)"
-            ])
+            names(&["drop primary key", "drop key its_uidx", "add primary key (i, ts)", "add unique key id_uidx(id)"])
         );
     }
 
@@ -793,10 +704,7 @@ mod tests {
 
     #[test]
     fn case_shared_uk_and_fail_no_shared_uk() {
-        for alter in [
-            "drop primary key, add primary key (id, i)",
-            "drop primary key, add primary key (i)",
-        ] {
+        for alter in ["drop primary key, add primary key (id, i)", "drop primary key, add primary key (i)"] {
             let a = analyze(alter).unwrap();
             assert!(a.drops_primary_key);
             assert!(a.added_columns.is_empty() && a.dropped_columns.is_empty());
@@ -825,14 +733,11 @@ mod tests {
 
     #[test]
     fn case_enum() {
-        let a = analyze("change e e enum('red', 'green', 'blue', 'orange', 'yellow') null default null collate 'utf8_bin'")
-            .unwrap();
+        let a =
+            analyze("change e e enum('red', 'green', 'blue', 'orange', 'yellow') null default null collate 'utf8_bin'")
+                .unwrap();
         assert!(a.renamed_columns.is_empty());
-        assert_eq!(
-            a.clauses.len(),
-            1,
-            "commas inside the enum list do not split clauses"
-        );
+        assert_eq!(a.clauses.len(), 1, "commas inside the enum list do not split clauses");
     }
 
     #[test]
@@ -856,14 +761,7 @@ mod tests {
             "convert to character set utf8mb4",
         ] {
             let a = analyze(alter).unwrap();
-            assert_eq!(
-                a,
-                AlterAnalysis {
-                    clauses: names(&[alter]),
-                    ..Default::default()
-                },
-                "{alter}"
-            );
+            assert_eq!(a, AlterAnalysis { clauses: names(&[alter]), ..Default::default() }, "{alter}");
         }
     }
 
@@ -909,10 +807,7 @@ mod tests {
     #[test]
     fn change_keyword_and_column_optional_case_insensitive() {
         let a = analyze("Change Column a b INT, CHANGE c d int, change `e` `f` int").unwrap();
-        assert_eq!(
-            a.renamed_columns,
-            renames(&[("a", "b"), ("c", "d"), ("e", "f")])
-        );
+        assert_eq!(a.renamed_columns, renames(&[("a", "b"), ("c", "d"), ("e", "f")]));
     }
 
     #[test]
@@ -930,19 +825,10 @@ mod tests {
 
     #[test]
     fn rename_table_forms() {
-        for alter in [
-            "rename to t2",
-            "RENAME AS t2",
-            "rename t2",
-            "add x int, rename to `db`.`t2`",
-        ] {
+        for alter in ["rename to t2", "RENAME AS t2", "rename t2", "add x int, rename to `db`.`t2`"] {
             assert!(analyze(alter).unwrap().renames_table, "{alter}");
         }
-        for alter in [
-            "rename index a to b",
-            "RENAME KEY a TO b",
-            "rename column a to b",
-        ] {
+        for alter in ["rename index a to b", "RENAME KEY a TO b", "rename column a to b"] {
             assert!(!analyze(alter).unwrap().renames_table, "{alter}");
         }
     }
@@ -983,26 +869,15 @@ mod tests {
         ] {
             assert!(analyze(alter).unwrap().adds_foreign_key, "{alter}");
         }
-        assert!(
-            !analyze("add column x int comment 'references p(id) foreign key'")
-                .unwrap()
-                .adds_foreign_key
-        );
+        assert!(!analyze("add column x int comment 'references p(id) foreign key'").unwrap().adds_foreign_key);
     }
 
     #[test]
     fn algorithm_lock_engine_options() {
         let a = analyze("add x int, ALGORITHM=INPLACE, LOCK = NONE").unwrap();
         assert!(a.has_algorithm_or_lock);
-        assert!(a
-            .check_supported()
-            .unwrap_err()
-            .to_string()
-            .contains("ALGORITHM"));
-        let a = analyze(
-            "ENGINE = 'InnoDB' ROW_FORMAT=DYNAMIC AUTO_INCREMENT=100, COMMENT 'engine=myisam'",
-        )
-        .unwrap();
+        assert!(a.check_supported().unwrap_err().to_string().contains("ALGORITHM"));
+        let a = analyze("ENGINE = 'InnoDB' ROW_FORMAT=DYNAMIC AUTO_INCREMENT=100, COMMENT 'engine=myisam'").unwrap();
         assert_eq!(a.engine.as_deref(), Some("InnoDB"));
         assert_eq!(a.auto_increment, Some(100));
         assert!(!a.has_algorithm_or_lock);
@@ -1037,11 +912,7 @@ mod tests {
             "add x int /*!50700 , algorithm=inplace */"
         );
         // Optimizer-hint style comments are plain comments.
-        assert!(
-            !analyze("add x int /*+ , algorithm=inplace */")
-                .unwrap()
-                .has_algorithm_or_lock
-        );
+        assert!(!analyze("add x int /*+ , algorithm=inplace */").unwrap().has_algorithm_or_lock);
     }
 
     #[test]
@@ -1085,38 +956,15 @@ mod tests {
     fn normalize_forms() {
         assert_eq!(normalize("add x int", "t").unwrap(), "add x int");
         assert_eq!(normalize("  add x int ;  ", "t").unwrap(), "add x int");
-        assert_eq!(
-            normalize("ALTER TABLE t add x int;", "t").unwrap(),
-            "add x int"
-        );
-        assert_eq!(
-            normalize("alter table `t` ADD x INT, drop y", "t").unwrap(),
-            "ADD x INT, drop y"
-        );
-        assert_eq!(
-            normalize("ALTER TABLE db.t engine=innodb", "t").unwrap(),
-            "engine=innodb"
-        );
-        assert_eq!(
-            normalize("alter table `db`.`t` engine=innodb", "t").unwrap(),
-            "engine=innodb"
-        );
-        assert_eq!(
-            normalize("alter table `my``t` engine=innodb", "my`t").unwrap(),
-            "engine=innodb"
-        );
-        assert_eq!(
-            normalize("add x int -- trailing note", "t").unwrap(),
-            "add x int"
-        );
+        assert_eq!(normalize("ALTER TABLE t add x int;", "t").unwrap(), "add x int");
+        assert_eq!(normalize("alter table `t` ADD x INT, drop y", "t").unwrap(), "ADD x INT, drop y");
+        assert_eq!(normalize("ALTER TABLE db.t engine=innodb", "t").unwrap(), "engine=innodb");
+        assert_eq!(normalize("alter table `db`.`t` engine=innodb", "t").unwrap(), "engine=innodb");
+        assert_eq!(normalize("alter table `my``t` engine=innodb", "my`t").unwrap(), "engine=innodb");
+        assert_eq!(normalize("add x int -- trailing note", "t").unwrap(), "add x int");
         // `ALTER COLUMN` is a clause, not a statement prefix.
-        assert_eq!(
-            normalize("alter column x set default 1", "t").unwrap(),
-            "alter column x set default 1"
-        );
-        let Err(Error::Config(msg)) = normalize("alter table other add x int", "t") else {
-            panic!()
-        };
+        assert_eq!(normalize("alter column x set default 1", "t").unwrap(), "alter column x set default 1");
+        let Err(Error::Config(msg)) = normalize("alter table other add x int", "t") else { panic!() };
         assert!(msg.contains("`other`"), "{msg}");
         assert!(normalize("alter table t", "t").is_err());
         assert!(normalize("add x int, ", "t").is_err());
@@ -1125,10 +973,7 @@ mod tests {
     #[test]
     fn explicit_table_names() {
         assert_eq!(explicit_table("add x int").unwrap(), None);
-        assert_eq!(
-            explicit_table("ALTER TABLE t add x int").unwrap(),
-            Some((None, "t".to_string()))
-        );
+        assert_eq!(explicit_table("ALTER TABLE t add x int").unwrap(), Some((None, "t".to_string())));
         assert_eq!(
             explicit_table("alter table `d`.`t` add x int").unwrap(),
             Some((Some("d".to_string()), "t".to_string()))

@@ -33,7 +33,12 @@ pub struct ApplyPlan {
 }
 
 impl ApplyPlan {
-    pub fn new(db: &str, ghost: &str, columns: Vec<(usize, Column, String)>, key: Vec<(usize, Column, String)>) -> Self {
+    pub fn new(
+        db: &str,
+        ghost: &str,
+        columns: Vec<(usize, Column, String)>,
+        key: Vec<(usize, Column, String)>,
+    ) -> Self {
         let key_nullable = key.iter().any(|(_, c, _)| c.nullable);
         ApplyPlan { ghost: qualified(db, ghost), columns, key, key_nullable }
     }

@@ -48,7 +48,13 @@ pub fn now_micros() -> u64 {
 
 /// Writes a heartbeat (wraith's clock, in microseconds) every `interval` until `stop` turns true.
 /// Failures are logged and retried: a missing heartbeat shows up as lag and throttles, which is safe.
-pub async fn heartbeat_loop(mut conn: Conn, db: String, changelog: String, interval: Duration, mut stop: watch::Receiver<bool>) {
+pub async fn heartbeat_loop(
+    mut conn: Conn,
+    db: String,
+    changelog: String,
+    interval: Duration,
+    mut stop: watch::Receiver<bool>,
+) {
     let mut tick = tokio::time::interval(interval);
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {

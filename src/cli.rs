@@ -295,16 +295,22 @@ mod tests {
     fn migrate(args: &[&str]) -> Config {
         let mut v = vec!["wraith", "migrate"];
         v.extend_from_slice(args);
-        match parse(&v).unwrap().command {
-            Command::Migrate(m) => m.into_config().unwrap(),
-        }
+        let Command::Migrate(m) = parse(&v).unwrap().command;
+        m.into_config().unwrap()
     }
 
     #[test]
     fn gh_ost_flag_styles() {
         let c = migrate(&[
-            "-database=d", "--table", "t", "--alter", "add column x int", "--execute",
-            "-chunk-size=5", "--allow-on-master=false", "--ok-to-drop-table=true",
+            "-database=d",
+            "--table",
+            "t",
+            "--alter",
+            "add column x int",
+            "--execute",
+            "-chunk-size=5",
+            "--allow-on-master=false",
+            "--ok-to-drop-table=true",
         ]);
         assert_eq!(c.database, "d");
         assert_eq!(c.alter, "add column x int");
@@ -328,9 +334,7 @@ mod tests {
     #[test]
     fn unknown_flags_and_missing_values_are_errors() {
         assert!(parse(&["wraith", "migrate", "--no-such-flag"]).is_err());
-        let m = match parse(&["wraith", "migrate", "--table=t", "--alter=x"]).unwrap().command {
-            Command::Migrate(m) => m,
-        };
+        let Command::Migrate(m) = parse(&["wraith", "migrate", "--table=t", "--alter=x"]).unwrap().command;
         assert!(m.into_config().unwrap_err().to_string().contains("--database"));
     }
 }

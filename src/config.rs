@@ -173,9 +173,7 @@ impl Config {
 pub fn parse_endpoint(s: &str) -> Result<Endpoint, String> {
     let s = s.trim();
     let (host, port) = match s.rsplit_once(':') {
-        Some((h, p)) if !h.is_empty() => {
-            (h, p.parse::<u16>().map_err(|_| format!("bad port in {s:?}"))?)
-        }
+        Some((h, p)) if !h.is_empty() => (h, p.parse::<u16>().map_err(|_| format!("bad port in {s:?}"))?),
         _ => (s, 3306),
     };
     if host.is_empty() {

@@ -111,17 +111,23 @@ impl CopyPlan {
     }
 }
 
+/// How the copier reconnects and retries.
+pub struct CopyEnv {
+    pub opts: mysql_async::Opts,
+    pub allow_zero_in_date: bool,
+    pub retries: u32,
+}
+
 /// Copies the whole range. Waits while `throttled` holds a reason; stops early when `stop` turns true.
 pub async fn run(
     plan: CopyPlan,
     mut conn: Conn,
-    opts: mysql_async::Opts,
-    allow_zero_in_date: bool,
+    env: CopyEnv,
     range: Option<Range>,
     progress: Arc<CopyProgress>,
     mut throttled: watch::Receiver<Option<String>>,
-    retries: u32,
 ) -> Result<()> {
+    let CopyEnv { opts, allow_zero_in_date, retries } = env;
     let Some(range) = range else {
         progress.done.store(true, Ordering::Relaxed);
         return Ok(());
@@ -141,12 +147,8 @@ pub async fn run(
     let force = format!("FORCE INDEX ({})", ident(&plan.key_index));
     let order_by = ident_list(keys);
     let eq = if plan.key_nullable { "<=>" } else { "=" };
-    let exists: Vec<String> = plan
-        .ghost_key_columns
-        .iter()
-        .zip(keys)
-        .map(|(g, k)| format!("g.{} {eq} s.{}", ident(g), ident(k)))
-        .collect();
+    let exists: Vec<String> =
+        plan.ghost_key_columns.iter().zip(keys).map(|(g, k)| format!("g.{} {eq} s.{}", ident(g), ident(k))).collect();
     let select_cols: Vec<String> = plan.source_columns.iter().map(|c| format!("s.{}", ident(c))).collect();
 
     let mut start = range.min.clone();
@@ -160,8 +162,7 @@ pub async fn run(
             }
         }
         let chunk = progress.chunk_size.load(Ordering::Relaxed).max(1);
-        let (lower, lower_s, lower_order) =
-            if inclusive { (&ge, &ge_s, &ge_order) } else { (&gt, &gt_s, &gt_order) };
+        let (lower, lower_s, lower_order) = if inclusive { (&ge, &ge_s, &ge_order) } else { (&gt, &gt_s, &gt_order) };
         // The chunk's last key: chunk-1 rows past the start, or the range max.
         let mut params = Vec::new();
         bind(&start, lower_order, &mut params);
@@ -195,7 +196,9 @@ pub async fn run(
                     if plan.panic_on_warnings && conn.get_warnings() > 0 {
                         let w = warnings(&mut conn).await?;
                         if !w.is_empty() {
-                            return Err(Error::Data(format!("copying rows raised warnings (--panic-on-warnings):\n{w}")));
+                            return Err(Error::Data(format!(
+                                "copying rows raised warnings (--panic-on-warnings):\n{w}"
+                            )));
                         }
                     }
                     break n;

@@ -47,7 +47,11 @@ pub enum Error {
     Io(#[from] std::io::Error),
 
     #[error("{context}: {source}")]
-    Context { context: String, #[source] source: Box<Error> },
+    Context {
+        context: String,
+        #[source]
+        source: Box<Error>,
+    },
 }
 
 /// MySQL server error codes worth retrying: deadlock, lock wait timeout, lost connection, server shutdown,

@@ -243,7 +243,9 @@ pub async fn foreign_keys(conn: &mut Conn, db: &str, table: &str) -> Result<(Vec
         ),
     )
     .await?;
-    let describe = |r: &Vec<Option<String>>| format!("{} ({}.{} -> {}.{})", cell(r, 0), cell(r, 1), cell(r, 2), cell(r, 3), cell(r, 4));
+    let describe = |r: &Vec<Option<String>>| {
+        format!("{} ({}.{} -> {}.{})", cell(r, 0), cell(r, 1), cell(r, 2), cell(r, 3), cell(r, 4))
+    };
     let child = rows.iter().filter(|r| cell(r, 1) == db && cell(r, 2) == table).map(describe).collect();
     let parent = rows.iter().filter(|r| !(cell(r, 1) == db && cell(r, 2) == table)).map(describe).collect();
     Ok((child, parent))
@@ -397,15 +399,17 @@ pub fn choose_migration_key(
             continue;
         }
         if k.nullable && !allow_nullable {
-            refused.push(format!("{} has nullable columns (use --allow-nullable-unique-key if no NULLs exist)", k.name));
+            refused
+                .push(format!("{} has nullable columns (use --allow-nullable-unique-key if no NULLs exist)", k.name));
             continue;
         }
         candidates.push(k);
     }
     let is_int = |k: &UniqueKey| {
         k.columns.iter().all(|c| {
-            old.column(c)
-                .is_some_and(|c| matches!(c.data_type.as_str(), "tinyint" | "smallint" | "mediumint" | "int" | "bigint"))
+            old.column(c).is_some_and(|c| {
+                matches!(c.data_type.as_str(), "tinyint" | "smallint" | "mediumint" | "int" | "bigint")
+            })
         })
     };
     candidates.sort_by_key(|k| (!k.primary, k.nullable, !is_int(k), k.columns.len()));
@@ -481,7 +485,14 @@ mod tests {
         }
     }
     fn table(columns: Vec<Column>, keys: Vec<UniqueKey>) -> TableInfo {
-        TableInfo { database: "d".into(), name: "t".into(), columns, unique_keys: keys, engine: "InnoDB".into(), estimated_rows: 0 }
+        TableInfo {
+            database: "d".into(),
+            name: "t".into(),
+            columns,
+            unique_keys: keys,
+            engine: "InnoDB".into(),
+            estimated_rows: 0,
+        }
     }
 
     #[test]
@@ -504,9 +515,17 @@ mod tests {
 
     #[test]
     fn nullable_float_and_missing_keys_are_refused() {
-        let old = table(vec![col("f", "float", false), col("n", "int", true)], vec![key("f", &["f"], false), key("n", &["n"], true)]);
+        let old = table(
+            vec![col("f", "float", false), col("n", "int", true)],
+            vec![key("f", &["f"], false), key("n", &["n"], true)],
+        );
         let err = choose_migration_key(&old, &old, &[], false).unwrap_err().to_string();
-        assert!(err.contains("no shared unique key can be found after ALTER") && err.contains("float") && err.contains("nullable"), "{err}");
+        assert!(
+            err.contains("no shared unique key can be found after ALTER")
+                && err.contains("float")
+                && err.contains("nullable"),
+            "{err}"
+        );
         assert_eq!(choose_migration_key(&old, &old, &[], true).unwrap().name, "n");
         let new = table(vec![col("n", "int", true)], vec![]);
         let err = choose_migration_key(&old, &new, &[], true).unwrap_err().to_string();
@@ -523,7 +542,9 @@ mod tests {
             "GRANT REPLICATION SLAVE, REPLICATION CLIENT ON *.* TO `u`@`%`".to_string(),
         ];
         assert!(missing_privileges(&ok, "my_db", true, true).is_empty());
-        assert!(missing_privileges(&["GRANT ALL PRIVILEGES ON *.* TO `root`@`%`".to_string()], "x", true, true).is_empty());
+        assert!(
+            missing_privileges(&["GRANT ALL PRIVILEGES ON *.* TO `root`@`%`".to_string()], "x", true, true).is_empty()
+        );
         let m = missing_privileges(&ok[..1], "my_db", true, true);
         assert_eq!(m, vec!["REPLICATION SLAVE on *.*", "REPLICATION CLIENT on *.*"]);
         assert_eq!(missing_privileges(&ok, "other", true, false).len(), 10);

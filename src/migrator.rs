@@ -13,7 +13,7 @@ use tokio::sync::{mpsc, watch};
 use tracing::{info, warn};
 
 use crate::alter;
-use crate::applier::{ApplyPlan, ApplyStats, Applier};
+use crate::applier::{Applier, ApplyPlan, ApplyStats};
 use crate::changelog;
 use crate::config::{Config, Endpoint};
 use crate::connect::{self, connect, setup_writer};
@@ -50,8 +50,6 @@ struct Validated {
     primary: Endpoint,
     primary_opts: Opts,
     inspect_opts: Opts,
-    /// The inspected server is the primary itself (--allow-on-master).
-    pub same_server: bool,
     table: TableInfo,
     renames: Vec<(String, String)>,
 }
@@ -205,7 +203,7 @@ impl Migrator {
         };
         let _ = insp.disconnect().await;
         let _ = prim.disconnect().await;
-        Ok(Validated { primary, primary_opts, inspect_opts, same_server, table, renames })
+        Ok(Validated { primary, primary_opts, inspect_opts, table, renames })
     }
 
     async fn run_locked(&self, v: &Validated, started: Instant) -> Result<Outcome> {
@@ -306,7 +304,11 @@ impl Migrator {
             columns.push((i, old.columns[i].clone(), nn.clone()));
         }
         let map_name = |col: &str| {
-            v.renames.iter().find(|(o, _)| o.eq_ignore_ascii_case(col)).map(|(_, n)| n.clone()).unwrap_or(col.to_string())
+            v.renames
+                .iter()
+                .find(|(o, _)| o.eq_ignore_ascii_case(col))
+                .map(|(_, n)| n.clone())
+                .unwrap_or(col.to_string())
         };
         let mut key_cols = Vec::new();
         for k in &key.columns {
@@ -365,11 +367,18 @@ impl Migrator {
         let _stop = StopOnDrop(stop_tx);
 
         let hb = connect(&v.primary_opts, "primary (heartbeat)", c.conn.timeout).await?;
-        tokio::spawn(changelog::heartbeat_loop(hb, db.clone(), n.changelog.clone(), c.heartbeat_interval, stop_rx.clone()));
+        tokio::spawn(changelog::heartbeat_loop(
+            hb,
+            db.clone(),
+            n.changelog.clone(),
+            c.heartbeat_interval,
+            stop_rx.clone(),
+        ));
 
         // The binlog position is taken before the copy range, so every change the copy can miss is streamed.
         let mut insp = connect(&v.inspect_opts, "inspected server", c.conn.timeout).await?;
-        let start = GtidSet::parse(&query_value(&mut insp, "SELECT @@global.gtid_executed").await?.unwrap_or_default())?;
+        let start =
+            GtidSet::parse(&query_value(&mut insp, "SELECT @@global.gtid_executed").await?.unwrap_or_default())?;
         let (tx, mut rx) = mpsc::channel::<StreamItem>(BACKLOG);
         let stream_stats = Arc::new(StreamStats::default());
         let scfg = StreamerConfig {
@@ -441,12 +450,14 @@ impl Migrator {
         let mut copier = tokio::spawn(copier::run(
             copy_plan,
             copy_conn,
-            v.primary_opts.clone(),
-            c.allow_zero_in_date,
+            copier::CopyEnv {
+                opts: v.primary_opts.clone(),
+                allow_zero_in_date: c.allow_zero_in_date,
+                retries: c.default_retries,
+            },
             range,
             copy_progress.clone(),
             throttle_rx.clone(),
-            c.default_retries,
         ));
 
         let mut apply_conn = connect(&v.primary_opts, "primary (applier)", c.conn.timeout).await?;
@@ -555,7 +566,9 @@ impl Migrator {
             match cut.attempt(cut_over_attempts, &mut applier, &mut rx, &mut marker_conn).await {
                 Ok(r) => break r,
                 Err(Error::CutOver(why)) if cut_over_attempts < c.default_retries => {
-                    warn!("cut-over attempt {cut_over_attempts} failed: {why}; the original table is in place; retrying");
+                    warn!(
+                        "cut-over attempt {cut_over_attempts} failed: {why}; the original table is in place; retrying"
+                    );
                     let backoff = Duration::from_secs(1).min(Duration::from_millis(100 * u64::from(cut_over_attempts)));
                     next_cut_over = Instant::now() + backoff;
                     self.set_state("migrating");
@@ -564,7 +577,10 @@ impl Migrator {
             }
         };
         self.set_state("cleanup");
-        info!("cut-over done: {}.{} now has the new schema; writes were blocked for {:?}", db, c.table, report.locked_for);
+        info!(
+            "cut-over done: {}.{} now has the new schema; writes were blocked for {:?}",
+            db, c.table, report.locked_for
+        );
         drop(rx);
         streamer.abort();
         let _ = _stop.0.send(true);

@@ -50,9 +50,7 @@ impl Control {
         match cmd {
             "help" => HELP.to_string(),
             "status" | "info" | "sup" => format!("{}\n", self.status.lock().unwrap_or_else(|p| p.into_inner())),
-            "chunk-size" => {
-                self.number(arg, read, &self.chunk_size, 10, 100_000)
-            }
+            "chunk-size" => self.number(arg, read, &self.chunk_size, 10, 100_000),
             "max-lag-millis" => self.number(arg, read, &self.max_lag_millis, 100, u64::MAX),
             "throttle" | "pause" | "suspend" => {
                 self.user_throttle.store(true, Ordering::Relaxed);

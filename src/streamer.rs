@@ -61,7 +61,12 @@ pub struct StreamerConfig {
 }
 
 /// Runs until `tx` is closed (the migration is done) or a fatal error.
-pub async fn run(cfg: StreamerConfig, start: GtidSet, tx: mpsc::Sender<StreamItem>, stats: Arc<StreamStats>) -> Result<()> {
+pub async fn run(
+    cfg: StreamerConfig,
+    start: GtidSet,
+    tx: mpsc::Sender<StreamItem>,
+    stats: Arc<StreamStats>,
+) -> Result<()> {
     *stats.received.lock().unwrap_or_else(|p| p.into_inner()) = start;
     let mut failures = 0u32;
     loop {
@@ -79,14 +84,18 @@ pub async fn run(cfg: StreamerConfig, start: GtidSet, tx: mpsc::Sender<StreamIte
     }
 }
 
-async fn stream_once(cfg: &StreamerConfig, from: &GtidSet, tx: &mpsc::Sender<StreamItem>, stats: &StreamStats) -> Result<()> {
+async fn stream_once(
+    cfg: &StreamerConfig,
+    from: &GtidSet,
+    tx: &mpsc::Sender<StreamItem>,
+    stats: &StreamStats,
+) -> Result<()> {
     let mut conn = Conn::new(cfg.opts.clone()).await?;
     // Ask the server for heartbeats so a silent binlog is told apart from a dead connection.
     conn.query_drop_compat("SET @master_heartbeat_period = 1000000000, @source_heartbeat_period = 1000000000").await?;
     let sids = from.to_sids()?;
-    let mut stream = conn
-        .get_binlog_stream(BinlogStreamRequest::new(cfg.server_id).with_gtid().with_gtid_set(sids))
-        .await?;
+    let mut stream =
+        conn.get_binlog_stream(BinlogStreamRequest::new(cfg.server_id).with_gtid().with_gtid_set(sids)).await?;
     info!("binlog stream open from GTID set {from}");
     let mut current_gtid: Option<(String, u64)> = None;
     let mut last_ok = Instant::now();
@@ -198,13 +207,16 @@ fn commit(stats: &StreamStats, current: &mut Option<(String, u64)>) {
 /// Takes every column of a row image; a missing column means the image is not FULL.
 fn image(mut row: BinlogRow, columns: usize) -> Result<Image> {
     if row.len() != columns {
-        return Err(Error::Binlog(format!("row image has {} of {columns} columns: binlog_row_image must be FULL", row.len())));
+        return Err(Error::Binlog(format!(
+            "row image has {} of {columns} columns: binlog_row_image must be FULL",
+            row.len()
+        )));
     }
     (0..columns)
         .map(|i| {
-            row.take(i)
-                .map(|v| v.into_owned())
-                .ok_or_else(|| Error::Binlog(format!("row image lacks column {}: binlog_row_image must be FULL", i + 1)))
+            row.take(i).map(|v| v.into_owned()).ok_or_else(|| {
+                Error::Binlog(format!("row image lacks column {}: binlog_row_image must be FULL", i + 1))
+            })
         })
         .collect()
 }

@@ -61,8 +61,8 @@ const TYPES_TABLE: &str = "CREATE TABLE t (
 
 /// Written columns (generated ones are computed).
 const WRITTEN: &[&str] = &[
-    "id", "u", "ti", "tiu", "si", "siu", "mi", "miu", "i", "iu", "bi", "biu", "dc", "f", "d", "dt", "dtm", "tm",
-    "ts", "y", "vc", "ch1", "tx1251", "sj", "txt", "bn", "vb", "bl", "e", "st", "b1", "b64", "j", "g",
+    "id", "u", "ti", "tiu", "si", "siu", "mi", "miu", "i", "iu", "bi", "biu", "dc", "f", "d", "dt", "dtm", "tm", "ts",
+    "y", "vc", "ch1", "tx1251", "sj", "txt", "bn", "vb", "bl", "e", "st", "b1", "b64", "j", "g",
 ];
 
 /// `u` derives from the key so it stays unique: 10^19 + id is above i64::MAX (an unsigned-only value).
@@ -406,7 +406,11 @@ async fn run_case(case: Case) -> Result<()> {
 
     let create = show_create(&db, "t").await?;
     for (fragment, present) in &case.schema {
-        assert_eq!(create.contains(fragment), *present, "SHOW CREATE TABLE t, expecting {fragment:?} present={present}:\n{create}");
+        assert_eq!(
+            create.contains(fragment),
+            *present,
+            "SHOW CREATE TABLE t, expecting {fragment:?} present={present}:\n{create}"
+        );
     }
     let n = assert_matches_control(&db, &case.t_columns.join(", "), &case.c_columns.join(", ")).await?;
     assert!(n >= ids.len() / 2, "only {n} rows left: the workload deletes too much to be meaningful");

@@ -40,7 +40,8 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             } else {
                 "info"
             };
-            let filter = EnvFilter::try_from_env("WRAITH_LOG").unwrap_or_else(|_| EnvFilter::new(format!("wraith={level}")));
+            let filter =
+                EnvFilter::try_from_env("WRAITH_LOG").unwrap_or_else(|_| EnvFilter::new(format!("wraith={level}")));
             tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).with_target(false).init();
             let cfg = args.into_config()?;
             let m = Migrator::new(cfg);

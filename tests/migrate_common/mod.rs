@@ -158,7 +158,11 @@ impl Running {
                 return Ok(());
             }
             if let Some(r) = &self.result {
-                bail!("waiting for phase {want:?}: the migration ended first ({:?}); phases: {:?}", r.as_ref().map(|_| "ok").map_err(error_text), self.seen);
+                bail!(
+                    "waiting for phase {want:?}: the migration ended first ({:?}); phases: {:?}",
+                    r.as_ref().map(|_| "ok").map_err(error_text),
+                    self.seen
+                );
             }
             let handle = self.handle.as_mut().expect("handle present until a result is taken");
             tokio::select! {
@@ -370,14 +374,16 @@ impl TempUser {
         let user = TempUser { name, password };
         let mut sql = format!("CREATE USER '{}'@'127.0.0.1' IDENTIFIED BY '{}';", user.name, user.password);
         for g in global {
-            let col = GLOBAL_PRIV_COLUMNS.iter().find(|(p, _)| p == g).with_context(|| format!("unknown privilege {g}"))?.1;
+            let col =
+                GLOBAL_PRIV_COLUMNS.iter().find(|(p, _)| p == g).with_context(|| format!("unknown privilege {g}"))?.1;
             sql += &format!("UPDATE mysql.user SET {col} = 'Y' WHERE User = '{}' AND Host = '127.0.0.1';", user.name);
         }
         for (schema, privs) in per_db {
             let mut cols = vec!["Host", "Db", "User"];
             let mut vals = vec!["'127.0.0.1'".to_string(), format!("'{schema}'"), format!("'{}'", user.name)];
             for p in *privs {
-                let col = DB_PRIV_COLUMNS.iter().find(|(n, _)| n == p).with_context(|| format!("unknown privilege {p}"))?.1;
+                let col =
+                    DB_PRIV_COLUMNS.iter().find(|(n, _)| n == p).with_context(|| format!("unknown privilege {p}"))?.1;
                 cols.push(col);
                 vals.push("'Y'".into());
             }
@@ -495,7 +501,8 @@ impl TableModel {
         conn.query_drop(self.session).await?;
         let mut rng = Rng::new(seed);
         for chunk in ids.chunks(100) {
-            let rows: Vec<String> = chunk.iter().map(|&id| format!("({})", (self.row)(&mut rng, id).join(", "))).collect();
+            let rows: Vec<String> =
+                chunk.iter().map(|&id| format!("({})", (self.row)(&mut rng, id).join(", "))).collect();
             let sql = format!("INSERT INTO `{table}` ({}) VALUES {}", self.columns.join(", "), rows.join(", "));
             conn.query_drop(&sql).await.with_context(|| format!("seeding {table}"))?;
         }
@@ -724,8 +731,12 @@ impl Writer {
                     }
                 }
                 if sets.is_empty() {
-                    let (col, v) =
-                        m.columns.iter().zip((m.row)(&mut self.rng, existing)).find(|(c, _)| !m.fixed.contains(c)).unwrap();
+                    let (col, v) = m
+                        .columns
+                        .iter()
+                        .zip((m.row)(&mut self.rng, existing))
+                        .find(|(c, _)| !m.fixed.contains(c))
+                        .unwrap();
                     sets.push((col, v));
                 }
                 self.update(existing, sets)
