@@ -9,8 +9,11 @@ use mysql_async::{Conn, Opts, OptsBuilder};
 use crate::config::{Config, Endpoint};
 use crate::error::{Context, Result};
 
-pub fn opts(ep: &Endpoint, user: &str, password: &str, timeout: Duration) -> Opts {
+/// Every connection defaults to the migrated database, so operator queries (--throttle-query) can name
+/// tables unqualified, as with gh-ost.
+pub fn opts(ep: &Endpoint, user: &str, password: &str, db: &str, timeout: Duration) -> Opts {
     OptsBuilder::default()
+        .db_name(Some(db.to_string()))
         .ip_or_hostname(ep.host.clone())
         .tcp_port(ep.port)
         .user(Some(user.to_string()))
@@ -25,14 +28,14 @@ pub fn opts(ep: &Endpoint, user: &str, password: &str, timeout: Duration) -> Opt
 
 /// Options for the inspected server (normally the replica).
 pub fn inspect_opts(c: &Config) -> Opts {
-    opts(&c.conn.inspect, &c.conn.user, c.conn.password.expose(), c.conn.timeout)
+    opts(&c.conn.inspect, &c.conn.user, c.conn.password.expose(), &c.database, c.conn.timeout)
 }
 
 /// Options for the primary, where the ghost table lives.
 pub fn primary_opts(c: &Config, primary: &Endpoint) -> Opts {
     let user = c.conn.master_user.clone().unwrap_or_else(|| c.conn.user.clone());
     let pw = c.conn.master_password.as_ref().unwrap_or(&c.conn.password).expose().to_string();
-    opts(primary, &user, &pw, c.conn.timeout)
+    opts(primary, &user, &pw, &c.database, c.conn.timeout)
 }
 
 pub async fn connect(opts: &Opts, what: &str, timeout: Duration) -> Result<Conn> {

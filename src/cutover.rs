@@ -68,13 +68,15 @@ impl CutOver<'_> {
         let o = qualified(self.database, self.old);
 
         info!("cut-over attempt {attempt}: locking {t} and {g}");
+        // Application writes queue behind our pending LOCK TABLES too, so the budget of blocked writes
+        // starts now, not once the lock is granted.
+        let deadline = Instant::now() + self.lock_timeout;
         if let Err(e) = lock.query_drop(format!("LOCK TABLES {t} WRITE, {g} WRITE")).await {
             return Err(Error::CutOver(format!(
                 "could not lock {t} within {secs}s ({e}); a long transaction or query may hold it"
             )));
         }
         let locked_at = Instant::now();
-        let deadline = locked_at + self.lock_timeout;
         let marker = format!("AllEventsUpToLockProcessed:{}", changelog::now_micros());
         let result = async {
             changelog::write(marker_conn, self.database, self.changelog, changelog::STATE, &marker).await?;
@@ -85,7 +87,7 @@ impl CutOver<'_> {
                     Ok(None) => return Err(Error::Aborted("binlog stream stopped during cut-over".into())),
                     Err(_) => {
                         return Err(Error::CutOver(format!(
-                            "the backlog was not applied within {secs}s of locking (replication lag or a large backlog)"
+                            "the backlog was not applied within the {secs}s lock budget (replication lag or a large backlog)"
                         )))
                     }
                 };

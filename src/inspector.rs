@@ -179,7 +179,8 @@ pub async fn table_info(conn: &mut Conn, db: &str, table: &str) -> Result<Option
                 name: cell(r, 0),
                 ordinal: num(r, 1).unwrap_or(0) as usize,
                 data_type: cell(r, 2).to_ascii_lowercase(),
-                column_type: cell(r, 3).to_ascii_lowercase(),
+                // Kept as the server returns it: ENUM/SET members are case-sensitive under _bin collations.
+                column_type: cell(r, 3),
                 nullable: cell(r, 4) == "YES",
                 charset: r.get(5).cloned().flatten(),
                 collation: r.get(6).cloned().flatten(),

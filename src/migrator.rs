@@ -58,6 +58,15 @@ pub struct Migrator {
     cfg: Config,
     names: TableNames,
     state: watch::Sender<String>,
+    progress: watch::Sender<Progress>,
+}
+
+/// A snapshot for progress displays: rows copied of the estimate, and the status line.
+#[derive(Debug, Clone, Default)]
+pub struct Progress {
+    pub copied: u64,
+    pub estimated: u64,
+    pub line: String,
 }
 
 impl Migrator {
@@ -65,7 +74,8 @@ impl Migrator {
         let ts = cfg.timestamp_old_table.then(timestamp);
         let names = TableNames::new(&cfg.table, ts.as_deref());
         let (state, _) = watch::channel("init".to_string());
-        Migrator { cfg, names, state }
+        let (progress, _) = watch::channel(Progress::default());
+        Migrator { cfg, names, state, progress }
     }
 
     pub fn names(&self) -> &TableNames {
@@ -75,6 +85,11 @@ impl Migrator {
     /// Watch the phase name ("validating", "migrating", "postponing cut-over", "cut-over", "done").
     pub fn state(&self) -> watch::Receiver<String> {
         self.state.subscribe()
+    }
+
+    /// Watch progress (updated every status interval and at least once a second).
+    pub fn progress(&self) -> watch::Receiver<Progress> {
+        self.progress.subscribe()
     }
 
     fn set_state(&self, s: &str) {
@@ -273,6 +288,8 @@ impl Migrator {
             });
         }
         changelog::create(&mut prim, db, &n.changelog).await?;
+        // As gh-ost: the first state row marks when the migration began (runbooks' throttle queries read it).
+        changelog::write(&mut prim, db, &n.changelog, changelog::STATE, "GhostTableMigrated").await?;
         let result = self.migrate(v, &mut prim, apply_plan, copy_plan, started).await;
         match result {
             Ok(o) => Ok(o),
@@ -463,7 +480,8 @@ impl Migrator {
         let mut apply_conn = connect(&v.primary_opts, "primary (applier)", c.conn.timeout).await?;
         setup_writer(&mut apply_conn, c.allow_zero_in_date).await?;
         let mut applier = Applier::new(apply_plan, c.dml_batch_size, apply_stats.clone());
-        let mut status_tick = tokio::time::interval(c.status_interval);
+        let mut status_tick = tokio::time::interval(c.status_interval.min(Duration::from_secs(1)));
+        let mut last_status_log = Instant::now();
         status_tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         let mut copy_done = false;
         let mut cut_over_attempts = 0u32;
@@ -518,7 +536,15 @@ impl Migrator {
                 }
                 _ = status_tick.tick() => {
                     let line = metrics.line(&self.state.borrow(), rx.len());
-                    info!("{line}");
+                    if last_status_log.elapsed() + Duration::from_millis(50) >= c.status_interval {
+                        info!("{line}");
+                        last_status_log = Instant::now();
+                    }
+                    self.progress.send_replace(Progress {
+                        copied: copy_progress.rows.load(Ordering::Relaxed),
+                        estimated: metrics.estimated_rows,
+                        line: line.clone(),
+                    });
                     *control.status.lock().unwrap_or_else(|p| p.into_inner()) = line;
                 }
             }

@@ -115,19 +115,8 @@ fn push_value(out: &mut String, col: &Column, v: &Value) -> Result<(), Reason> {
     let ty = col.data_type.as_str();
     match v {
         Value::NULL => out.push_str("NULL"),
-        Value::Int(_) | Value::UInt(_) => {
-            let n = match *v {
-                Value::Int(i) => i128::from(i),
-                Value::UInt(u) => i128::from(u),
-                _ => unreachable!("matched above"),
-            };
-            match ty {
-                "enum" => push_enum(out, &col.column_type, n)?,
-                // The pre-5.6 TIMESTAMP format arrives as plain epoch seconds.
-                "timestamp" => push_timestamp(out, i64::try_from(n).map_err(|_| bad(v))?, 0)?,
-                _ => push_integer(out, col, n)?,
-            }
-        }
+        Value::Int(n) => push_integer_value(out, col, i128::from(*n))?,
+        Value::UInt(n) => push_integer_value(out, col, i128::from(*n))?,
         Value::Float(f) if matches!(ty, "float" | "double") => {
             // The f32 widened to f64 is exact, so the server parses exactly this float back (no double rounding).
             push_double(out, f64::from(*f))?
@@ -159,6 +148,15 @@ fn push_value(out: &mut String, col: &Column, v: &Value) -> Result<(), Reason> {
         _ => return Err(format!("unexpected binlog value {v:?} for this column type")),
     }
     Ok(())
+}
+
+fn push_integer_value(out: &mut String, col: &Column, n: i128) -> Result<(), Reason> {
+    match col.data_type.as_str() {
+        "enum" => push_enum(out, &col.column_type, n),
+        // The pre-5.6 TIMESTAMP format arrives as plain epoch seconds.
+        "timestamp" => push_timestamp(out, i64::try_from(n).map_err(|_| format!("invalid timestamp {n}"))?, 0),
+        _ => push_integer(out, col, n),
+    }
 }
 
 fn bad(v: &Value) -> Reason {
@@ -293,7 +291,7 @@ fn push_enum(out: &mut String, column_type: &str, index: i128) -> Result<(), Rea
 }
 
 /// Members of `enum('a','b''c')` / `set(...)` as information_schema writes them: quoted, `''` for a quote, and
-/// backslash escapes for `\`, NUL, LF, CR.
+/// backslash escapes for `\`, NUL, LF and CR only (a tab or ^Z is written as is).
 fn parse_members(column_type: &str) -> Result<Vec<String>, Reason> {
     let malformed = || format!("cannot parse members of {column_type:?}");
     let start = column_type.find('(').ok_or_else(malformed)?;
@@ -315,9 +313,6 @@ fn parse_members(column_type: &str) -> Result<Vec<String>, Reason> {
                     '0' => '\0',
                     'n' => '\n',
                     'r' => '\r',
-                    't' => '\t',
-                    'b' => '\x08',
-                    'Z' => '\x1a',
                     c => c,
                 }),
                 c => m.push(c),
@@ -351,8 +346,8 @@ fn time2_decoder_is_buggy() -> bool {
 }
 
 /// Undoes that damage on (negative, hours, minutes, seconds, microseconds). The decoder adds 2^32 * 10^4
-/// microseconds, which is 625 hours in the packed HMS bits minus a fraction: from -625h on the value comes out
-/// 625 hours short, above it as positive garbage with 10^6 or more microseconds.
+/// microseconds, which is 625 hours in the packed HMS bits minus the fraction: a value at or below -625h comes out
+/// still negative but 625 hours short, one above -625h comes out positive with 10^6 or more microseconds.
 fn undo_time2_bug(t: (bool, u64, u8, u8, u32)) -> Option<(bool, u64, u8, u8, u32)> {
     const SHIFT: u64 = 625 << 12;
     let (neg, hours, i, s, us) = t;

@@ -108,10 +108,23 @@ fn types_row(r: &mut Rng, id: i64) -> Vec<String> {
             format!("{sign}{}.{:030}", &DIGITS[..int_digits], r.next_u64() % 1_000_000_000_000_000_000)
         }
     };
-    let f = r
-        .pick(&["0", "-0e0", "3.4028e38", "-3.4028e38", "1.17549435e-38", "1.4e-45", "0.1", "-123.456", "R"])
-        .to_string();
-    let f = if f == "R" { format!("{}e{}", r.range(-999_999, 999_999), r.range(-30, 30)) } else { f };
+    // FLOAT literals are the exact decimal value of an f32 (so a FLOAT and a DOUBLE column store the same
+    // number and the MODIFY f DOUBLE case can compare with the control): the extremes, subnormals, 0.1f32...
+    let f32_exact = |x: f32| format!("{:e}", f64::from(x));
+    let f = match r.below(9) {
+        0 => "0".to_string(),
+        1 => "-0e0".to_string(),
+        2 => f32_exact(f32::MAX),
+        3 => f32_exact(f32::MIN),
+        4 => f32_exact(f32::MIN_POSITIVE),
+        5 => f32_exact(f32::from_bits(1)), // the smallest subnormal
+        6 => f32_exact(0.1),
+        7 => f32_exact(-123.456),
+        _ => {
+            let x = f32::from_bits(r.next_u64() as u32);
+            f32_exact(if x.is_finite() { x } else { 0.5 })
+        }
+    };
     let d = r
         .pick(&[
             "0",

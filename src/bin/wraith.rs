@@ -1,8 +1,13 @@
-//! The `wraith` binary: parse flags, set up logging, run the engine, map the outcome to an exit code.
+//! The `wraith` binary: parse flags, set up logging (and a progress bar on a terminal), run the engine,
+//! map the outcome to an exit code.
 
+use std::io::{IsTerminal, Write};
 use std::process::ExitCode;
+use std::sync::{Arc, OnceLock};
 
 use clap::Parser;
+use indicatif::{ProgressBar, ProgressStyle};
+use tracing_subscriber::fmt::MakeWriter;
 use tracing_subscriber::EnvFilter;
 use wraith::cli::{normalize_args, Cli, Command};
 use wraith::migrator::Migrator;
@@ -15,16 +20,42 @@ fn main() -> ExitCode {
     let runtime = match tokio::runtime::Builder::new_multi_thread().worker_threads(4).enable_all().build() {
         Ok(r) => r,
         Err(e) => {
-            eprintln!("wraith: cannot start runtime: {e}");
+            eprintln!("FATAL cannot start runtime: {e}");
             return ExitCode::FAILURE;
         }
     };
     match runtime.block_on(run(cli)) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
+            BAR.get().inspect(|b| b.abandon());
             eprintln!("FATAL {e}");
             ExitCode::FAILURE
         }
+    }
+}
+
+/// The progress bar, when stderr is a terminal; log lines are printed above it.
+static BAR: OnceLock<ProgressBar> = OnceLock::new();
+
+#[derive(Clone, Copy)]
+struct LogWriter;
+
+impl Write for LogWriter {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        match BAR.get() {
+            Some(bar) => bar.suspend(|| std::io::stderr().write_all(buf)).map(|_| buf.len()),
+            None => std::io::stderr().write(buf),
+        }
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        std::io::stderr().flush()
+    }
+}
+
+impl<'a> MakeWriter<'a> for LogWriter {
+    type Writer = LogWriter;
+    fn make_writer(&'a self) -> Self::Writer {
+        *self
     }
 }
 
@@ -33,8 +64,6 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Migrate(args) => {
             let level = if args.debug {
                 "debug"
-            } else if args.verbose {
-                "info"
             } else if args.quiet {
                 "error"
             } else {
@@ -42,13 +71,35 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             };
             let filter =
                 EnvFilter::try_from_env("WRAITH_LOG").unwrap_or_else(|_| EnvFilter::new(format!("wraith={level}")));
-            tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).with_target(false).init();
+            let tty = std::io::stderr().is_terminal();
+            tracing_subscriber::fmt().with_env_filter(filter).with_writer(LogWriter).with_target(false).with_ansi(tty).init();
+            let quiet = args.quiet;
             let cfg = args.into_config()?;
-            let m = Migrator::new(cfg);
+            let m = Arc::new(Migrator::new(cfg));
+            if tty && !quiet {
+                let bar = ProgressBar::new(0);
+                bar.set_style(
+                    ProgressStyle::with_template("{bar:30} {percent:>3}% {wide_msg}")
+                        .unwrap_or_else(|_| ProgressStyle::default_bar()),
+                );
+                let _ = BAR.set(bar.clone());
+                let mut progress = m.progress();
+                tokio::spawn(async move {
+                    while progress.changed().await.is_ok() {
+                        let p = progress.borrow().clone();
+                        bar.set_length(p.estimated.max(p.copied));
+                        bar.set_position(p.copied);
+                        bar.set_message(p.line);
+                    }
+                });
+            }
             let outcome = tokio::select! {
                 r = m.run() => r?,
-                _ = tokio::signal::ctrl_c() => anyhow::bail!("interrupted: the original table is untouched; the ghost and changelog tables may remain"),
+                _ = tokio::signal::ctrl_c() => anyhow::bail!(
+                    "interrupted: the original table is untouched; the ghost and changelog tables may remain"
+                ),
             };
+            BAR.get().inspect(|b| b.finish_and_clear());
             if outcome.executed {
                 println!(
                     "wraith: migrated in {:.1}s: {} rows copied, {} binlog changes applied, writes blocked {:.0} ms at cut-over{}",
