@@ -31,8 +31,9 @@ pub struct CopyPlan {
     pub key_columns: Vec<String>,
     pub ghost_key_columns: Vec<String>,
     pub key_nullable: bool,
-    /// Ghost index name of the migration key: a duplicate on it is a race with the applier, not bad data.
-    pub ghost_key_index: String,
+    /// Key columns that are ENUM or SET: they sort by their numeric value, so chunk bounds are read and
+    /// compared as numbers (comparing them to strings would order them alphabetically and skip rows).
+    pub key_numeric: Vec<bool>,
     /// Source expressions (column names) and ghost columns, in the same order.
     pub source_columns: Vec<String>,
     pub ghost_columns: Vec<String>,
@@ -86,13 +87,23 @@ impl CopyPlan {
         qualified(&self.database, &self.table)
     }
 
+    /// The key as selected for chunk bounds.
+    fn key_select(&self) -> String {
+        self.key_columns
+            .iter()
+            .zip(self.key_numeric.iter().chain(std::iter::repeat(&false)))
+            .map(|(c, numeric)| if *numeric { format!("{} + 0", ident(c)) } else { ident(c) })
+            .collect::<Vec<_>>()
+            .join(", ")
+    }
+
     /// Reads the first or last key of the table (None when empty).
     pub async fn read_edge(&self, conn: &mut Conn, last: bool) -> Result<Option<Vec<Value>>> {
         let dir = if last { " DESC" } else { "" };
         let order: Vec<String> = self.key_columns.iter().map(|c| format!("{}{dir}", ident(c))).collect();
         let sql = format!(
             "SELECT {} FROM {} FORCE INDEX ({}) ORDER BY {} LIMIT 1",
-            ident_list(&self.key_columns),
+            self.key_select(),
             self.table_q(),
             ident(&self.key_index),
             order.join(", ")
@@ -146,6 +157,7 @@ pub async fn run(
     let ghost = qualified(&plan.database, &plan.ghost);
     let force = format!("FORCE INDEX ({})", ident(&plan.key_index));
     let order_by = ident_list(keys);
+    let key_select = plan.key_select();
     let eq = if plan.key_nullable { "<=>" } else { "=" };
     let exists: Vec<String> =
         plan.ghost_key_columns.iter().zip(keys).map(|(g, k)| format!("g.{} {eq} s.{}", ident(g), ident(k))).collect();
@@ -168,7 +180,7 @@ pub async fn run(
         bind(&start, lower_order, &mut params);
         bind(&range.max, &le_order, &mut params);
         let sql = format!(
-            "SELECT {order_by} FROM {table} {force} WHERE {lower} AND {le} ORDER BY {order_by} LIMIT 1 OFFSET {}",
+            "SELECT {key_select} FROM {table} {force} WHERE {lower} AND {le} ORDER BY {order_by} LIMIT 1 OFFSET {}",
             chunk - 1
         );
         let end: Vec<Value> = match conn.exec_first::<mysql_async::Row, _, _>(sql, params).await? {

@@ -40,7 +40,7 @@ pub enum Error {
     #[error("migration aborted: {0}")]
     Aborted(String),
 
-    #[error("mysql: {0}")]
+    #[error("{}", server_error_text(.0))]
     Mysql(#[from] mysql_async::Error),
 
     #[error("io: {0}")]

@@ -188,7 +188,8 @@ pub async fn table_info(conn: &mut Conn, db: &str, table: &str) -> Result<Option
                 precision: num(r, 8),
                 scale: num(r, 9),
                 datetime_precision: num(r, 10),
-                generated: extra.contains("generated"),
+                // Not "DEFAULT_GENERATED", which marks an expression default such as CURRENT_TIMESTAMP.
+                generated: extra.contains("virtual generated") || extra.contains("stored generated"),
                 auto_increment: extra.contains("auto_increment"),
             }
         })
@@ -263,6 +264,21 @@ pub async fn triggers(conn: &mut Conn, db: &str, table: &str) -> Result<Vec<Stri
     )
     .await?;
     Ok(rows.iter().map(|r| cell(r, 0)).collect())
+}
+
+/// The table's next AUTO_INCREMENT value, read fresh (information_schema caches it by default).
+pub async fn auto_increment(conn: &mut Conn, db: &str, table: &str) -> Result<Option<u64>> {
+    conn.query_drop("SET SESSION information_schema_stats_expiry = 0").await?;
+    Ok(query_value(
+        conn,
+        &format!(
+            "SELECT AUTO_INCREMENT FROM information_schema.TABLES WHERE TABLE_SCHEMA = {} AND TABLE_NAME = {}",
+            quote(db),
+            quote(table)
+        ),
+    )
+    .await?
+    .and_then(|v| v.parse().ok()))
 }
 
 pub async fn table_exists(conn: &mut Conn, db: &str, table: &str) -> Result<bool> {
@@ -379,15 +395,10 @@ pub fn choose_migration_key(
     let mut candidates: Vec<&UniqueKey> = Vec::new();
     let mut refused: Vec<String> = Vec::new();
     for k in &old.unique_keys {
-        // Compared case-sensitively, as gh-ost does: `MODIFY ID int` on key column `id` is not shared.
+        // Compared case-sensitively, as gh-ost does: `MODIFY ID int` on key column `id` is not shared. A key
+        // whose columns are a subset of a new unique key still identifies one ghost row per source row.
         let mapped: Vec<String> = k.columns.iter().map(|c| map_name(c)).collect();
-        let in_new = new.unique_keys.iter().any(|nk| {
-            let mut a: Vec<String> = nk.columns.clone();
-            let mut b = mapped.clone();
-            a.sort();
-            b.sort();
-            a == b
-        });
+        let in_new = new.unique_keys.iter().any(|nk| mapped.iter().all(|c| nk.columns.contains(c)));
         if !in_new {
             continue;
         }

@@ -52,6 +52,7 @@ struct Validated {
     inspect_opts: Opts,
     table: TableInfo,
     renames: Vec<(String, String)>,
+    alter_sets_auto_increment: bool,
 }
 
 pub struct Migrator {
@@ -218,7 +219,14 @@ impl Migrator {
         };
         let _ = insp.disconnect().await;
         let _ = prim.disconnect().await;
-        Ok(Validated { primary, primary_opts, inspect_opts, table, renames })
+        Ok(Validated {
+            primary,
+            primary_opts,
+            inspect_opts,
+            table,
+            renames,
+            alter_sets_auto_increment: a.auto_increment.is_some(),
+        })
     }
 
     async fn run_locked(&self, v: &Validated, started: Instant) -> Result<Outcome> {
@@ -226,6 +234,8 @@ impl Migrator {
         let n = &self.names;
         let db = &c.database;
         let mut prim = connect(&v.primary_opts, "primary", c.conn.timeout).await?;
+        // The ghost's ALTER runs with the writers' sql_mode, so --allow-zero-in-date applies to it too.
+        setup_writer(&mut prim, c.allow_zero_in_date).await?;
         // Leftovers: refuse, or drop when told to.
         for (name, flag, allowed) in [
             (&n.ghost, "--initially-drop-ghost-table", c.initially_drop_ghost_table),
@@ -251,6 +261,12 @@ impl Migrator {
                     format!("{} (running the ALTER on the ghost table)", crate::error::server_error_text(&e)),
                     "fix the --alter statement; the original table was not touched",
                 ));
+            }
+            // Like gh-ost: the ghost continues the original's AUTO_INCREMENT unless the ALTER sets one.
+            if v.alter_sets_auto_increment {
+                // keep the ALTER's value
+            } else if let Some(ai) = inspector::auto_increment(&mut prim, db, &c.table).await? {
+                prim.query_drop(format!("ALTER TABLE {ghost_q} AUTO_INCREMENT = {ai}")).await?;
             }
             let new = inspector::table_info(&mut prim, db, &n.ghost)
                 .await?
@@ -333,18 +349,6 @@ impl Migrator {
             let target = new.column(&map_name(k)).map(|c| c.name.clone()).unwrap_or(map_name(k));
             key_cols.push((i, old.columns[i].clone(), target));
         }
-        let ghost_key_index = new
-            .unique_keys
-            .iter()
-            .find(|nk| {
-                let mut a: Vec<String> = nk.columns.iter().map(|c| c.to_lowercase()).collect();
-                let mut b: Vec<String> = key_cols.iter().map(|(_, _, n)| n.to_lowercase()).collect();
-                a.sort();
-                b.sort();
-                a == b
-            })
-            .map(|k| k.name.clone())
-            .unwrap_or_default();
         let copy = CopyPlan {
             database: c.database.clone(),
             table: c.table.clone(),
@@ -353,7 +357,11 @@ impl Migrator {
             key_columns: key.columns.clone(),
             ghost_key_columns: key_cols.iter().map(|(_, _, n)| n.clone()).collect(),
             key_nullable: key.nullable,
-            ghost_key_index,
+            key_numeric: key
+                .columns
+                .iter()
+                .map(|k| old.column(k).is_some_and(|c| matches!(c.data_type.as_str(), "enum" | "set")))
+                .collect(),
             source_columns: shared.iter().map(|(o, _)| o.clone()).collect(),
             ghost_columns: shared.iter().map(|(_, n)| n.clone()).collect(),
             panic_on_warnings: c.panic_on_warnings,

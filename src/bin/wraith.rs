@@ -72,7 +72,12 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             let filter =
                 EnvFilter::try_from_env("WRAITH_LOG").unwrap_or_else(|_| EnvFilter::new(format!("wraith={level}")));
             let tty = std::io::stderr().is_terminal();
-            tracing_subscriber::fmt().with_env_filter(filter).with_writer(LogWriter).with_target(false).with_ansi(tty).init();
+            tracing_subscriber::fmt()
+                .with_env_filter(filter)
+                .with_writer(LogWriter)
+                .with_target(false)
+                .with_ansi(tty)
+                .init();
             let quiet = args.quiet;
             let cfg = args.into_config()?;
             let m = Arc::new(Migrator::new(cfg));

@@ -16,7 +16,7 @@
 //! ```
 #![allow(dead_code)] // each test binary uses its own subset
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::future::Future;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU64, Ordering};
@@ -843,4 +843,53 @@ pub async fn assert_matches_control(db: &TestDb, t_columns: &str, c_columns: &st
         helper_tables(db, "t").await?.into_iter().filter(|t| *t == names.ghost || *t == names.changelog).collect();
     assert!(left.is_empty(), "ghost/changelog tables left after a successful migration: {left:?}");
     Ok(n)
+}
+
+// ---------------------------------------------------------------- binlog dump connections
+
+/// Local TCP ports of this process's connections to `remote_port` (from /proc: Linux only).
+fn own_ports_to(remote_port: u16) -> Result<BTreeSet<u16>> {
+    let mut inodes = BTreeSet::new();
+    for fd in std::fs::read_dir("/proc/self/fd").context("listing /proc/self/fd")? {
+        if let Ok(target) = std::fs::read_link(fd?.path()) {
+            let t = target.to_string_lossy();
+            if let Some(inode) = t.strip_prefix("socket:[").and_then(|s| s.strip_suffix(']')) {
+                inodes.insert(inode.to_string());
+            }
+        }
+    }
+    let mut ports = BTreeSet::new();
+    for file in ["/proc/self/net/tcp", "/proc/self/net/tcp6"] {
+        let Ok(text) = std::fs::read_to_string(file) else { continue };
+        for line in text.lines().skip(1) {
+            let f: Vec<&str> = line.split_whitespace().collect();
+            if f.len() < 10 || !inodes.contains(f[9]) {
+                continue;
+            }
+            let port = |addr: &str| addr.rsplit(':').next().and_then(|p| u16::from_str_radix(p, 16).ok());
+            if port(f[2]) == Some(remote_port) {
+                if let Some(p) = port(f[1]) {
+                    ports.insert(p);
+                }
+            }
+        }
+    }
+    Ok(ports)
+}
+
+/// Processlist ids of the binlog dump threads on the replica that serve THIS process (a migration run by this
+/// test binary). Dump threads of other processes (other test runs against the sandbox) are never listed:
+/// they are told apart by the client port, matched against this process's own sockets.
+pub async fn own_dump_threads(db: &TestDb) -> Result<Vec<u64>> {
+    let mut replica = db.replica_conn().await?;
+    let threads: Vec<(u64, String)> =
+        replica.query("SELECT ID, HOST FROM performance_schema.processlist WHERE COMMAND LIKE 'Binlog Dump%'").await?;
+    let ours = own_ports_to(settings().replica_port)?;
+    Ok(threads
+        .into_iter()
+        .filter(|(_, host)| {
+            host.rsplit(':').next().and_then(|p| p.parse::<u16>().ok()).is_some_and(|p| ours.contains(&p))
+        })
+        .map(|(id, _)| id)
+        .collect())
 }
