@@ -16,6 +16,7 @@ use mysql_async::prelude::Queryable;
 use mysql_async::Conn;
 
 use crate::error::{Error, Result};
+use crate::gtid::GtidSet;
 use crate::schema::Column;
 use crate::sql::{ident, ident_list, qualified};
 use crate::streamer::{Image, RowChange};
@@ -67,11 +68,23 @@ pub struct Applier {
     batch_bytes: usize,
     pub max_batch: usize,
     pub stats: Arc<ApplyStats>,
+    /// Binlog transactions fully written to the ghost table.
+    pub applied: GtidSet,
+    /// A position whose preceding changes are in the unwritten batch.
+    pending_position: Option<GtidSet>,
 }
 
 impl Applier {
     pub fn new(plan: ApplyPlan, max_batch: usize, stats: Arc<ApplyStats>) -> Self {
-        Applier { plan, batch: HashMap::new(), batch_bytes: 0, max_batch: max_batch.max(1), stats }
+        Applier {
+            plan,
+            batch: HashMap::new(),
+            batch_bytes: 0,
+            max_batch: max_batch.max(1),
+            stats,
+            applied: GtidSet::default(),
+            pending_position: None,
+        }
     }
 
     pub fn pending(&self) -> usize {
@@ -101,6 +114,16 @@ impl Applier {
         self.batch.insert(key, op);
     }
 
+    /// Notes that every change before this point has been handed to the applier.
+    pub fn position(&mut self, set: GtidSet) {
+        if self.batch.is_empty() {
+            self.applied = set;
+            self.pending_position = None;
+        } else {
+            self.pending_position = Some(set);
+        }
+    }
+
     /// Adds one change to the batch. An update that moves the key deletes the old key and writes the new one.
     pub fn add(&mut self, change: RowChange) {
         self.stats.events.fetch_add(1, Ordering::Relaxed);
@@ -128,6 +151,9 @@ impl Applier {
     /// START TRANSACTION would release the cut-over's locks).
     pub async fn flush(&mut self, conn: &mut Conn, in_transaction: bool) -> Result<()> {
         if self.batch.is_empty() {
+            if let Some(p) = self.pending_position.take() {
+                self.applied = p;
+            }
             return Ok(());
         }
         let (delete, insert) = self.statements()?;
@@ -160,6 +186,9 @@ impl Applier {
         self.stats.batches.fetch_add(1, Ordering::Relaxed);
         self.batch.clear();
         self.batch_bytes = 0;
+        if let Some(p) = self.pending_position.take() {
+            self.applied = p;
+        }
         Ok(())
     }
 

@@ -153,6 +153,17 @@ pub struct MigrateArgs {
     #[arg(long)]
     pub panic_flag_file: Option<PathBuf>,
 
+    // ---- checkpointing
+    /// Write a checkpoint (copy position and applied binlog GTID set) to _<t>_ghk periodically
+    #[arg(long, num_args = 0..=1, require_equals = true, default_missing_value = "true", default_value = "false")]
+    pub checkpoint: bool,
+    /// Seconds between checkpoints
+    #[arg(long, default_value_t = 300)]
+    pub checkpoint_seconds: i64,
+    /// Continue a stopped migration from its latest checkpoint (the ghost and _<t>_ghk tables must exist)
+    #[arg(long, num_args = 0..=1, require_equals = true, default_missing_value = "true", default_value = "false")]
+    pub resume: bool,
+
     // ---- serving
     /// Unix socket file to serve interactive commands on
     #[arg(long)]
@@ -276,6 +287,15 @@ impl MigrateArgs {
         c.cut_over_lock_timeout = Duration::from_secs(clamp(self.cut_over_lock_timeout_seconds, 1, 10) as u64);
         c.postpone_cut_over_flag_file = self.postpone_cut_over_flag_file;
         c.panic_flag_file = self.panic_flag_file;
+        if self.resume && self.initially_drop_ghost_table {
+            return Err(Error::Config(
+                "--resume continues with the existing ghost table; it cannot be combined with --initially-drop-ghost-table"
+                    .into(),
+            ));
+        }
+        c.checkpoint = self.checkpoint;
+        c.checkpoint_interval = Duration::from_secs(self.checkpoint_seconds.max(1) as u64);
+        c.resume = self.resume;
         c.serve_socket_file = self.serve_socket_file;
         c.initially_drop_socket_file = self.initially_drop_socket_file;
         c.status_interval = self.status_interval.max(Duration::from_millis(100));

@@ -104,6 +104,12 @@ pub struct Config {
     pub postpone_cut_over_flag_file: Option<PathBuf>,
     pub panic_flag_file: Option<PathBuf>,
 
+    /// Write checkpoints to `_<t>_ghk` every `checkpoint_interval` (gh-ost's --checkpoint).
+    pub checkpoint: bool,
+    pub checkpoint_interval: Duration,
+    /// Continue a stopped migration from its latest checkpoint.
+    pub resume: bool,
+
     /// Unix socket for interactive commands (gh-ost's --serve-socket-file).
     pub serve_socket_file: Option<PathBuf>,
     pub initially_drop_socket_file: bool,
@@ -148,6 +154,9 @@ impl Config {
             cut_over_lock_timeout: Duration::from_secs(3),
             postpone_cut_over_flag_file: None,
             panic_flag_file: None,
+            checkpoint: false,
+            checkpoint_interval: Duration::from_secs(300),
+            resume: false,
             serve_socket_file: None,
             initially_drop_socket_file: false,
             status_interval: Duration::from_secs(5),

@@ -49,6 +49,8 @@ pub struct CopyProgress {
     /// Shared with the control server, which may change it mid-run.
     pub chunk_size: Arc<AtomicU64>,
     pub retries: AtomicU64,
+    /// Last key of the last committed chunk: everything up to it is in the ghost table.
+    pub watermark: std::sync::Mutex<Option<Vec<Value>>>,
 }
 
 /// The copy range, as the key values of the first and last rows at start.
@@ -56,6 +58,8 @@ pub struct CopyProgress {
 pub struct Range {
     pub min: Vec<Value>,
     pub max: Vec<Value>,
+    /// Resuming: the copy continues after this key (exclusive) instead of at `min`.
+    pub resume_after: Option<Vec<Value>>,
 }
 
 /// `(k1 > ?) OR (k1 = ? AND k2 > ?) ...` with `op` for the last column of each term (`>`, `>=`, `<`, `<=`);
@@ -116,7 +120,7 @@ impl CopyPlan {
         let min = self.read_edge(conn, false).await?;
         let max = self.read_edge(conn, true).await?;
         Ok(match (min, max) {
-            (Some(min), Some(max)) => Some(Range { min, max }),
+            (Some(min), Some(max)) => Some(Range { min, max, resume_after: None }),
             _ => None,
         })
     }
@@ -163,8 +167,14 @@ pub async fn run(
         plan.ghost_key_columns.iter().zip(keys).map(|(g, k)| format!("g.{} {eq} s.{}", ident(g), ident(k))).collect();
     let select_cols: Vec<String> = plan.source_columns.iter().map(|c| format!("s.{}", ident(c))).collect();
 
-    let mut start = range.min.clone();
-    let mut inclusive = true;
+    let (mut start, mut inclusive) = match &range.resume_after {
+        Some(k) => (k.clone(), false),
+        None => (range.min.clone(), true),
+    };
+    if range.resume_after.as_ref() == Some(&range.max) {
+        progress.done.store(true, Ordering::Relaxed);
+        return Ok(());
+    }
     loop {
         loop {
             let Some(reason) = throttled.borrow().clone() else { break };
@@ -244,6 +254,7 @@ pub async fn run(
         };
         progress.rows.fetch_add(copied, Ordering::Relaxed);
         progress.chunks.fetch_add(1, Ordering::Relaxed);
+        *progress.watermark.lock().unwrap_or_else(|p| p.into_inner()) = Some(end.clone());
         if end == range.max {
             break;
         }

@@ -100,6 +100,7 @@ impl CutOver<'_> {
                     }
                     StreamItem::Changelog { hint, value } if hint == changelog::STATE && value == marker => break,
                     StreamItem::Changelog { .. } => {}
+                    StreamItem::Position(p) => applier.position(p),
                 }
             }
             applier.flush(&mut lock, false).await?;

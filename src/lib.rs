@@ -6,6 +6,7 @@
 pub mod alter;
 pub mod applier;
 pub mod changelog;
+pub mod checkpoint;
 pub mod cli;
 pub mod config;
 pub mod connect;

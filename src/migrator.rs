@@ -15,6 +15,7 @@ use tracing::{info, warn};
 use crate::alter;
 use crate::applier::{Applier, ApplyPlan, ApplyStats};
 use crate::changelog;
+use crate::checkpoint::{self, Checkpoint};
 use crate::config::{Config, Endpoint};
 use crate::connect::{self, connect, setup_writer};
 use crate::copier::{self, CopyPlan, CopyProgress};
@@ -241,6 +242,9 @@ impl Migrator {
             (&n.ghost, "--initially-drop-ghost-table", c.initially_drop_ghost_table),
             (&n.old, "--initially-drop-old-table", c.initially_drop_old_table),
         ] {
+            if c.resume && name == &n.ghost {
+                continue; // resuming continues with it
+            }
             if inspector::table_exists(&mut prim, db, name).await? {
                 if !allowed {
                     return Err(Error::precondition(
@@ -252,8 +256,11 @@ impl Migrator {
                 prim.query_drop(format!("DROP TABLE IF EXISTS {}", qualified(db, name))).await?;
             }
         }
-        // The ghost table: created, altered and inspected even in noop mode, then dropped.
         let ghost_q = qualified(db, &n.ghost);
+        if c.resume {
+            return self.resume(v, prim, started).await;
+        }
+        // The ghost table: created, altered and inspected even in noop mode, then dropped.
         prim.query_drop(format!("CREATE TABLE {ghost_q} LIKE {}", qualified(db, &c.table))).await?;
         let created = async {
             if let Err(e) = prim.query_drop(format!("ALTER TABLE {ghost_q} {}", c.alter)).await {
@@ -303,21 +310,89 @@ impl Migrator {
                 elapsed: started.elapsed(),
             });
         }
+        if c.checkpoint {
+            prim.query_drop(format!("DROP TABLE IF EXISTS {}", qualified(db, &n.checkpoint))).await?;
+            checkpoint::create(&mut prim, db, &n.checkpoint).await?;
+        }
+        self.migrate_and_report(v, prim, apply_plan, copy_plan, None, started).await
+    }
+
+    /// --resume: continue from the latest checkpoint with the existing ghost table.
+    async fn resume(&self, v: &Validated, mut prim: Conn, started: Instant) -> Result<Outcome> {
+        let c = &self.cfg;
+        let (db, n) = (&c.database, &self.names);
+        let hint = "run without --resume to start over (with --initially-drop-ghost-table)";
+        let new = inspector::table_info(&mut prim, db, &n.ghost).await?.ok_or_else(|| {
+            Error::precondition(format!("--resume: the ghost table {db}.{} does not exist", n.ghost), hint)
+        })?;
+        if !inspector::table_exists(&mut prim, db, &n.checkpoint).await? {
+            return Err(Error::precondition(format!("--resume: no checkpoint table {db}.{}", n.checkpoint), hint));
+        }
+        let cp = checkpoint::read_latest(&mut prim, db, &n.checkpoint)
+            .await?
+            .ok_or_else(|| Error::precondition(format!("--resume: {db}.{} holds no checkpoint", n.checkpoint), hint))?;
+        if cp.alter != c.alter {
+            return Err(Error::precondition(
+                format!("--resume: the checkpoint was taken for --alter={:?}, not {:?}", cp.alter, c.alter),
+                "resume with the same --alter",
+            ));
+        }
+        let (apply_plan, copy_plan) = self.plans(v, &new)?;
+        info!(
+            "resuming {db}.{} from checkpoint: {} rows copied{}, binlog applied through {}",
+            c.table,
+            cp.rows_copied,
+            if cp.copy_done { " (copy complete)" } else { "" },
+            cp.applied
+        );
+        if !c.execute {
+            info!("noop: the checkpoint is usable; add --execute to resume");
+            self.set_state("done (noop)");
+            return Ok(Outcome {
+                executed: false,
+                rows_copied: 0,
+                events_applied: 0,
+                cut_over_locked_for: None,
+                left_behind: vec![],
+                elapsed: started.elapsed(),
+            });
+        }
+        self.migrate_and_report(v, prim, apply_plan, copy_plan, Some(cp), started).await
+    }
+
+    async fn migrate_and_report(
+        &self,
+        v: &Validated,
+        mut prim: Conn,
+        apply_plan: ApplyPlan,
+        copy_plan: CopyPlan,
+        resume: Option<Checkpoint>,
+        started: Instant,
+    ) -> Result<Outcome> {
+        let c = &self.cfg;
+        let (db, n) = (&c.database, &self.names);
+        let ghost_q = qualified(db, &n.ghost);
         changelog::create(&mut prim, db, &n.changelog).await?;
         // As gh-ost: the first state row marks when the migration began (runbooks' throttle queries read it).
         changelog::write(&mut prim, db, &n.changelog, changelog::STATE, "GhostTableMigrated").await?;
-        let result = self.migrate(v, &mut prim, apply_plan, copy_plan, started).await;
+        let result = self.migrate(v, &mut prim, apply_plan, copy_plan, resume, started).await;
         match result {
             Ok(o) => Ok(o),
             Err(e) => {
+                let resumable = if c.checkpoint {
+                    format!(", and checkpoint {} (continue with --resume)", n.checkpoint)
+                } else {
+                    String::new()
+                };
                 let left = format!(
-                    "the original table {db}.{} is untouched. Left behind for inspection: {}, {}. \
-                     Clean up with: DROP TABLE IF EXISTS {}, {}; (or rerun with --initially-drop-ghost-table)",
+                    "the original table {db}.{} is untouched. Left behind for inspection: {}, {}{resumable}. \
+                     Clean up with: DROP TABLE IF EXISTS {}, {}, {}; (or rerun with --initially-drop-ghost-table)",
                     c.table,
                     n.ghost,
                     n.changelog,
                     ghost_q,
-                    qualified(db, &n.changelog)
+                    qualified(db, &n.changelog),
+                    qualified(db, &n.checkpoint)
                 );
                 warn!("migration failed: {e}; {left}");
                 Err(Error::Context { context: format!("migration failed ({left})"), source: Box::new(e) })
@@ -376,6 +451,7 @@ impl Migrator {
         prim: &mut Conn,
         apply_plan: ApplyPlan,
         copy_plan: CopyPlan,
+        resume: Option<Checkpoint>,
         started: Instant,
     ) -> Result<Outcome> {
         let c = &self.cfg;
@@ -402,8 +478,13 @@ impl Migrator {
 
         // The binlog position is taken before the copy range, so every change the copy can miss is streamed.
         let mut insp = connect(&v.inspect_opts, "inspected server", c.conn.timeout).await?;
-        let start =
-            GtidSet::parse(&query_value(&mut insp, "SELECT @@global.gtid_executed").await?.unwrap_or_default())?;
+        let start = match &resume {
+            // Everything after the checkpoint's applied set is streamed again (idempotently).
+            Some(cp) => cp.applied.clone(),
+            None => {
+                GtidSet::parse(&query_value(&mut insp, "SELECT @@global.gtid_executed").await?.unwrap_or_default())?
+            }
+        };
         let (tx, mut rx) = mpsc::channel::<StreamItem>(BACKLOG);
         let stream_stats = Arc::new(StreamStats::default());
         let scfg = StreamerConfig {
@@ -416,11 +497,23 @@ impl Migrator {
             read_timeout: Duration::from_secs(10).max(c.conn.timeout),
             max_reconnects: c.default_retries,
         };
+        let start_set = start.clone();
         let mut streamer = tokio::spawn(streamer::run(scfg, start, tx, stream_stats.clone()));
 
         let mut copy_conn = connect(&v.primary_opts, "primary (copy)", c.conn.timeout).await?;
         setup_writer(&mut copy_conn, c.allow_zero_in_date).await?;
-        let range = copy_plan.read_range(&mut copy_conn).await?;
+        let range = match &resume {
+            None => copy_plan.read_range(&mut copy_conn).await?,
+            Some(cp) if cp.copy_done => None,
+            // The range's max is the one fixed at the first start: rows above it came through the binlog.
+            Some(cp) => match (&cp.copy_max_key, copy_plan.read_edge(&mut copy_conn, false).await?) {
+                (Some(max), Some(min)) => {
+                    Some(copier::Range { min, max: max.clone(), resume_after: cp.copy_last_key.clone() })
+                }
+                _ => None,
+            },
+        };
+        let copy_max = range.as_ref().map(|r| r.max.clone());
         let estimated = if c.exact_rowcount {
             query_value(prim, &format!("SELECT COUNT(*) FROM {}", qualified(&db, &c.table)))
                 .await?
@@ -488,6 +581,15 @@ impl Migrator {
         let mut apply_conn = connect(&v.primary_opts, "primary (applier)", c.conn.timeout).await?;
         setup_writer(&mut apply_conn, c.allow_zero_in_date).await?;
         let mut applier = Applier::new(apply_plan, c.dml_batch_size, apply_stats.clone());
+        applier.applied = start_set.clone();
+        let mut checkpoint_tick = tokio::time::interval(c.checkpoint_interval);
+        checkpoint_tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        checkpoint_tick.reset();
+        let mut checkpoint_conn = match c.checkpoint {
+            true => Some(connect(&v.primary_opts, "primary (checkpoint)", c.conn.timeout).await?),
+            false => None,
+        };
+        let copied_before = resume.as_ref().map_or(0, |cp| cp.rows_copied);
         let mut status_tick = tokio::time::interval(c.status_interval.min(Duration::from_secs(1)));
         let mut last_status_log = Instant::now();
         status_tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
@@ -541,6 +643,24 @@ impl Migrator {
                         Ok(Ok(())) => Error::Aborted("binlog stream stopped".into()),
                         Err(e) => Error::Aborted(format!("streamer task failed: {e}")),
                     });
+                }
+                _ = checkpoint_tick.tick(), if checkpoint_conn.is_some() => {
+                    let cp = Checkpoint {
+                        alter: c.alter.clone(),
+                        applied: applier.applied.clone(),
+                        copy_done,
+                        copy_last_key: copy_progress.watermark.lock().unwrap_or_else(|p| p.into_inner()).clone()
+                            .or_else(|| resume.as_ref().and_then(|r| r.copy_last_key.clone())),
+                        copy_max_key: copy_max.clone(),
+                        rows_copied: copied_before + copy_progress.rows.load(Ordering::Relaxed),
+                        events_applied: apply_stats.events.load(Ordering::Relaxed),
+                    };
+                    if let Some(conn) = checkpoint_conn.as_mut() {
+                        match checkpoint::write(conn, &db, &n.checkpoint, &cp).await {
+                            Ok(()) => info!("checkpoint: {} rows copied, binlog applied through {}", cp.rows_copied, cp.applied),
+                            Err(e) => warn!("checkpoint write failed: {e}"),
+                        }
+                    }
                 }
                 _ = status_tick.tick() => {
                     let line = metrics.line(&self.state.borrow(), rx.len());
@@ -620,6 +740,7 @@ impl Migrator {
         let _ = _stop.0.send(true);
         let mut left_behind = Vec::new();
         let _ = prim.query_drop(format!("DROP TABLE IF EXISTS {}", qualified(&db, &n.changelog))).await;
+        let _ = prim.query_drop(format!("DROP TABLE IF EXISTS {}", qualified(&db, &n.checkpoint))).await;
         if c.test_on_replica {
             info!(
                 "--test-on-replica: tables swapped and swapped back; compare {db}.{} with {db}.{}; replication {}",
@@ -675,6 +796,7 @@ impl Migrator {
         match item {
             StreamItem::Row(change) => applier.add(change),
             StreamItem::Changelog { .. } => {}
+            StreamItem::Position(p) => applier.position(p),
         }
     }
 }

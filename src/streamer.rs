@@ -35,6 +35,9 @@ pub enum StreamItem {
     Row(RowChange),
     /// A row written to the changelog table (`hint`, `value`): heartbeats and state markers.
     Changelog { hint: String, value: String },
+    /// Every transaction up to here (this GTID set) has been sent in full: once the items before this one
+    /// are applied, the ghost reflects this set (what a checkpoint records).
+    Position(GtidSet),
 }
 
 /// Counters shared with status reporting.
@@ -99,6 +102,9 @@ async fn stream_once(
     info!("binlog stream open from GTID set {from}");
     let mut current_gtid: Option<(String, u64)> = None;
     let mut last_ok = Instant::now();
+    // Positions are sent after transactions that touched our tables, and now and then otherwise.
+    let mut touched = false;
+    let mut last_position = Instant::now();
     loop {
         let next = match tokio::time::timeout(cfg.read_timeout, stream.next()).await {
             Ok(Some(ev)) => ev?,
@@ -125,12 +131,20 @@ async fn stream_once(
                 }
                 current_gtid = Some((uuid_text(&g.sid()), g.gno()));
             }
-            EventData::XidEvent(_) => commit(stats, &mut current_gtid),
+            EventData::XidEvent(_) => {
+                commit(stats, &mut current_gtid);
+                if send_position(stats, tx, &mut touched, &mut last_position).await.is_err() {
+                    return Ok(());
+                }
+            }
             EventData::QueryEvent(q) => {
                 // DDL and other statement transactions end at their query event; BEGIN does not.
                 let query = q.query();
                 if !query.trim().eq_ignore_ascii_case("BEGIN") {
                     commit(stats, &mut current_gtid);
+                    if send_position(stats, tx, &mut touched, &mut last_position).await.is_err() {
+                        return Ok(());
+                    }
                 }
             }
             EventData::RowsEvent(rows) => {
@@ -180,6 +194,7 @@ async fn stream_once(
                         items.push(StreamItem::Changelog { hint: text(&a, 2), value: text(&a, 3) });
                     }
                 }
+                touched |= !items.is_empty();
                 for item in items {
                     if matches!(item, StreamItem::Row(_)) {
                         stats.row_events.fetch_add(1, Ordering::Relaxed);
@@ -196,6 +211,21 @@ async fn stream_once(
         }
         debug!("binlog event at {ts}");
     }
+}
+
+async fn send_position(
+    stats: &StreamStats,
+    tx: &mpsc::Sender<StreamItem>,
+    touched: &mut bool,
+    last: &mut Instant,
+) -> std::result::Result<(), ()> {
+    if !*touched && last.elapsed() < Duration::from_secs(1) {
+        return Ok(());
+    }
+    *touched = false;
+    *last = Instant::now();
+    let set = stats.received.lock().unwrap_or_else(|p| p.into_inner()).clone();
+    tx.send(StreamItem::Position(set)).await.map_err(|_| ())
 }
 
 fn commit(stats: &StreamStats, current: &mut Option<(String, u64)>) {
