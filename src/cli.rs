@@ -7,7 +7,7 @@ use std::time::Duration;
 use clap::{Args, Parser, Subcommand};
 
 use crate::alter;
-use crate::config::{parse_endpoint, Config, Connection, Secret};
+use crate::config::{parse_endpoint, Config, Connection, CutOverKind, LoadLimits, Secret};
 use crate::error::{Error, Result};
 
 #[derive(Debug, Parser)]
@@ -23,6 +23,21 @@ pub enum Command {
     /// As with gh-ost, a flag given twice takes its last value.
     #[command(args_override_self = true)]
     Migrate(Box<MigrateArgs>),
+    /// Send an interactive command to a running migration (what `echo status | nc -U sock` does for gh-ost).
+    Ctl(CtlArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct CtlArgs {
+    /// The migration's --serve-socket-file
+    #[arg(long, conflicts_with = "tcp")]
+    pub socket: Option<PathBuf>,
+    /// The migration's --serve-tcp-port, as HOST:PORT
+    #[arg(long)]
+    pub tcp: Option<String>,
+    /// The command, e.g. `status`, `chunk-size=500`, `throttle`, `unpostpone`
+    #[arg(required = true, num_args = 1..)]
+    pub command: Vec<String>,
 }
 
 /// Boolean flags take gh-ost's forms: `--flag`, `--flag=true`, `--flag=false`.
@@ -141,12 +156,45 @@ pub struct MigrateArgs {
     /// A query returning a number; > 0 throttles
     #[arg(long)]
     pub throttle_query: Option<String>,
+    /// An http:// URL; any answer but 200 throttles
+    #[arg(long)]
+    pub throttle_http: Option<String>,
+    /// Replicas (host:port,...) whose lag also throttles the copy
+    #[arg(long, default_value = "")]
+    pub throttle_control_replicas: String,
+    /// Status thresholds that throttle, e.g. Threads_running=25,Threads_connected=500
+    #[arg(long, default_value = "")]
+    pub max_load: String,
+    /// Status thresholds that abort the migration
+    #[arg(long, default_value = "")]
+    pub critical_load: String,
+    /// When critical-load is met, check again after this long and abort only if it still is (0: at once)
+    #[arg(long, default_value_t = 0)]
+    pub critical_load_interval_millis: i64,
+    /// When critical-load is met, pause everything this long instead of aborting (0: abort)
+    #[arg(long, default_value_t = 0)]
+    pub critical_load_hibernate_seconds: i64,
+    /// After each chunk, sleep this many times the chunk's copy time (0: no sleep)
+    #[arg(long, default_value_t = 0.0)]
+    pub nice_ratio: f64,
 
     // ---- cut-over
     #[arg(long, default_value = "atomic")]
     pub cut_over: String,
     #[arg(long, default_value_t = 3)]
     pub cut_over_lock_timeout_seconds: i64,
+    /// Wait exponentially longer between failed cut-over attempts
+    #[arg(long, num_args = 0..=1, require_equals = true, default_missing_value = "true", default_value = "false")]
+    pub cut_over_exponential_backoff: bool,
+    /// Longest wait between cut-over attempts with --cut-over-exponential-backoff
+    #[arg(long, default_value_t = 64)]
+    pub exponential_backoff_max_interval: i64,
+    /// The interactive cut-over command must name the table (unpostpone=<table>)
+    #[arg(long, num_args = 0..=1, require_equals = true, default_missing_value = "true", default_value = "false")]
+    pub force_named_cut_over: bool,
+    /// The interactive panic command must name the table (panic=<table>)
+    #[arg(long, num_args = 0..=1, require_equals = true, default_missing_value = "true", default_value = "false")]
+    pub force_named_panic: bool,
     #[arg(long)]
     pub postpone_cut_over_flag_file: Option<PathBuf>,
     /// When this file appears, abort at once (the original table is left as it was)
@@ -168,6 +216,9 @@ pub struct MigrateArgs {
     /// Unix socket file to serve interactive commands on
     #[arg(long)]
     pub serve_socket_file: Option<PathBuf>,
+    /// TCP port (on 127.0.0.1) to serve interactive commands on
+    #[arg(long)]
+    pub serve_tcp_port: Option<u16>,
     /// Remove a leftover socket file at start
     #[arg(long, num_args = 0..=1, require_equals = true, default_missing_value = "true", default_value = "false")]
     pub initially_drop_socket_file: bool,
@@ -231,12 +282,11 @@ impl MigrateArgs {
                 self.storage_engine
             )));
         }
-        if self.cut_over != "atomic" {
-            return Err(Error::Config(format!(
-                "--cut-over={} is not supported yet; use --cut-over=atomic",
-                self.cut_over
-            )));
-        }
+        let cut_over = match self.cut_over.as_str() {
+            "atomic" | "default" | "" => CutOverKind::Atomic,
+            "two-step" => CutOverKind::TwoStep,
+            other => return Err(Error::Config(format!("--cut-over={other}: expected atomic or two-step"))),
+        };
         if self.approve_renamed_columns && self.skip_renamed_columns {
             return Err(Error::Config(
                 "--approve-renamed-columns and --skip-renamed-columns contradict each other".into(),
@@ -284,6 +334,32 @@ impl MigrateArgs {
         c.throttle_flag_file = self.throttle_flag_file;
         c.throttle_additional_flag_file = Some(self.throttle_additional_flag_file);
         c.throttle_query = self.throttle_query.filter(|q| !q.trim().is_empty());
+        c.throttle_http = self.throttle_http.filter(|q| !q.trim().is_empty());
+        if let Some(u) = &c.throttle_http {
+            crate::throttler::parse_http_url(u).map_err(|e| Error::Config(format!("--throttle-http: {e}")))?;
+        }
+        c.throttle_control_replicas = self
+            .throttle_control_replicas
+            .split(',')
+            .filter(|s| !s.trim().is_empty())
+            .map(parse_endpoint)
+            .collect::<std::result::Result<_, _>>()
+            .map_err(|e| Error::Config(format!("--throttle-control-replicas: {e}")))?;
+        c.max_load = LoadLimits::parse(&self.max_load).map_err(|e| Error::Config(format!("--max-load: {e}")))?;
+        c.critical_load =
+            LoadLimits::parse(&self.critical_load).map_err(|e| Error::Config(format!("--critical-load: {e}")))?;
+        c.critical_load_interval = Duration::from_millis(self.critical_load_interval_millis.max(0) as u64);
+        c.critical_load_hibernate = Duration::from_secs(self.critical_load_hibernate_seconds.max(0) as u64);
+        if !(0.0..=100.0).contains(&self.nice_ratio) {
+            return Err(Error::Config("--nice-ratio must be between 0 and 100".into()));
+        }
+        c.nice_ratio = self.nice_ratio;
+        c.cut_over = cut_over;
+        c.cut_over_exponential_backoff = self.cut_over_exponential_backoff;
+        c.exponential_backoff_max_interval = Duration::from_secs(self.exponential_backoff_max_interval.max(1) as u64);
+        c.force_named_cut_over = self.force_named_cut_over;
+        c.force_named_panic = self.force_named_panic;
+        c.serve_tcp_port = self.serve_tcp_port;
         c.cut_over_lock_timeout = Duration::from_secs(clamp(self.cut_over_lock_timeout_seconds, 1, 10) as u64);
         c.postpone_cut_over_flag_file = self.postpone_cut_over_flag_file;
         c.panic_flag_file = self.panic_flag_file;
@@ -315,7 +391,7 @@ mod tests {
     fn migrate(args: &[&str]) -> Config {
         let mut v = vec!["wraith", "migrate"];
         v.extend_from_slice(args);
-        let Command::Migrate(m) = parse(&v).unwrap().command;
+        let Command::Migrate(m) = parse(&v).unwrap().command else { panic!("migrate") };
         m.into_config().unwrap()
     }
 
@@ -354,7 +430,9 @@ mod tests {
     #[test]
     fn unknown_flags_and_missing_values_are_errors() {
         assert!(parse(&["wraith", "migrate", "--no-such-flag"]).is_err());
-        let Command::Migrate(m) = parse(&["wraith", "migrate", "--table=t", "--alter=x"]).unwrap().command;
+        let Command::Migrate(m) = parse(&["wraith", "migrate", "--table=t", "--alter=x"]).unwrap().command else {
+            panic!("migrate")
+        };
         assert!(m.into_config().unwrap_err().to_string().contains("--database"));
     }
 }

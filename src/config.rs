@@ -57,7 +57,43 @@ pub struct Connection {
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum CutOverKind {
+    /// One RENAME swaps both tables: the table name always exists.
     Atomic,
+    /// Two RENAMEs under the same lock (gh-ost's two-step): for servers or tools that need it.
+    TwoStep,
+}
+
+/// Status-variable thresholds such as `Threads_running=25,Threads_connected=500` (--max-load, --critical-load).
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct LoadLimits(pub Vec<(String, f64)>);
+
+impl LoadLimits {
+    pub fn parse(s: &str) -> Result<Self, String> {
+        let mut out = Vec::new();
+        for part in s.split(',').map(str::trim).filter(|p| !p.is_empty()) {
+            let (name, value) = part
+                .split_once('=')
+                .ok_or_else(|| format!("{part:?}: expected status_variable=threshold, e.g. Threads_running=25"))?;
+            let v: f64 = value.trim().parse().map_err(|_| format!("{part:?}: threshold is not a number"))?;
+            let name = name.trim();
+            if name.is_empty() || !name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') {
+                return Err(format!("{part:?}: bad status variable name"));
+            }
+            out.push((name.to_string(), v));
+        }
+        Ok(LoadLimits(out))
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+}
+
+impl fmt::Display for LoadLimits {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let parts: Vec<String> = self.0.iter().map(|(n, v)| format!("{n}={v}")).collect();
+        f.write_str(&parts.join(","))
+    }
 }
 
 #[derive(Debug, Clone)]
@@ -98,9 +134,24 @@ pub struct Config {
     pub throttle_flag_file: Option<PathBuf>,
     pub throttle_additional_flag_file: Option<PathBuf>,
     pub throttle_query: Option<String>,
+    pub throttle_http: Option<String>,
+    pub throttle_control_replicas: Vec<Endpoint>,
+    pub max_load: LoadLimits,
+    pub critical_load: LoadLimits,
+    /// Re-check a met critical load after this long before aborting (0: abort at once).
+    pub critical_load_interval: Duration,
+    /// Instead of aborting on critical load, pause everything this long.
+    pub critical_load_hibernate: Duration,
+    /// Sleep this many times each chunk's copy time after it.
+    pub nice_ratio: f64,
 
     pub cut_over: CutOverKind,
     pub cut_over_lock_timeout: Duration,
+    /// Wait exponentially longer between failed cut-over attempts (up to the max interval).
+    pub cut_over_exponential_backoff: bool,
+    pub exponential_backoff_max_interval: Duration,
+    pub force_named_cut_over: bool,
+    pub force_named_panic: bool,
     pub postpone_cut_over_flag_file: Option<PathBuf>,
     pub panic_flag_file: Option<PathBuf>,
 
@@ -112,6 +163,7 @@ pub struct Config {
 
     /// Unix socket for interactive commands (gh-ost's --serve-socket-file).
     pub serve_socket_file: Option<PathBuf>,
+    pub serve_tcp_port: Option<u16>,
     pub initially_drop_socket_file: bool,
 
     /// How often a status line is printed.
@@ -150,14 +202,26 @@ impl Config {
             throttle_flag_file: None,
             throttle_additional_flag_file: Some(PathBuf::from("/tmp/gh-ost.throttle")),
             throttle_query: None,
+            throttle_http: None,
+            throttle_control_replicas: Vec::new(),
+            max_load: LoadLimits::default(),
+            critical_load: LoadLimits::default(),
+            critical_load_interval: Duration::ZERO,
+            critical_load_hibernate: Duration::ZERO,
+            nice_ratio: 0.0,
             cut_over: CutOverKind::Atomic,
             cut_over_lock_timeout: Duration::from_secs(3),
+            cut_over_exponential_backoff: false,
+            exponential_backoff_max_interval: Duration::from_secs(64),
+            force_named_cut_over: false,
+            force_named_panic: false,
             postpone_cut_over_flag_file: None,
             panic_flag_file: None,
             checkpoint: false,
             checkpoint_interval: Duration::from_secs(300),
             resume: false,
             serve_socket_file: None,
+            serve_tcp_port: None,
             initially_drop_socket_file: false,
             status_interval: Duration::from_secs(5),
             progress_bar: false,
@@ -199,6 +263,16 @@ mod tests {
     fn secrets_do_not_print() {
         let c = Config::connection("h", 1, "u", "hunter2");
         assert!(!format!("{c:?}").contains("hunter2"));
+    }
+
+    #[test]
+    fn load_limits() {
+        let l = LoadLimits::parse("Threads_running=25, Threads_connected=500.5").unwrap();
+        assert_eq!(l.0, vec![("Threads_running".into(), 25.0), ("Threads_connected".into(), 500.5)]);
+        assert_eq!(l.to_string(), "Threads_running=25,Threads_connected=500.5");
+        assert!(LoadLimits::parse("Threads_running").is_err());
+        assert!(LoadLimits::parse("x=y").is_err());
+        assert!(LoadLimits::parse("").unwrap().is_empty());
     }
 
     #[test]

@@ -131,6 +131,8 @@ pub struct CopyEnv {
     pub opts: mysql_async::Opts,
     pub allow_zero_in_date: bool,
     pub retries: u32,
+    /// Runtime settings: chunk size and nice-ratio may change mid-run.
+    pub control: Arc<crate::server::Control>,
 }
 
 /// Copies the whole range. Waits while `throttled` holds a reason; stops early when `stop` turns true.
@@ -142,7 +144,7 @@ pub async fn run(
     progress: Arc<CopyProgress>,
     mut throttled: watch::Receiver<Option<String>>,
 ) -> Result<()> {
-    let CopyEnv { opts, allow_zero_in_date, retries } = env;
+    let CopyEnv { opts, allow_zero_in_date, retries, control } = env;
     let Some(range) = range else {
         progress.done.store(true, Ordering::Relaxed);
         return Ok(());
@@ -210,6 +212,7 @@ pub async fn run(
             exists.join(" AND ")
         );
         let mut attempt = 0;
+        let chunk_started = std::time::Instant::now();
         let copied = loop {
             match conn.exec_iter(insert.as_str(), params.clone()).await {
                 Ok(result) => {
@@ -255,6 +258,10 @@ pub async fn run(
         progress.rows.fetch_add(copied, Ordering::Relaxed);
         progress.chunks.fetch_add(1, Ordering::Relaxed);
         *progress.watermark.lock().unwrap_or_else(|p| p.into_inner()) = Some(end.clone());
+        let nice = control.nice_ratio();
+        if nice > 0.0 {
+            tokio::time::sleep(chunk_started.elapsed().mul_f64(nice)).await;
+        }
         if end == range.max {
             break;
         }

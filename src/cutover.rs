@@ -21,6 +21,7 @@ use tracing::info;
 
 use crate::applier::Applier;
 use crate::changelog;
+use crate::config::CutOverKind;
 use crate::connect;
 use crate::error::{Error, Result};
 use crate::sql::qualified;
@@ -37,6 +38,7 @@ pub struct CutOver<'a> {
     pub allow_zero_in_date: bool,
     /// --test-on-replica: rename and rename back in the same lock, leaving both tables in place.
     pub swap_back: bool,
+    pub kind: CutOverKind,
 }
 
 /// What a successful cut-over measured.
@@ -104,7 +106,14 @@ impl CutOver<'_> {
                 }
             }
             applier.flush(&mut lock, false).await?;
-            lock.query_drop(format!("RENAME TABLE {t} TO {o}, {g} TO {t}")).await?;
+            match self.kind {
+                CutOverKind::Atomic => lock.query_drop(format!("RENAME TABLE {t} TO {o}, {g} TO {t}")).await?,
+                // Still under the same lock: the table is missing only between two statements of ours.
+                CutOverKind::TwoStep => {
+                    lock.query_drop(format!("RENAME TABLE {t} TO {o}")).await?;
+                    lock.query_drop(format!("RENAME TABLE {g} TO {t}")).await?;
+                }
+            }
             if self.swap_back {
                 lock.query_drop(format!("RENAME TABLE {t} TO {g}, {o} TO {t}")).await?;
             }

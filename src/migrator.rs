@@ -523,13 +523,10 @@ impl Migrator {
             v.table.estimated_rows
         };
 
-        let control = Arc::new(Control::default());
-        control.chunk_size.store(c.chunk_size, Ordering::Relaxed);
-        control.max_lag_millis.store(c.max_lag.as_millis() as u64, Ordering::Relaxed);
-        let _socket = match &c.serve_socket_file {
-            Some(p) => Some(server::serve_unix(p.clone(), c.initially_drop_socket_file, control.clone()).await?),
-            None => None,
-        };
+        let control = Arc::new(self.control(v));
+        let _server =
+            server::serve(c.serve_socket_file.clone(), c.initially_drop_socket_file, c.serve_tcp_port, control.clone())
+                .await?;
         let (throttle_tx, throttle_rx) = watch::channel(Some("starting".to_string()));
         let throttle_stats = Arc::new(ThrottleStats::default());
         let mut flag_files: Vec<_> = c.throttle_flag_file.iter().cloned().collect();
@@ -538,7 +535,9 @@ impl Migrator {
             database: db.clone(),
             changelog: n.changelog.clone(),
             flag_files,
-            throttle_query: c.throttle_query.clone(),
+            replica_opts: v.inspect_opts.clone(),
+            critical_load_interval: c.critical_load_interval,
+            critical_load_hibernate: c.critical_load_hibernate,
         };
         let tmig = connect(&v.primary_opts, "primary (throttle)", c.conn.timeout).await?;
         tokio::spawn(throttler::run(
@@ -572,6 +571,7 @@ impl Migrator {
                 opts: v.primary_opts.clone(),
                 allow_zero_in_date: c.allow_zero_in_date,
                 retries: c.default_retries,
+                control: control.clone(),
             },
             range,
             copy_progress.clone(),
@@ -609,6 +609,7 @@ impl Migrator {
             lock_timeout: c.cut_over_lock_timeout,
             allow_zero_in_date: c.allow_zero_in_date,
             swap_back: c.test_on_replica,
+            kind: c.cut_over,
         };
         let report = loop {
             tokio::select! {
@@ -674,11 +675,16 @@ impl Migrator {
                         line: line.clone(),
                     });
                     *control.status.lock().unwrap_or_else(|p| p.into_inner()) = line;
+                    *control.coordinates.lock().unwrap_or_else(|p| p.into_inner()) = applier.applied.to_string();
                 }
             }
             if control.panic.load(Ordering::Relaxed) {
                 return Err(Error::Aborted("panic command received".into()));
             }
+            if let Some(why) = throttle_stats.critical.lock().unwrap_or_else(|p| p.into_inner()).clone() {
+                return Err(Error::Aborted(why));
+            }
+            applier.max_batch = control.dml_batch_size.load(Ordering::Relaxed).max(1) as usize;
             if let Some(f) = &c.panic_flag_file {
                 if f.exists() {
                     return Err(Error::Aborted(format!("panic flag file {} exists", f.display())));
@@ -687,7 +693,8 @@ impl Migrator {
             if !copy_done || Instant::now() < next_cut_over {
                 continue;
             }
-            if let Some(f) = &c.postpone_cut_over_flag_file {
+            let postpone_file = control.postpone_flag_file.lock().unwrap_or_else(|p| p.into_inner()).clone();
+            if let Some(f) = &postpone_file {
                 if f.exists() && !control.unpostponed.load(Ordering::Relaxed) {
                     if !postponed_logged {
                         info!("cut-over postponed while {} exists; the ghost table keeps in sync", f.display());
@@ -723,7 +730,11 @@ impl Migrator {
                     warn!(
                         "cut-over attempt {cut_over_attempts} failed: {why}; the original table is in place; retrying"
                     );
-                    let backoff = Duration::from_secs(1).min(Duration::from_millis(100 * u64::from(cut_over_attempts)));
+                    let backoff = if c.cut_over_exponential_backoff {
+                        Duration::from_secs(1u64 << cut_over_attempts.min(20)).min(c.exponential_backoff_max_interval)
+                    } else {
+                        Duration::from_secs(1)
+                    };
                     next_cut_over = Instant::now() + backoff;
                     self.set_state("migrating");
                 }
@@ -790,6 +801,31 @@ impl Migrator {
                 Err(e) => return Err(e),
             }
         }
+    }
+
+    /// The runtime settings, initialised from the flags.
+    fn control(&self, v: &Validated) -> Control {
+        let c = &self.cfg;
+        let control = Control {
+            table: c.table.clone(),
+            force_named_cut_over: c.force_named_cut_over,
+            force_named_panic: c.force_named_panic,
+            ..Control::default()
+        };
+        control.chunk_size.store(c.chunk_size, Ordering::Relaxed);
+        control.dml_batch_size.store(c.dml_batch_size as u64, Ordering::Relaxed);
+        control.max_lag_millis.store(c.max_lag.as_millis() as u64, Ordering::Relaxed);
+        control.nice_ratio.store(c.nice_ratio.to_bits(), Ordering::Relaxed);
+        *control.max_load.lock().unwrap_or_else(|p| p.into_inner()) = c.max_load.clone();
+        *control.critical_load.lock().unwrap_or_else(|p| p.into_inner()) = c.critical_load.clone();
+        *control.throttle_query.lock().unwrap_or_else(|p| p.into_inner()) = c.throttle_query.clone();
+        *control.throttle_http.lock().unwrap_or_else(|p| p.into_inner()) = c.throttle_http.clone();
+        *control.throttle_control_replicas.lock().unwrap_or_else(|p| p.into_inner()) =
+            c.throttle_control_replicas.clone();
+        *control.postpone_flag_file.lock().unwrap_or_else(|p| p.into_inner()) = c.postpone_cut_over_flag_file.clone();
+        *control.applier.lock().unwrap_or_else(|p| p.into_inner()) = format!("{}", v.primary);
+        *control.inspector.lock().unwrap_or_else(|p| p.into_inner()) = format!("{}", c.conn.inspect);
+        control
     }
 
     fn take(&self, applier: &mut Applier, item: StreamItem) {

@@ -1,34 +1,46 @@
-//! The throttler: decides, every 100 ms, whether the copy must pause, and why. Reasons: replication lag
-//! above --max-lag-millis (from heartbeats read on the inspected server), a throttle flag file, or a
-//! --throttle-query returning > 0. The reason (or None) is published on a watch channel.
+//! The throttler: decides, every 100 ms, whether the copy must pause, and why. Reasons, in gh-ost's order:
+//! an operator's `throttle` command, throttle flag files, replication lag above --max-lag-millis (heartbeats
+//! read on the inspected server and on --throttle-control-replicas), --max-load status thresholds,
+//! --throttle-query returning > 0, --throttle-http not answering 200. --critical-load met is not a throttle
+//! but a reason to abort (or to hibernate). The verdict is published on a watch channel.
 
+use std::collections::HashMap;
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use mysql_async::prelude::Queryable;
-use mysql_async::Conn;
+use mysql_async::{Conn, Opts, OptsBuilder};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::sync::watch;
+use tokio::time::Instant;
 use tracing::{info, warn};
 
 use crate::changelog;
+use crate::config::{Endpoint, LoadLimits};
 use crate::server::Control;
 
 pub struct ThrottleConfig {
     pub database: String,
     pub changelog: String,
     pub flag_files: Vec<PathBuf>,
-    pub throttle_query: Option<String>,
+    /// How to reach --throttle-control-replicas (same account as the inspected server).
+    pub replica_opts: Opts,
+    pub critical_load_interval: Duration,
+    pub critical_load_hibernate: Duration,
 }
 
-/// Shared readings for status output.
+/// Shared readings for status output, and the critical-load verdict.
 #[derive(Debug, Default)]
 pub struct ThrottleStats {
     pub lag_millis: AtomicU64,
+    /// Set when --critical-load was met (and confirmed): the migration must abort with this reason.
+    pub critical: Mutex<Option<String>>,
 }
 
-/// `inspect`: the server whose lag matters; `migrate`: where --throttle-query runs (gh-ost: the migrated server).
+/// `inspect`: the server whose lag matters; `migrate`: where --throttle-query and load checks run (gh-ost:
+/// the migrated server).
 pub async fn run(
     cfg: ThrottleConfig,
     mut inspect: Conn,
@@ -40,8 +52,10 @@ pub async fn run(
 ) {
     let mut tick = tokio::time::interval(Duration::from_millis(100));
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-    let mut last_query = tokio::time::Instant::now() - Duration::from_secs(10);
-    let mut query_says: Option<String> = None;
+    let mut last_slow_check = Instant::now() - Duration::from_secs(10);
+    let mut slow_says: Option<String> = None;
+    let mut hibernate_until: Option<Instant> = None;
+    let mut replicas: HashMap<String, Conn> = HashMap::new();
     loop {
         tokio::select! {
             _ = tick.tick() => {}
@@ -51,42 +65,28 @@ pub async fn run(
             return;
         }
         let mut reason = None;
-        match changelog::read_lag(&mut inspect, &cfg.database, &cfg.changelog).await {
-            Ok(Some(lag)) => {
-                stats.lag_millis.store(lag.as_millis() as u64, Ordering::Relaxed);
-                let max_lag = Duration::from_millis(control.max_lag_millis.load(Ordering::Relaxed));
-                if lag > max_lag {
-                    reason = Some(format!("lag={:.1}s", lag.as_secs_f64()));
-                }
-            }
-            Ok(None) => reason = Some("no heartbeat seen yet on the inspected server".to_string()),
-            // The changelog's CREATE has not replicated yet.
-            Err(e) if e.server_code() == Some(1146) => {
-                reason = Some("no heartbeat seen yet on the inspected server".to_string())
-            }
-            Err(e) => reason = Some(format!("cannot read lag: {e}")),
-        }
-        if reason.is_none() && control.user_throttle.load(Ordering::Relaxed) {
+        if control.user_throttle.load(Ordering::Relaxed) {
             reason = Some("commanded by user".to_string());
         }
         if reason.is_none() {
             reason = cfg.flag_files.iter().find(|f| f.exists()).map(|f| format!("flag-file {}", f.display()));
         }
-        if let Some(q) = &cfg.throttle_query {
-            // gh-ost issues the throttle query once a second.
-            if last_query.elapsed() >= Duration::from_secs(1) {
-                last_query = tokio::time::Instant::now();
-                query_says = match migrate.query_first::<Option<f64>, _>(q.as_str()).await {
-                    Ok(Some(Some(v))) if v > 0.0 => Some("throttle-query".to_string()),
-                    Ok(_) => None,
-                    Err(e) => {
-                        warn!("throttle-query failed: {e}");
-                        Some(format!("throttle-query error: {e}"))
-                    }
-                };
-            }
-            if reason.is_none() {
-                reason = query_says.clone();
+        if reason.is_none() {
+            reason = lag_reason(&cfg, &mut inspect, &control, &stats, &mut replicas).await;
+        }
+        // Status-variable, query and HTTP checks cost a round trip each: once a second, as gh-ost.
+        if last_slow_check.elapsed() >= Duration::from_secs(1) {
+            last_slow_check = Instant::now();
+            slow_says = slow_checks(&cfg, &mut migrate, &control, &stats, &mut hibernate_until).await;
+        }
+        if reason.is_none() {
+            reason = slow_says.clone();
+        }
+        if let Some(until) = hibernate_until {
+            if Instant::now() < until {
+                reason = Some("hibernating after critical-load".to_string());
+            } else {
+                hibernate_until = None;
             }
         }
         if *tx.borrow() != reason {
@@ -96,5 +96,193 @@ pub async fn run(
             }
             let _ = tx.send(reason);
         }
+    }
+}
+
+async fn lag_reason(
+    cfg: &ThrottleConfig,
+    inspect: &mut Conn,
+    control: &Control,
+    stats: &ThrottleStats,
+    replicas: &mut HashMap<String, Conn>,
+) -> Option<String> {
+    let max_lag = Duration::from_millis(control.max_lag_millis.load(Ordering::Relaxed));
+    match changelog::read_lag(inspect, &cfg.database, &cfg.changelog).await {
+        Ok(Some(lag)) => {
+            stats.lag_millis.store(lag.as_millis() as u64, Ordering::Relaxed);
+            if lag > max_lag {
+                return Some(format!("lag={:.3}s", lag.as_secs_f64()));
+            }
+        }
+        Ok(None) => return Some("no heartbeat seen yet on the inspected server".to_string()),
+        // The changelog's CREATE has not replicated yet.
+        Err(e) if e.server_code() == Some(1146) => {
+            return Some("no heartbeat seen yet on the inspected server".to_string())
+        }
+        Err(e) => return Some(format!("cannot read lag: {e}")),
+    }
+    let control_replicas: Vec<Endpoint> =
+        control.throttle_control_replicas.lock().unwrap_or_else(|p| p.into_inner()).clone();
+    for ep in control_replicas {
+        let key = ep.to_string();
+        if !replicas.contains_key(&key) {
+            let opts: Opts = OptsBuilder::from_opts(cfg.replica_opts.clone())
+                .ip_or_hostname(ep.host.clone())
+                .tcp_port(ep.port)
+                .into();
+            match tokio::time::timeout(Duration::from_secs(3), Conn::new(opts)).await {
+                Ok(Ok(c)) => {
+                    replicas.insert(key.clone(), c);
+                }
+                _ => return Some(format!("cannot connect to control replica {key}")),
+            }
+        }
+        let Some(conn) = replicas.get_mut(&key) else { continue };
+        match changelog::read_lag(conn, &cfg.database, &cfg.changelog).await {
+            Ok(Some(lag)) if lag <= max_lag => {}
+            Ok(Some(lag)) => return Some(format!("{key} lag={:.3}s", lag.as_secs_f64())),
+            Ok(None) | Err(_) => {
+                replicas.remove(&key);
+                return Some(format!("cannot read lag on control replica {key}"));
+            }
+        }
+    }
+    None
+}
+
+async fn slow_checks(
+    cfg: &ThrottleConfig,
+    migrate: &mut Conn,
+    control: &Control,
+    stats: &ThrottleStats,
+    hibernate_until: &mut Option<Instant>,
+) -> Option<String> {
+    let critical = control.critical_load.lock().unwrap_or_else(|p| p.into_inner()).clone();
+    if let Some(met) = load_met(migrate, &critical).await {
+        // Confirm after the interval, as gh-ost does, so one spike does not abort a long migration.
+        let confirmed = if cfg.critical_load_interval.is_zero() {
+            Some(met)
+        } else {
+            tokio::time::sleep(cfg.critical_load_interval).await;
+            load_met(migrate, &critical).await
+        };
+        if let Some(met) = confirmed {
+            if cfg.critical_load_hibernate.is_zero() {
+                warn!("critical-load met: {met}");
+                *stats.critical.lock().unwrap_or_else(|p| p.into_inner()) = Some(format!("critical-load met: {met}"));
+            } else {
+                warn!("critical-load met: {met}; hibernating for {:?}", cfg.critical_load_hibernate);
+                *hibernate_until = Some(Instant::now() + cfg.critical_load_hibernate);
+            }
+        }
+    }
+    let max_load = control.max_load.lock().unwrap_or_else(|p| p.into_inner()).clone();
+    if let Some(met) = load_met(migrate, &max_load).await {
+        return Some(format!("max-load {met}"));
+    }
+    let query = control.throttle_query.lock().unwrap_or_else(|p| p.into_inner()).clone();
+    if let Some(q) = query {
+        match migrate.query_first::<Option<f64>, _>(q.as_str()).await {
+            Ok(Some(Some(v))) if v > 0.0 => return Some("throttle-query".to_string()),
+            Ok(_) => {}
+            Err(e) => {
+                warn!("throttle-query failed: {e}");
+                return Some(format!("throttle-query error: {e}"));
+            }
+        }
+    }
+    let url = control.throttle_http.lock().unwrap_or_else(|p| p.into_inner()).clone();
+    if let Some(url) = url {
+        match http_status(&url, Duration::from_secs(1)).await {
+            Ok(200) => {}
+            Ok(code) => return Some(format!("throttle-http {url} answered {code}")),
+            Err(e) => return Some(format!("throttle-http {url}: {e}")),
+        }
+    }
+    None
+}
+
+/// The first threshold met, as `Threads_running=31>=25`, or None.
+async fn load_met(conn: &mut Conn, limits: &LoadLimits) -> Option<String> {
+    if limits.is_empty() {
+        return None;
+    }
+    let names: Vec<String> = limits.0.iter().map(|(n, _)| crate::sql::quote(n)).collect();
+    let rows: Vec<(String, String)> =
+        match conn.query(format!("SHOW GLOBAL STATUS WHERE Variable_name IN ({})", names.join(", "))).await {
+            Ok(r) => r,
+            Err(e) => return Some(format!("cannot read status: {e}")),
+        };
+    for (name, threshold) in &limits.0 {
+        let value = rows.iter().find(|(n, _)| n.eq_ignore_ascii_case(name)).and_then(|(_, v)| v.parse::<f64>().ok());
+        match value {
+            Some(v) if v >= *threshold => return Some(format!("{name}={v}>={threshold}")),
+            Some(_) => {}
+            None => return Some(format!("unknown status variable {name}")),
+        }
+    }
+    None
+}
+
+/// `http://host[:port]/path` → (host, port, path). HTTPS is refused: wraith carries no TLS HTTP client.
+pub fn parse_http_url(url: &str) -> Result<(String, u16, String), String> {
+    let rest = url
+        .strip_prefix("http://")
+        .ok_or_else(|| format!("{url:?}: only http:// URLs are supported for --throttle-http"))?;
+    let (hostport, path) = match rest.find('/') {
+        Some(i) => (&rest[..i], &rest[i..]),
+        None => (rest, "/"),
+    };
+    let (host, port) = match hostport.rsplit_once(':') {
+        Some((h, p)) => (h, p.parse::<u16>().map_err(|_| format!("{url:?}: bad port"))?),
+        None => (hostport, 80),
+    };
+    if host.is_empty() {
+        return Err(format!("{url:?}: no host"));
+    }
+    Ok((host.to_string(), port, path.to_string()))
+}
+
+/// HEAD request; returns the status code.
+async fn http_status(url: &str, timeout: Duration) -> Result<u16, String> {
+    let (host, port, path) = parse_http_url(url)?;
+    let work = async {
+        let mut s = tokio::net::TcpStream::connect((host.as_str(), port)).await.map_err(|e| e.to_string())?;
+        let req = format!("HEAD {path} HTTP/1.1\r\nHost: {host}\r\nUser-Agent: wraith\r\nConnection: close\r\n\r\n");
+        s.write_all(req.as_bytes()).await.map_err(|e| e.to_string())?;
+        let mut buf = vec![0u8; 256];
+        let n = s.read(&mut buf).await.map_err(|e| e.to_string())?;
+        let head = String::from_utf8_lossy(&buf[..n]);
+        head.split_whitespace().nth(1).and_then(|c| c.parse::<u16>().ok()).ok_or_else(|| "bad HTTP answer".to_string())
+    };
+    tokio::time::timeout(timeout, work).await.map_err(|_| "timed out".to_string())?
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn http_urls() {
+        assert_eq!(parse_http_url("http://h:8080/x?y").unwrap(), ("h".into(), 8080, "/x?y".into()));
+        assert_eq!(parse_http_url("http://h").unwrap(), ("h".into(), 80, "/".into()));
+        assert!(parse_http_url("https://h").is_err());
+    }
+
+    #[tokio::test]
+    async fn http_status_reads_the_code() {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let port = listener.local_addr().unwrap().port();
+        tokio::spawn(async move {
+            for code in ["200 OK", "503 Service Unavailable"] {
+                let (mut s, _) = listener.accept().await.unwrap();
+                let mut buf = [0u8; 512];
+                let _ = s.read(&mut buf).await;
+                let _ = s.write_all(format!("HTTP/1.1 {code}\r\n\r\n").as_bytes()).await;
+            }
+        });
+        let url = format!("http://127.0.0.1:{port}/check");
+        assert_eq!(http_status(&url, Duration::from_secs(2)).await, Ok(200));
+        assert_eq!(http_status(&url, Duration::from_secs(2)).await, Ok(503));
     }
 }

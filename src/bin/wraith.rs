@@ -61,6 +61,15 @@ impl<'a> MakeWriter<'a> for LogWriter {
 
 async fn run(cli: Cli) -> anyhow::Result<()> {
     match cli.command {
+        Command::Ctl(args) => {
+            let reply =
+                wraith::server::send(args.socket.as_deref(), args.tcp.as_deref(), &args.command.join(" ")).await?;
+            print!("{reply}");
+            if reply.starts_with("ERROR") {
+                anyhow::bail!("the migration refused the command");
+            }
+            Ok(())
+        }
         Command::Migrate(args) => {
             let level = if args.debug {
                 "debug"
