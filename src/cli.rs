@@ -118,6 +118,27 @@ pub struct MigrateArgs {
     /// Count rows exactly (SELECT COUNT(*)) for progress instead of the estimate
     #[arg(long, num_args = 0..=1, require_equals = true, default_missing_value = "true", default_value = "false")]
     pub exact_rowcount: bool,
+    /// Recreate the table's triggers on the new table (named with --trigger-suffix)
+    #[arg(long, num_args = 0..=1, require_equals = true, default_missing_value = "true", default_value = "false")]
+    pub include_triggers: bool,
+    /// Suffix for the recreated triggers' names (required with --include-triggers)
+    #[arg(long, default_value = "")]
+    pub trigger_suffix: String,
+    /// Remove the suffix instead when a trigger's name already ends with it
+    #[arg(long, num_args = 0..=1, require_equals = true, default_missing_value = "true", default_value = "false")]
+    pub remove_trigger_suffix_if_exists: bool,
+    /// DANGER: migrate a table with (child-side) foreign keys; the new table will have none
+    #[arg(long, num_args = 0..=1, require_equals = true, default_missing_value = "true", default_value = "false")]
+    pub discard_foreign_keys: bool,
+    /// Skip the foreign key check: only when you know the table has none
+    #[arg(long, num_args = 0..=1, require_equals = true, default_missing_value = "true", default_value = "false")]
+    pub skip_foreign_key_checks: bool,
+    /// Try ALGORITHM=INSTANT on the table first; when MySQL accepts it the migration is done at once
+    #[arg(long, num_args = 0..=1, require_equals = true, default_missing_value = "true", default_value = "false")]
+    pub attempt_instant_ddl: bool,
+    /// ANALYZE TABLE the new table before the cut-over, so its statistics are fresh when it takes traffic
+    #[arg(long, num_args = 0..=1, require_equals = true, default_missing_value = "true", default_value = "false")]
+    pub analyze_ghost_table_before_cutover: bool,
     /// Skip gh-ost's metadata-lock instrument check (wraith does not need it)
     #[arg(long, num_args = 0..=1, require_equals = true, default_missing_value = "true", default_value = "false")]
     pub skip_metadata_lock_check: bool,
@@ -321,6 +342,24 @@ impl MigrateArgs {
         c.allow_zero_in_date = self.allow_zero_in_date;
         c.panic_on_warnings = self.panic_on_warnings;
         c.exact_rowcount = self.exact_rowcount;
+        if self.include_triggers && self.trigger_suffix.is_empty() {
+            return Err(Error::Config("--include-triggers needs --trigger-suffix (e.g. --trigger-suffix=_ght)".into()));
+        }
+        if !self.trigger_suffix.is_empty()
+            && !self.trigger_suffix.chars().all(|ch| ch.is_ascii_alphanumeric() || ch == '_' || ch == '$')
+        {
+            return Err(Error::Config(format!(
+                "--trigger-suffix={:?}: use letters, digits and _",
+                self.trigger_suffix
+            )));
+        }
+        c.include_triggers = self.include_triggers;
+        c.trigger_suffix = self.trigger_suffix;
+        c.remove_trigger_suffix_if_exists = self.remove_trigger_suffix_if_exists;
+        c.discard_foreign_keys = self.discard_foreign_keys;
+        c.skip_foreign_key_checks = self.skip_foreign_key_checks;
+        c.attempt_instant_ddl = self.attempt_instant_ddl;
+        c.analyze_ghost_table_before_cutover = self.analyze_ghost_table_before_cutover;
         c.ok_to_drop_table = self.ok_to_drop_table;
         c.initially_drop_old_table = self.initially_drop_old_table;
         c.initially_drop_ghost_table = self.initially_drop_ghost_table;

@@ -119,6 +119,17 @@ pub struct Config {
     pub allow_zero_in_date: bool,
     pub panic_on_warnings: bool,
     pub exact_rowcount: bool,
+    /// Recreate the table's triggers on the ghost table at cut-over (names get `trigger_suffix`).
+    pub include_triggers: bool,
+    pub trigger_suffix: String,
+    pub remove_trigger_suffix_if_exists: bool,
+    /// Migrate a table with child-side foreign keys; the new table has none (gh-ost's DANGER flag).
+    pub discard_foreign_keys: bool,
+    /// Do not look for foreign keys at all (the operator vouches there are none).
+    pub skip_foreign_key_checks: bool,
+    /// Try `ALTER ... ALGORITHM=INSTANT` on the table first; when MySQL accepts it, no copy is needed.
+    pub attempt_instant_ddl: bool,
+    pub analyze_ghost_table_before_cutover: bool,
 
     pub ok_to_drop_table: bool,
     pub initially_drop_old_table: bool,
@@ -190,6 +201,13 @@ impl Config {
             allow_zero_in_date: false,
             panic_on_warnings: false,
             exact_rowcount: false,
+            include_triggers: false,
+            trigger_suffix: String::new(),
+            remove_trigger_suffix_if_exists: false,
+            discard_foreign_keys: false,
+            skip_foreign_key_checks: false,
+            attempt_instant_ddl: false,
+            analyze_ghost_table_before_cutover: false,
             ok_to_drop_table: false,
             initially_drop_old_table: false,
             initially_drop_ghost_table: false,

@@ -39,6 +39,9 @@ pub struct CutOver<'a> {
     /// --test-on-replica: rename and rename back in the same lock, leaving both tables in place.
     pub swap_back: bool,
     pub kind: CutOverKind,
+    /// --include-triggers: (name, CREATE TRIGGER statement, sql_mode) created on the ghost under the lock,
+    /// once nothing else writes to it, so they never fire for the migration's own writes.
+    pub triggers: Vec<(String, String, String)>,
 }
 
 /// What a successful cut-over measured.
@@ -106,6 +109,10 @@ impl CutOver<'_> {
                 }
             }
             applier.flush(&mut lock, false).await?;
+            for (_, create, sql_mode) in &self.triggers {
+                lock.query_drop(format!("SET SESSION sql_mode = {}", crate::sql::quote(sql_mode))).await?;
+                lock.query_drop(create).await?;
+            }
             match self.kind {
                 CutOverKind::Atomic => lock.query_drop(format!("RENAME TABLE {t} TO {o}, {g} TO {t}")).await?,
                 // Still under the same lock: the table is missing only between two statements of ours.
@@ -128,7 +135,16 @@ impl CutOver<'_> {
                 Ok(CutOverReport { locked_for })
             }
             Err(e) => {
-                // Dropping the connection releases the locks even if UNLOCK cannot be sent.
+                // Dropping the connection releases the locks even if UNLOCK cannot be sent. Triggers already
+                // created on the ghost would fire for the applier's writes: remove them.
+                for (name, _, _) in &self.triggers {
+                    let drop = format!("DROP TRIGGER IF EXISTS {}", qualified(self.database, name));
+                    if lock.query_drop(&drop).await.is_err() {
+                        if let Ok(mut fresh) = connect::connect(self.opts, "primary", self.lock_timeout * 3).await {
+                            let _ = fresh.query_drop(&drop).await;
+                        }
+                    }
+                }
                 let _ = lock.query_drop("UNLOCK TABLES").await;
                 drop(lock);
                 Err(match e {

@@ -253,17 +253,84 @@ pub async fn foreign_keys(conn: &mut Conn, db: &str, table: &str) -> Result<(Vec
     Ok((child, parent))
 }
 
-pub async fn triggers(conn: &mut Conn, db: &str, table: &str) -> Result<Vec<String>> {
+/// A trigger of the migrated table, with what it takes to recreate it on the ghost table.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Trigger {
+    pub name: String,
+    /// BEFORE / AFTER
+    pub timing: String,
+    /// INSERT / UPDATE / DELETE
+    pub event: String,
+    pub statement: String,
+    /// The sql_mode the trigger was created with (it runs with it).
+    pub sql_mode: String,
+}
+
+impl Trigger {
+    /// `CREATE TRIGGER` for the same body on another table under another name (no DEFINER: the migration
+    /// account becomes the definer, as with gh-ost, since setting another needs SET_USER_ID).
+    pub fn create_on(&self, db: &str, table: &str, name: &str) -> String {
+        format!(
+            "CREATE TRIGGER {} {} {} ON {} FOR EACH ROW {}",
+            crate::sql::qualified(db, name),
+            self.timing,
+            self.event,
+            crate::sql::qualified(db, table),
+            self.statement
+        )
+    }
+}
+
+/// The table's triggers, in the order they fire (per timing and event).
+pub async fn triggers(conn: &mut Conn, db: &str, table: &str) -> Result<Vec<Trigger>> {
     let rows = query_text(
         conn,
         &format!(
-            "SELECT TRIGGER_NAME FROM information_schema.TRIGGERS WHERE EVENT_OBJECT_SCHEMA = {} AND EVENT_OBJECT_TABLE = {}",
+            "SELECT TRIGGER_NAME, ACTION_TIMING, EVENT_MANIPULATION, ACTION_STATEMENT, SQL_MODE \
+             FROM information_schema.TRIGGERS WHERE EVENT_OBJECT_SCHEMA = {} AND EVENT_OBJECT_TABLE = {} \
+             ORDER BY ACTION_TIMING, EVENT_MANIPULATION, ACTION_ORDER",
             quote(db),
             quote(table)
         ),
     )
     .await?;
+    Ok(rows
+        .iter()
+        .map(|r| Trigger {
+            name: cell(r, 0),
+            timing: cell(r, 1),
+            event: cell(r, 2),
+            statement: cell(r, 3),
+            sql_mode: cell(r, 4),
+        })
+        .collect())
+}
+
+/// Which of `names` already exist as triggers anywhere in the schema (trigger names are per schema).
+pub async fn existing_triggers(conn: &mut Conn, db: &str, names: &[String]) -> Result<Vec<String>> {
+    if names.is_empty() {
+        return Ok(Vec::new());
+    }
+    let list: Vec<String> = names.iter().map(|n| quote(n)).collect();
+    let rows = query_text(
+        conn,
+        &format!(
+            "SELECT TRIGGER_NAME FROM information_schema.TRIGGERS WHERE TRIGGER_SCHEMA = {} AND TRIGGER_NAME IN ({})",
+            quote(db),
+            list.join(", ")
+        ),
+    )
+    .await?;
     Ok(rows.iter().map(|r| cell(r, 0)).collect())
+}
+
+/// gh-ost's ghost trigger name: the suffix added, or removed when the name already ends with it and
+/// --remove-trigger-suffix-if-exists is given.
+pub fn ghost_trigger_name(name: &str, suffix: &str, remove_if_exists: bool) -> String {
+    match name.strip_suffix(suffix) {
+        Some(base) if remove_if_exists && !suffix.is_empty() => base.to_string(),
+        _ => format!("{name}{suffix}"),
+    }
 }
 
 /// The table's next AUTO_INCREMENT value, read fresh (information_schema caches it by default).
@@ -545,6 +612,24 @@ mod tests {
         let none = table(vec![col("n", "int", true)], vec![]);
         let err = choose_migration_key(&none, &old, &[], true).unwrap_err().to_string();
         assert!(err.contains("no PRIMARY nor UNIQUE key found in table d.t"), "{err}");
+    }
+
+    #[test]
+    fn trigger_names() {
+        assert_eq!(ghost_trigger_name("t_ai", "_ght", false), "t_ai_ght");
+        assert_eq!(ghost_trigger_name("t_ai_ght", "_ght", true), "t_ai");
+        assert_eq!(ghost_trigger_name("t_ai_ght", "_ght", false), "t_ai_ght_ght");
+        let t = Trigger {
+            name: "a".into(),
+            timing: "AFTER".into(),
+            event: "INSERT".into(),
+            statement: "SET @x = 1".into(),
+            sql_mode: String::new(),
+        };
+        assert_eq!(
+            t.create_on("d", "g", "a_ght"),
+            "CREATE TRIGGER `d`.`a_ght` AFTER INSERT ON `d`.`g` FOR EACH ROW SET @x = 1"
+        );
     }
 
     #[test]

@@ -54,6 +54,8 @@ struct Validated {
     table: TableInfo,
     renames: Vec<(String, String)>,
     alter_sets_auto_increment: bool,
+    /// --include-triggers: each trigger of the table and the name it gets on the new table.
+    ghost_triggers: Vec<(inspector::Trigger, String)>,
 }
 
 pub struct Migrator {
@@ -173,7 +175,20 @@ impl Migrator {
                 "wraith migrates InnoDB tables only",
             ));
         }
-        let (child, parent) = inspector::foreign_keys(&mut insp, &c.database, &c.table).await?;
+        let (child, parent) = if c.skip_foreign_key_checks {
+            (Vec::new(), Vec::new())
+        } else {
+            inspector::foreign_keys(&mut insp, &c.database, &c.table).await?
+        };
+        if !child.is_empty() && c.discard_foreign_keys {
+            warn!(
+                "--discard-foreign-keys: the new {}.{} will not have these foreign keys: {}",
+                c.database,
+                c.table,
+                child.join(", ")
+            );
+        }
+        let child = if c.discard_foreign_keys { Vec::new() } else { child };
         for (fks, side) in [(&child, "Child"), (&parent, "Parent")] {
             if !fks.is_empty() {
                 return Err(Error::precondition(
@@ -190,10 +205,35 @@ impl Migrator {
             }
         }
         let triggers = inspector::triggers(&mut insp, &c.database, &c.table).await?;
-        if !triggers.is_empty() {
+        let names: Vec<String> = triggers.iter().map(|t| t.name.clone()).collect();
+        if !triggers.is_empty() && !c.include_triggers {
             return Err(Error::precondition(
-                format!("{}.{} has triggers: {}", c.database, c.table, triggers.join(", ")),
-                "drop the triggers for the migration and recreate them after (trigger support is not built yet)",
+                format!("{}.{} has triggers: {}", c.database, c.table, names.join(", ")),
+                "pass --include-triggers --trigger-suffix=<suffix> to recreate them on the new table, or drop them first",
+            ));
+        }
+        let mut ghost_triggers = Vec::new();
+        for t in &triggers {
+            let ghost_name =
+                inspector::ghost_trigger_name(&t.name, &c.trigger_suffix, c.remove_trigger_suffix_if_exists);
+            if ghost_name.chars().count() > 64 {
+                return Err(Error::precondition(
+                    format!("trigger name {ghost_name} (for {}) is longer than 64 characters", t.name),
+                    "use a shorter --trigger-suffix, or rename the trigger",
+                ));
+            }
+            ghost_triggers.push((t.clone(), ghost_name));
+        }
+        let wanted: Vec<String> = ghost_triggers.iter().map(|(_, n)| n.clone()).collect();
+        let clashing = inspector::existing_triggers(&mut insp, &c.database, &wanted).await?;
+        if !clashing.is_empty() {
+            return Err(Error::precondition(
+                format!(
+                    "found gh-ost triggers: {} already exist in schema {} (trigger names are unique per schema)",
+                    clashing.join(", "),
+                    c.database
+                ),
+                "drop them (a leftover of an earlier migration?) or choose another --trigger-suffix / --remove-trigger-suffix-if-exists",
             ));
         }
         let a = alter::analyze(&c.alter)?;
@@ -227,6 +267,7 @@ impl Migrator {
             table,
             renames,
             alter_sets_auto_increment: a.auto_increment.is_some(),
+            ghost_triggers,
         })
     }
 
@@ -257,6 +298,25 @@ impl Migrator {
             }
         }
         let ghost_q = qualified(db, &n.ghost);
+        // Instant DDL changes the table in place: never in --test-on-replica, whose point is to leave it be.
+        if c.attempt_instant_ddl && c.execute && !c.resume && !c.test_on_replica {
+            let sql = format!("ALTER TABLE {} {}, ALGORITHM=INSTANT", qualified(db, &c.table), c.alter);
+            match prim.query_drop(&sql).await {
+                Ok(()) => {
+                    info!("--attempt-instant-ddl: MySQL applied the ALTER instantly; no copy needed");
+                    self.set_state("done");
+                    return Ok(Outcome {
+                        executed: true,
+                        rows_copied: 0,
+                        events_applied: 0,
+                        cut_over_locked_for: None,
+                        left_behind: vec![],
+                        elapsed: started.elapsed(),
+                    });
+                }
+                Err(e) => info!("--attempt-instant-ddl: not possible ({}); migrating with a copy", e),
+            }
+        }
         if c.resume {
             return self.resume(v, prim, started).await;
         }
@@ -598,6 +658,7 @@ impl Migrator {
         let mut next_cut_over = Instant::now();
         let mut postponed_logged = false;
         let mut replication_stopped = false;
+        let mut analyzed = false;
         let mut marker_conn = connect(&v.primary_opts, "primary (markers)", c.conn.timeout).await?;
         let cut = CutOver {
             opts: &v.primary_opts,
@@ -610,6 +671,11 @@ impl Migrator {
             allow_zero_in_date: c.allow_zero_in_date,
             swap_back: c.test_on_replica,
             kind: c.cut_over,
+            triggers: v
+                .ghost_triggers
+                .iter()
+                .map(|(t, name)| (name.clone(), t.create_on(&db, &n.ghost, name), t.sql_mode.clone()))
+                .collect(),
         };
         let report = loop {
             tokio::select! {
@@ -715,6 +781,11 @@ impl Migrator {
             }
             if rx.len() > BACKLOG / 10 {
                 continue;
+            }
+            if c.analyze_ghost_table_before_cutover && !analyzed {
+                info!("analyzing {} before the cut-over", n.ghost);
+                prim.query_drop(format!("ANALYZE TABLE {}", qualified(&db, &n.ghost))).await?;
+                analyzed = true;
             }
             self.set_state("cut-over");
             if c.test_on_replica && !c.test_on_replica_skip_replica_stop && !replication_stopped {

@@ -511,3 +511,40 @@ async fn types_primary_key_moves_to_unique_key() -> Result<()> {
     case.schema = vec![("PRIMARY KEY (`u`)", true), ("KEY `id_idx` (`id`)", true), ("UNIQUE KEY", false)];
     run_case(case).await
 }
+
+/// JSON built from binary columns holds opaque values typed BLOB (252) or STRING (254), e.g.
+/// `JSON_OBJECT('raw', blob_column)`: `["base64:type252:AP8="]`. Rows changed that way during the migration
+/// reach the ghost table through the binlog and must keep those values exactly.
+#[tokio::test(flavor = "multi_thread")]
+#[ignore = "engine bug: the applier refuses JSON opaque values of type BLOB/STRING (\"JSON holds an opaque value of \
+            type MYSQL_TYPE_BLOB, which cannot be rebuilt exactly\") and the migration aborts"]
+async fn json_with_opaque_binary_values_written_during_migration() -> Result<()> {
+    let db = TestDb::new("json_opaque_binary").await?;
+    db.exec(
+        "CREATE TABLE t (id INT PRIMARY KEY, bl BLOB, bn BINARY(4), j JSON);
+         INSERT INTO t (id, bl, bn) VALUES (1, X'00FF', X'01'), (2, X'', X'0000'), (3, X'FFFE00', X'ABCDEF01');
+         UPDATE t SET j = JSON_OBJECT('raw', bl, 'bn', bn, 'hex', X'00FF');
+         CREATE TABLE c LIKE t; INSERT INTO c SELECT * FROM t",
+    )
+    .await?;
+    db.wait_replica_caught_up().await?;
+    let throttle = FlagFile::new(&db, "throttle");
+    throttle.create()?;
+    let mut cfg = config(&db, "t", "ADD COLUMN x INT");
+    cfg.throttle_flag_file = Some(throttle.path.clone());
+    let mut run = Running::start(cfg);
+    run.wait_state("migrating", PHASE_TIMEOUT).await?;
+    // While the copy is held: these changes reach the ghost table only through the binlog.
+    for table in ["t", "c"] {
+        db.exec(format!(
+            "UPDATE {table} SET j = JSON_ARRAY(bl, bn, JSON_OBJECT('k', bl)) WHERE id <> 2;
+             INSERT INTO {table} (id, bl, bn, j) SELECT 20, bl, bn, JSON_OBJECT('raw', bl) FROM {table} WHERE id = 3"
+        ))
+        .await?;
+    }
+    throttle.remove()?;
+    run.finish_ok(RUN_TIMEOUT).await?;
+    let cols = "id, bl, bn, j, JSON_TYPE(JSON_EXTRACT(j, '$[0]')), JSON_TYPE(JSON_EXTRACT(j, '$[2].k'))";
+    assert_matches_control(&db, cols, cols).await?;
+    Ok(())
+}
