@@ -233,6 +233,31 @@ pub struct MigrateArgs {
     #[arg(long, num_args = 0..=1, require_equals = true, default_missing_value = "true", default_value = "false")]
     pub resume: bool,
 
+    // ---- hooks
+    /// Directory of gh-ost-on-* hook executables
+    #[arg(long)]
+    pub hooks_path: Option<PathBuf>,
+    /// Free text passed to hooks as GH_OST_HOOKS_HINT
+    #[arg(long, default_value = "")]
+    pub hooks_hint: String,
+    /// Passed to hooks as GH_OST_HOOKS_HINT_OWNER
+    #[arg(long, default_value = "")]
+    pub hooks_hint_owner: String,
+    /// Passed to hooks as GH_OST_HOOKS_HINT_TOKEN
+    #[arg(long, default_value = "")]
+    pub hooks_hint_token: String,
+    /// Seconds between gh-ost-on-status hook runs
+    #[arg(long, default_value_t = 60)]
+    pub hooks_status_interval: i64,
+
+    // ---- config files (expanded into flags before parsing; listed here for --help)
+    /// gh-ost INI file: [client] user/password(/host/port), [osc] flag=value
+    #[arg(long)]
+    pub conf: Option<PathBuf>,
+    /// YAML file of flag: value (durations like 1500ms allowed); command-line flags override it
+    #[arg(long)]
+    pub config: Option<PathBuf>,
+
     // ---- serving
     /// Unix socket file to serve interactive commands on
     #[arg(long)]
@@ -411,6 +436,11 @@ impl MigrateArgs {
         c.checkpoint = self.checkpoint;
         c.checkpoint_interval = Duration::from_secs(self.checkpoint_seconds.max(1) as u64);
         c.resume = self.resume;
+        c.hooks_path = self.hooks_path.filter(|p| !p.as_os_str().is_empty());
+        c.hooks_hint = self.hooks_hint;
+        c.hooks_hint_owner = self.hooks_hint_owner;
+        c.hooks_hint_token = self.hooks_hint_token;
+        c.hooks_status_interval = Duration::from_secs(self.hooks_status_interval.max(1) as u64);
         c.serve_socket_file = self.serve_socket_file;
         c.initially_drop_socket_file = self.initially_drop_socket_file;
         c.status_interval = self.status_interval.max(Duration::from_millis(100));

@@ -172,6 +172,13 @@ pub struct Config {
     /// Continue a stopped migration from its latest checkpoint.
     pub resume: bool,
 
+    /// gh-ost hooks: executables `<hooks_path>/gh-ost-on-*`.
+    pub hooks_path: Option<PathBuf>,
+    pub hooks_hint: String,
+    pub hooks_hint_owner: String,
+    pub hooks_hint_token: String,
+    pub hooks_status_interval: Duration,
+
     /// Unix socket for interactive commands (gh-ost's --serve-socket-file).
     pub serve_socket_file: Option<PathBuf>,
     pub serve_tcp_port: Option<u16>,
@@ -238,6 +245,11 @@ impl Config {
             checkpoint: false,
             checkpoint_interval: Duration::from_secs(300),
             resume: false,
+            hooks_path: None,
+            hooks_hint: String::new(),
+            hooks_hint_owner: String::new(),
+            hooks_hint_token: String::new(),
+            hooks_status_interval: Duration::from_secs(60),
             serve_socket_file: None,
             serve_tcp_port: None,
             initially_drop_socket_file: false,

@@ -133,6 +133,8 @@ pub struct CopyEnv {
     pub retries: u32,
     /// Runtime settings: chunk size and nice-ratio may change mid-run.
     pub control: Arc<crate::server::Control>,
+    /// For gh-ost-on-batch-copy-retry.
+    pub hooks: crate::hooks::Hooks,
 }
 
 /// Copies the whole range. Waits while `throttled` holds a reason; stops early when `stop` turns true.
@@ -144,7 +146,7 @@ pub async fn run(
     progress: Arc<CopyProgress>,
     mut throttled: watch::Receiver<Option<String>>,
 ) -> Result<()> {
-    let CopyEnv { opts, allow_zero_in_date, retries, control } = env;
+    let CopyEnv { opts, allow_zero_in_date, retries, control, hooks } = env;
     let Some(range) = range else {
         progress.done.store(true, Ordering::Relaxed);
         return Ok(());
@@ -246,6 +248,10 @@ pub async fn run(
                         return Err(e);
                     }
                     warn!("chunk copy failed ({e}); retry {attempt}/{retries}");
+                    if hooks.is_enabled() {
+                        let event = crate::hooks::HookEvent::BatchCopyRetry(e.to_string());
+                        let _ = hooks.run(&event, &crate::hooks::HookProgress::default()).await;
+                    }
                     tokio::time::sleep(Duration::from_millis((100 * attempt as u64).min(2000))).await;
                     if e.server_code().is_none() || matches!(e.server_code(), Some(2006 | 2013)) {
                         conn = crate::connect::connect(&opts, "primary (copy)", Duration::from_secs(10)).await?;

@@ -22,6 +22,7 @@ use crate::copier::{self, CopyPlan, CopyProgress};
 use crate::cutover::CutOver;
 use crate::error::{Error, Result};
 use crate::gtid::GtidSet;
+use crate::hooks::{HookContext, HookEvent, HookProgress, Hooks};
 use crate::inspector::{self, query_value};
 use crate::schema::TableInfo;
 use crate::server::{self, Control};
@@ -63,6 +64,8 @@ pub struct Migrator {
     names: TableNames,
     state: watch::Sender<String>,
     progress: watch::Sender<Progress>,
+    /// Replaced once the migrated host is known.
+    hooks: std::sync::Mutex<Hooks>,
 }
 
 /// A snapshot for progress displays: rows copied of the estimate, and the status line.
@@ -79,7 +82,8 @@ impl Migrator {
         let names = TableNames::new(&cfg.table, ts.as_deref());
         let (state, _) = watch::channel("init".to_string());
         let (progress, _) = watch::channel(Progress::default());
-        Migrator { cfg, names, state, progress }
+        let hooks = std::sync::Mutex::new(Hooks::new(cfg.hooks_path.clone(), hook_context(&cfg, &names, "")));
+        Migrator { cfg, names, state, progress, hooks }
     }
 
     pub fn names(&self) -> &TableNames {
@@ -100,10 +104,46 @@ impl Migrator {
         self.state.send_replace(s.to_string());
     }
 
+    fn hooks(&self) -> Hooks {
+        self.hooks.lock().unwrap_or_else(|p| p.into_inner()).clone()
+    }
+
+    /// Runs the hooks of `event` (nothing when --hooks-path is not set).
+    async fn hook(&self, event: HookEvent, progress: &HookProgress) -> Result<()> {
+        let hooks = self.hooks();
+        if !hooks.is_enabled() {
+            return Ok(());
+        }
+        hooks.run(&event, progress).await
+    }
+
     pub async fn run(&self) -> Result<Outcome> {
         let started = Instant::now();
+        let result = self.run_hooked(started).await;
+        let mut p = HookProgress { elapsed: started.elapsed(), ..Default::default() };
+        match &result {
+            Ok(o) if o.executed => {
+                p.copied_rows = o.rows_copied;
+                p.estimated_rows = o.rows_copied;
+                p.progress_pct = 100.0;
+                self.hook(HookEvent::Success, &p).await?;
+            }
+            Ok(_) => {}
+            Err(_) => {
+                // Its own failure is only logged by the hooks module; the migration's error is what matters.
+                let _ = self.hook(HookEvent::Failure, &p).await;
+            }
+        }
+        result
+    }
+
+    async fn run_hooked(&self, started: Instant) -> Result<Outcome> {
+        self.hook(HookEvent::Startup, &HookProgress::default()).await?;
         self.set_state("validating");
         let v = self.validate().await?;
+        *self.hooks.lock().unwrap_or_else(|p| p.into_inner()) =
+            Hooks::new(self.cfg.hooks_path.clone(), hook_context(&self.cfg, &self.names, &v.primary.host));
+        self.hook(HookEvent::Validated, &HookProgress { elapsed: started.elapsed(), ..Default::default() }).await?;
         let mut lock_conn = connect(&v.primary_opts, "primary", self.cfg.conn.timeout).await?;
         let lock_name = lock_name(&self.cfg.database, &self.cfg.table);
         let got: Option<Option<i64>> =
@@ -587,6 +627,8 @@ impl Migrator {
         let _server =
             server::serve(c.serve_socket_file.clone(), c.initially_drop_socket_file, c.serve_tcp_port, control.clone())
                 .await?;
+        let hp = HookProgress { elapsed: started.elapsed(), estimated_rows: estimated, ..Default::default() };
+        self.hook(HookEvent::RowCountComplete, &hp).await?;
         let (throttle_tx, throttle_rx) = watch::channel(Some("starting".to_string()));
         let throttle_stats = Arc::new(ThrottleStats::default());
         let mut flag_files: Vec<_> = c.throttle_flag_file.iter().cloned().collect();
@@ -624,6 +666,7 @@ impl Migrator {
             backlog_capacity: BACKLOG,
         };
         self.set_state("migrating");
+        self.hook(HookEvent::BeforeRowCopy, &hp).await?;
         let mut copier = tokio::spawn(copier::run(
             copy_plan,
             copy_conn,
@@ -632,6 +675,7 @@ impl Migrator {
                 allow_zero_in_date: c.allow_zero_in_date,
                 retries: c.default_retries,
                 control: control.clone(),
+                hooks: self.hooks(),
             },
             range,
             copy_progress.clone(),
@@ -652,6 +696,7 @@ impl Migrator {
         let copied_before = resume.as_ref().map_or(0, |cp| cp.rows_copied);
         let mut status_tick = tokio::time::interval(c.status_interval.min(Duration::from_secs(1)));
         let mut last_status_log = Instant::now();
+        let mut last_status_hook = Instant::now();
         status_tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         let mut copy_done = false;
         let mut cut_over_attempts = 0u32;
@@ -699,6 +744,7 @@ impl Migrator {
                             copy_done = true;
                             info!("row copy complete: {} rows", copy_progress.rows.load(Ordering::Relaxed));
                             metrics.estimated_rows = copy_progress.rows.load(Ordering::Relaxed);
+                            self.hook(HookEvent::RowCopyComplete, &hook_progress(&metrics)).await?;
                         }
                         Ok(Err(e)) => return Err(e),
                         Err(e) => return Err(Error::Aborted(format!("copier task failed: {e}"))),
@@ -740,8 +786,12 @@ impl Migrator {
                         estimated: metrics.estimated_rows,
                         line: line.clone(),
                     });
-                    *control.status.lock().unwrap_or_else(|p| p.into_inner()) = line;
+                    *control.status.lock().unwrap_or_else(|p| p.into_inner()) = line.clone();
                     *control.coordinates.lock().unwrap_or_else(|p| p.into_inner()) = applier.applied.to_string();
+                    if last_status_hook.elapsed() >= c.hooks_status_interval {
+                        last_status_hook = Instant::now();
+                        let _ = self.hook(HookEvent::Status(line.clone()), &hook_progress(&metrics)).await;
+                    }
                 }
             }
             if control.panic.load(Ordering::Relaxed) {
@@ -751,6 +801,11 @@ impl Migrator {
                 return Err(Error::Aborted(why));
             }
             applier.max_batch = control.dml_batch_size.load(Ordering::Relaxed).max(1) as usize;
+            let commands: Vec<String> =
+                std::mem::take(&mut *control.commands.lock().unwrap_or_else(|p| p.into_inner()));
+            for command in commands {
+                let _ = self.hook(HookEvent::InteractiveCommand(command), &hook_progress(&metrics)).await;
+            }
             if let Some(f) = &c.panic_flag_file {
                 if f.exists() {
                     return Err(Error::Aborted(format!("panic flag file {} exists", f.display())));
@@ -765,6 +820,7 @@ impl Migrator {
                     if !postponed_logged {
                         info!("cut-over postponed while {} exists; the ghost table keeps in sync", f.display());
                         postponed_logged = true;
+                        self.hook(HookEvent::BeginPostponed, &hook_progress(&metrics)).await?;
                     }
                     self.set_state("postponing cut-over");
                     next_cut_over = Instant::now() + Duration::from_millis(100);
@@ -788,7 +844,9 @@ impl Migrator {
                 analyzed = true;
             }
             self.set_state("cut-over");
+            self.hook(HookEvent::BeforeCutOver, &hook_progress(&metrics)).await?;
             if c.test_on_replica && !c.test_on_replica_skip_replica_stop && !replication_stopped {
+                self.hook(HookEvent::StopReplication, &hook_progress(&metrics)).await?;
                 info!("--test-on-replica: stopping replication on {} before the cut-over", c.conn.inspect);
                 prim.query_drop("STOP REPLICA").await?;
                 replication_stopped = true;
@@ -913,6 +971,39 @@ async fn stream_error(streamer: &mut tokio::task::JoinHandle<Result<()>>) -> Err
         Ok(Err(e)) => e,
         Ok(Ok(())) => Error::Aborted("binlog stream stopped".into()),
         Err(e) => Error::Aborted(format!("streamer task failed: {e}")),
+    }
+}
+
+fn hook_context(c: &Config, n: &TableNames, migrated_host: &str) -> HookContext {
+    HookContext {
+        database: c.database.clone(),
+        table: c.table.clone(),
+        ghost_table: n.ghost.clone(),
+        old_table: n.old.clone(),
+        ddl: c.alter.clone(),
+        migrated_host: migrated_host.to_string(),
+        inspected_host: c.conn.inspect.host.clone(),
+        executing_host: String::new(),
+        hint: c.hooks_hint.clone(),
+        hint_owner: c.hooks_hint_owner.clone(),
+        hint_token: c.hooks_hint_token.clone(),
+        dry_run: !c.execute,
+        revert: false,
+        instant_ddl: c.attempt_instant_ddl,
+    }
+}
+
+fn hook_progress(m: &Metrics) -> HookProgress {
+    let lag = Duration::from_millis(m.throttle.lag_millis.load(Ordering::Relaxed));
+    HookProgress {
+        elapsed: m.started.elapsed(),
+        elapsed_copy: m.copy_started.map_or(Duration::ZERO, |t| t.elapsed()),
+        estimated_rows: m.estimated_rows,
+        copied_rows: m.copy.rows.load(Ordering::Relaxed),
+        inspected_lag: lag,
+        heartbeat_lag: lag,
+        progress_pct: m.progress_pct(),
+        eta: m.eta(),
     }
 }
 

@@ -5,15 +5,25 @@ use std::io::{IsTerminal, Write};
 use std::process::ExitCode;
 use std::sync::{Arc, OnceLock};
 
-use clap::Parser;
+use clap::{CommandFactory, Parser};
 use indicatif::{ProgressBar, ProgressStyle};
 use tracing_subscriber::fmt::MakeWriter;
 use tracing_subscriber::EnvFilter;
 use wraith::cli::{normalize_args, Cli, Command};
+use wraith::conffile;
 use wraith::migrator::Migrator;
 
 fn main() -> ExitCode {
-    let cli = match Cli::try_parse_from(normalize_args(std::env::args())) {
+    // Config files (--conf INI, --config YAML) become flags placed before the command line's own.
+    let args =
+        match conffile::expand(normalize_args(std::env::args()), &conffile::known_flags_from_clap(&Cli::command())) {
+            Ok(a) => a,
+            Err(e) => {
+                eprintln!("FATAL {e}");
+                return ExitCode::FAILURE;
+            }
+        };
+    let cli = match Cli::try_parse_from(args) {
         Ok(c) => c,
         Err(e) => e.exit(),
     };
