@@ -69,6 +69,27 @@ pub struct MigrateArgs {
     /// server_id wraith's binlog reader registers with
     #[arg(long, default_value_t = 99999)]
     pub replica_server_id: u32,
+    /// Prompt for the password on the terminal (keeps it out of the process list and shell history)
+    #[arg(long, num_args = 0..=1, require_equals = true, default_missing_value = "true", default_value = "false")]
+    pub ask_pass: bool,
+    /// Connect with TLS
+    #[arg(long, num_args = 0..=1, require_equals = true, default_missing_value = "true", default_value = "false")]
+    pub ssl: bool,
+    /// CA certificate (PEM) to verify the servers with (implies --ssl)
+    #[arg(long)]
+    pub ssl_ca: Option<PathBuf>,
+    /// Client certificate (PEM), with --ssl-key (implies --ssl)
+    #[arg(long)]
+    pub ssl_cert: Option<PathBuf>,
+    /// Client private key (PEM), with --ssl-cert
+    #[arg(long)]
+    pub ssl_key: Option<PathBuf>,
+    /// Accept any server certificate (encryption without authentication of the server)
+    #[arg(long, num_args = 0..=1, require_equals = true, default_missing_value = "true", default_value = "false")]
+    pub ssl_allow_insecure: bool,
+    /// Do not check that the server reports the port we connected to (e.g. behind a proxy)
+    #[arg(long, num_args = 0..=1, require_equals = true, default_missing_value = "true", default_value = "false")]
+    pub skip_port_validation: bool,
 
     // ---- migration
     #[arg(long, default_value = "")]
@@ -94,6 +115,27 @@ pub struct MigrateArgs {
     /// Run the whole migration, cut-over included, on the replica (--host)
     #[arg(long, num_args = 0..=1, require_equals = true, default_missing_value = "true", default_value = "false")]
     pub migrate_on_replica: bool,
+    /// Set binlog_format=ROW on the inspected replica and restart its replication when it is not ROW
+    #[arg(long, num_args = 0..=1, require_equals = true, default_missing_value = "true", default_value = "false")]
+    pub switch_to_rbr: bool,
+    /// Do not add STRICT_ALL_TABLES to the sql_mode of wraith's writes
+    #[arg(long, num_args = 0..=1, require_equals = true, default_missing_value = "true", default_value = "false")]
+    pub skip_strict_mode: bool,
+    /// Base name for the helper tables (_<name>_gho, _<name>_ghc, _<name>_del) instead of the table's
+    #[arg(long)]
+    pub force_table_names: Option<String>,
+    /// With --exact-rowcount, count in the background while the copy starts
+    #[arg(long, num_args = 0..=1, require_equals = true, default_missing_value = "true", default_value = "false")]
+    pub concurrent_rowcount: bool,
+    /// gh-ost sets up metadata-lock instruments for its cut-over check; wraith's cut-over needs none
+    #[arg(long, num_args = 0..=1, require_equals = true, default_missing_value = "true", default_value = "false")]
+    pub allow_setup_metadata_lock_instruments: bool,
+    /// Only check that the other flags given exist and parse; exit 0 if so, non-zero if not
+    #[arg(long, num_args = 0..=1, require_equals = true, default_missing_value = "true", default_value = "false")]
+    pub check_flag: bool,
+    /// Print the full error chain on failure
+    #[arg(long, num_args = 0..=1, require_equals = true, default_missing_value = "true", default_value = "false")]
+    pub stack: bool,
     /// Accept that binlog_format is ROW without checking or switching it
     #[arg(long, num_args = 0..=1, require_equals = true, default_missing_value = "true", default_value = "false")]
     pub assume_rbr: bool,
@@ -351,6 +393,23 @@ impl MigrateArgs {
             conn.timeout = Duration::from_secs_f64(self.mysql_timeout);
         }
         conn.replica_server_id = self.replica_server_id;
+        conn.skip_port_validation = self.skip_port_validation;
+        if self.ssl_cert.is_some() != self.ssl_key.is_some() {
+            return Err(Error::Config("--ssl-cert and --ssl-key go together".into()));
+        }
+        if self.ssl || self.ssl_ca.is_some() || self.ssl_cert.is_some() || self.ssl_allow_insecure {
+            for p in self.ssl_ca.iter().chain(&self.ssl_cert).chain(&self.ssl_key) {
+                if !p.exists() {
+                    return Err(Error::Config(format!("TLS file {} does not exist", p.display())));
+                }
+            }
+            conn.tls = Some(crate::config::Tls {
+                ca: self.ssl_ca,
+                cert: self.ssl_cert,
+                key: self.ssl_key,
+                allow_insecure: self.ssl_allow_insecure,
+            });
+        }
 
         let mut c = Config::new(conn, &self.database, &self.table, &alter);
         c.execute = self.execute;
@@ -367,6 +426,10 @@ impl MigrateArgs {
         c.allow_zero_in_date = self.allow_zero_in_date;
         c.panic_on_warnings = self.panic_on_warnings;
         c.exact_rowcount = self.exact_rowcount;
+        c.concurrent_rowcount = self.concurrent_rowcount;
+        c.switch_to_rbr = self.switch_to_rbr;
+        c.skip_strict_mode = self.skip_strict_mode;
+        c.force_table_names = self.force_table_names.filter(|n| !n.is_empty());
         if self.include_triggers && self.trigger_suffix.is_empty() {
             return Err(Error::Config("--include-triggers needs --trigger-suffix (e.g. --trigger-suffix=_ght)".into()));
         }

@@ -53,6 +53,19 @@ pub struct Connection {
     pub timeout: Duration,
     /// server_id the binlog reader registers with.
     pub replica_server_id: u32,
+    pub tls: Option<Tls>,
+    /// Do not check that the server answers on the port we connected to (it may sit behind a proxy).
+    pub skip_port_validation: bool,
+}
+
+/// --ssl and friends.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Tls {
+    pub ca: Option<PathBuf>,
+    pub cert: Option<PathBuf>,
+    pub key: Option<PathBuf>,
+    /// Accept any server certificate (--ssl-allow-insecure).
+    pub allow_insecure: bool,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -119,6 +132,14 @@ pub struct Config {
     pub allow_zero_in_date: bool,
     pub panic_on_warnings: bool,
     pub exact_rowcount: bool,
+    /// Count rows (exact) in the background while the copy starts, instead of before it.
+    pub concurrent_rowcount: bool,
+    /// Set binlog_format=ROW on the inspected replica (and restart its replication) when it is not.
+    pub switch_to_rbr: bool,
+    /// Do not add STRICT_ALL_TABLES to the writers' sql_mode.
+    pub skip_strict_mode: bool,
+    /// Base name for the helper tables instead of the table's own (gh-ost's --force-table-names).
+    pub force_table_names: Option<String>,
     /// Recreate the table's triggers on the ghost table at cut-over (names get `trigger_suffix`).
     pub include_triggers: bool,
     pub trigger_suffix: String,
@@ -208,6 +229,10 @@ impl Config {
             allow_zero_in_date: false,
             panic_on_warnings: false,
             exact_rowcount: false,
+            concurrent_rowcount: false,
+            switch_to_rbr: false,
+            skip_strict_mode: false,
+            force_table_names: None,
             include_triggers: false,
             trigger_suffix: String::new(),
             remove_trigger_suffix_if_exists: false,
@@ -268,6 +293,8 @@ impl Config {
             assume_master_host: None,
             timeout: Duration::from_secs(10),
             replica_server_id: 99999,
+            tls: None,
+            skip_port_validation: false,
         }
     }
 }

@@ -4,15 +4,26 @@
 use std::time::Duration;
 
 use mysql_async::prelude::Queryable;
-use mysql_async::{Conn, Opts, OptsBuilder};
+use mysql_async::{ClientIdentity, Conn, Opts, OptsBuilder, SslOpts};
 
-use crate::config::{Config, Endpoint};
+use crate::config::{Config, Endpoint, Tls};
 use crate::error::{Context, Result};
 
 /// Every connection defaults to the migrated database, so operator queries (--throttle-query) can name
 /// tables unqualified, as with gh-ost.
-pub fn opts(ep: &Endpoint, user: &str, password: &str, db: &str, timeout: Duration) -> Opts {
+pub fn opts(ep: &Endpoint, user: &str, password: &str, db: &str, timeout: Duration, tls: Option<&Tls>) -> Opts {
+    let ssl = tls.map(|t| {
+        let mut o = SslOpts::default()
+            .with_root_certs(t.ca.iter().map(|p| p.clone().into()).collect())
+            .with_danger_accept_invalid_certs(t.allow_insecure)
+            .with_danger_skip_domain_validation(t.allow_insecure);
+        if let (Some(cert), Some(key)) = (&t.cert, &t.key) {
+            o = o.with_client_identity(Some(ClientIdentity::new(cert.clone().into(), key.clone().into())));
+        }
+        o
+    });
     OptsBuilder::default()
+        .ssl_opts(ssl)
         .db_name(Some(db.to_string()))
         .ip_or_hostname(ep.host.clone())
         .tcp_port(ep.port)
@@ -28,14 +39,14 @@ pub fn opts(ep: &Endpoint, user: &str, password: &str, db: &str, timeout: Durati
 
 /// Options for the inspected server (normally the replica).
 pub fn inspect_opts(c: &Config) -> Opts {
-    opts(&c.conn.inspect, &c.conn.user, c.conn.password.expose(), &c.database, c.conn.timeout)
+    opts(&c.conn.inspect, &c.conn.user, c.conn.password.expose(), &c.database, c.conn.timeout, c.conn.tls.as_ref())
 }
 
 /// Options for the primary, where the ghost table lives.
 pub fn primary_opts(c: &Config, primary: &Endpoint) -> Opts {
     let user = c.conn.master_user.clone().unwrap_or_else(|| c.conn.user.clone());
     let pw = c.conn.master_password.as_ref().unwrap_or(&c.conn.password).expose().to_string();
-    opts(primary, &user, &pw, &c.database, c.conn.timeout)
+    opts(primary, &user, &pw, &c.database, c.conn.timeout, c.conn.tls.as_ref())
 }
 
 pub async fn connect(opts: &Opts, what: &str, timeout: Duration) -> Result<Conn> {
@@ -49,16 +60,30 @@ pub async fn connect(opts: &Opts, what: &str, timeout: Duration) -> Result<Conn>
     }
 }
 
+/// How writers set their sql_mode: --allow-zero-in-date and --skip-strict-mode.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct WriterMode {
+    pub allow_zero_in_date: bool,
+    pub strict: bool,
+}
+
+impl WriterMode {
+    pub fn of(c: &Config) -> Self {
+        WriterMode { allow_zero_in_date: c.allow_zero_in_date, strict: !c.skip_strict_mode }
+    }
+}
+
 /// Session settings of connections that write to the ghost table: UTC so TIMESTAMP literals mean what they
 /// say, strict mode so nothing is silently truncated, NO_AUTO_VALUE_ON_ZERO so a 0 id stays 0, REPEATABLE READ
 /// so INSERT ... SELECT takes shared locks on what it reads.
-pub async fn setup_writer(conn: &mut Conn, allow_zero_in_date: bool) -> Result<()> {
-    let mut mode = "CONCAT(@@session.sql_mode, ',NO_AUTO_VALUE_ON_ZERO,STRICT_ALL_TABLES')".to_string();
-    if allow_zero_in_date {
-        mode = format!("REPLACE(REPLACE({mode}, 'NO_ZERO_IN_DATE', ''), 'NO_ZERO_DATE', '')");
+pub async fn setup_writer(conn: &mut Conn, mode: WriterMode) -> Result<()> {
+    let extra = if mode.strict { ",NO_AUTO_VALUE_ON_ZERO,STRICT_ALL_TABLES" } else { ",NO_AUTO_VALUE_ON_ZERO" };
+    let mut sql_mode = format!("CONCAT(@@session.sql_mode, '{extra}')");
+    if mode.allow_zero_in_date {
+        sql_mode = format!("REPLACE(REPLACE({sql_mode}, 'NO_ZERO_IN_DATE', ''), 'NO_ZERO_DATE', '')");
     }
     conn.query_drop(format!(
-        "SET SESSION time_zone = '+00:00', SESSION sql_mode = TRIM(BOTH ',' FROM REPLACE(REPLACE({mode}, ',,', ','), ',,', ',')), \
+        "SET SESSION time_zone = '+00:00', SESSION sql_mode = TRIM(BOTH ',' FROM REPLACE(REPLACE({sql_mode}, ',,', ','), ',,', ',')), \
          SESSION transaction_isolation = 'REPEATABLE-READ', NAMES utf8mb4"
     ))
     .await

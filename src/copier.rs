@@ -129,7 +129,7 @@ impl CopyPlan {
 /// How the copier reconnects and retries.
 pub struct CopyEnv {
     pub opts: mysql_async::Opts,
-    pub allow_zero_in_date: bool,
+    pub mode: crate::connect::WriterMode,
     pub retries: u32,
     /// Runtime settings: chunk size and nice-ratio may change mid-run.
     pub control: Arc<crate::server::Control>,
@@ -146,7 +146,7 @@ pub async fn run(
     progress: Arc<CopyProgress>,
     mut throttled: watch::Receiver<Option<String>>,
 ) -> Result<()> {
-    let CopyEnv { opts, allow_zero_in_date, retries, control, hooks } = env;
+    let CopyEnv { opts, mode, retries, control, hooks } = env;
     let Some(range) = range else {
         progress.done.store(true, Ordering::Relaxed);
         return Ok(());
@@ -255,7 +255,7 @@ pub async fn run(
                     tokio::time::sleep(Duration::from_millis((100 * attempt as u64).min(2000))).await;
                     if e.server_code().is_none() || matches!(e.server_code(), Some(2006 | 2013)) {
                         conn = crate::connect::connect(&opts, "primary (copy)", Duration::from_secs(10)).await?;
-                        crate::connect::setup_writer(&mut conn, allow_zero_in_date).await?;
+                        crate::connect::setup_writer(&mut conn, mode).await?;
                         conn.query_drop("SET SESSION innodb_lock_wait_timeout = 3").await?;
                     }
                 }

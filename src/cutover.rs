@@ -35,7 +35,7 @@ pub struct CutOver<'a> {
     pub old: &'a str,
     pub changelog: &'a str,
     pub lock_timeout: Duration,
-    pub allow_zero_in_date: bool,
+    pub mode: connect::WriterMode,
     /// --test-on-replica: rename and rename back in the same lock, leaving both tables in place.
     pub swap_back: bool,
     pub kind: CutOverKind,
@@ -61,7 +61,7 @@ impl CutOver<'_> {
         marker_conn: &mut Conn,
     ) -> Result<CutOverReport> {
         let mut lock = connect::connect(self.opts, "primary (cut-over)", self.lock_timeout * 3).await?;
-        connect::setup_writer(&mut lock, self.allow_zero_in_date).await?;
+        connect::setup_writer(&mut lock, self.mode).await?;
         let secs = self.lock_timeout.as_secs().max(1);
         lock.query_drop(format!(
             "SET SESSION lock_wait_timeout = {secs}, SESSION innodb_lock_wait_timeout = {secs}, SESSION wait_timeout = {}",

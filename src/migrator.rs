@@ -17,7 +17,7 @@ use crate::applier::{Applier, ApplyPlan, ApplyStats};
 use crate::changelog;
 use crate::checkpoint::{self, Checkpoint};
 use crate::config::{Config, Endpoint};
-use crate::connect::{self, connect, setup_writer};
+use crate::connect::{self, connect, setup_writer, WriterMode};
 use crate::copier::{self, CopyPlan, CopyProgress};
 use crate::cutover::CutOver;
 use crate::error::{Error, Result};
@@ -79,7 +79,8 @@ pub struct Progress {
 impl Migrator {
     pub fn new(cfg: Config) -> Self {
         let ts = cfg.timestamp_old_table.then(timestamp);
-        let names = TableNames::new(&cfg.table, ts.as_deref());
+        let mut names = TableNames::new(cfg.force_table_names.as_deref().unwrap_or(&cfg.table), ts.as_deref());
+        names.original = cfg.table.clone();
         let (state, _) = watch::channel("init".to_string());
         let (progress, _) = watch::channel(Progress::default());
         let hooks = std::sync::Mutex::new(Hooks::new(cfg.hooks_path.clone(), hook_context(&cfg, &names, "")));
@@ -164,7 +165,22 @@ impl Migrator {
         let c = &self.cfg;
         let inspect_opts = connect::inspect_opts(c);
         let mut insp = connect(&inspect_opts, "inspected server", c.conn.timeout).await?;
-        let insp_info = inspector::server_info(&mut insp).await?;
+        let mut insp_info = inspector::server_info(&mut insp).await?;
+        if !c.conn.skip_port_validation && insp_info.port != c.conn.inspect.port {
+            return Err(Error::precondition(
+                format!(
+                    "Unexpected database port reported: {} (connected to {}); a proxy in between?",
+                    insp_info.port, c.conn.inspect
+                ),
+                "connect to the server directly, or pass --skip-port-validation",
+            ));
+        }
+        if c.switch_to_rbr && insp_info.binlog_format != "ROW" {
+            info!("--switch-to-rbr: setting binlog_format=ROW on {} and restarting replication", c.conn.inspect);
+            insp.query_drop("SET GLOBAL binlog_format = 'ROW'").await?;
+            insp.query_drop("STOP REPLICA; START REPLICA").await?;
+            insp_info = inspector::server_info(&mut insp).await?;
+        }
         let source = inspector::replication_source(&mut insp).await?;
         let on_replica = c.test_on_replica || c.migrate_on_replica;
         if on_replica && source.is_none() {
@@ -317,7 +333,7 @@ impl Migrator {
         let db = &c.database;
         let mut prim = connect(&v.primary_opts, "primary", c.conn.timeout).await?;
         // The ghost's ALTER runs with the writers' sql_mode, so --allow-zero-in-date applies to it too.
-        setup_writer(&mut prim, c.allow_zero_in_date).await?;
+        setup_writer(&mut prim, WriterMode::of(c)).await?;
         // Leftovers: refuse, or drop when told to.
         for (name, flag, allowed) in [
             (&n.ghost, "--initially-drop-ghost-table", c.initially_drop_ghost_table),
@@ -601,7 +617,7 @@ impl Migrator {
         let mut streamer = tokio::spawn(streamer::run(scfg, start, tx, stream_stats.clone()));
 
         let mut copy_conn = connect(&v.primary_opts, "primary (copy)", c.conn.timeout).await?;
-        setup_writer(&mut copy_conn, c.allow_zero_in_date).await?;
+        setup_writer(&mut copy_conn, WriterMode::of(c)).await?;
         let range = match &resume {
             None => copy_plan.read_range(&mut copy_conn).await?,
             Some(cp) if cp.copy_done => None,
@@ -614,21 +630,35 @@ impl Migrator {
             },
         };
         let copy_max = range.as_ref().map(|r| r.max.clone());
-        let estimated = if c.exact_rowcount {
-            query_value(prim, &format!("SELECT COUNT(*) FROM {}", qualified(&db, &c.table)))
-                .await?
-                .and_then(|s| s.parse().ok())
-                .unwrap_or(0)
+        let count_sql = format!("SELECT COUNT(*) FROM {}", qualified(&db, &c.table));
+        let concurrent_count = c.exact_rowcount && c.concurrent_rowcount;
+        let estimated = if c.exact_rowcount && !concurrent_count {
+            query_value(prim, &count_sql).await?.and_then(|s| s.parse().ok()).unwrap_or(0)
         } else {
             v.table.estimated_rows
         };
+        // --concurrent-rowcount: the exact count arrives while the copy runs.
+        let (count_tx, mut count_rx) = tokio::sync::oneshot::channel::<u64>();
+        if concurrent_count {
+            let opts = v.primary_opts.clone();
+            let timeout = c.conn.timeout;
+            tokio::spawn(async move {
+                if let Ok(mut conn) = connect(&opts, "primary (row count)", timeout).await {
+                    if let Ok(Some(n)) = query_value(&mut conn, &count_sql).await {
+                        let _ = count_tx.send(n.parse().unwrap_or(0));
+                    }
+                }
+            });
+        }
 
         let control = Arc::new(self.control(v));
         let _server =
             server::serve(c.serve_socket_file.clone(), c.initially_drop_socket_file, c.serve_tcp_port, control.clone())
                 .await?;
         let hp = HookProgress { elapsed: started.elapsed(), estimated_rows: estimated, ..Default::default() };
-        self.hook(HookEvent::RowCountComplete, &hp).await?;
+        if !concurrent_count {
+            self.hook(HookEvent::RowCountComplete, &hp).await?;
+        }
         let (throttle_tx, throttle_rx) = watch::channel(Some("starting".to_string()));
         let throttle_stats = Arc::new(ThrottleStats::default());
         let mut flag_files: Vec<_> = c.throttle_flag_file.iter().cloned().collect();
@@ -672,7 +702,7 @@ impl Migrator {
             copy_conn,
             copier::CopyEnv {
                 opts: v.primary_opts.clone(),
-                allow_zero_in_date: c.allow_zero_in_date,
+                mode: WriterMode::of(c),
                 retries: c.default_retries,
                 control: control.clone(),
                 hooks: self.hooks(),
@@ -683,7 +713,7 @@ impl Migrator {
         ));
 
         let mut apply_conn = connect(&v.primary_opts, "primary (applier)", c.conn.timeout).await?;
-        setup_writer(&mut apply_conn, c.allow_zero_in_date).await?;
+        setup_writer(&mut apply_conn, WriterMode::of(c)).await?;
         let mut applier = Applier::new(apply_plan, c.dml_batch_size, apply_stats.clone());
         applier.applied = start_set.clone();
         let mut checkpoint_tick = tokio::time::interval(c.checkpoint_interval);
@@ -713,7 +743,7 @@ impl Migrator {
             old: &n.old,
             changelog: &n.changelog,
             lock_timeout: c.cut_over_lock_timeout,
-            allow_zero_in_date: c.allow_zero_in_date,
+            mode: WriterMode::of(c),
             swap_back: c.test_on_replica,
             kind: c.cut_over,
             triggers: v
@@ -737,6 +767,15 @@ impl Migrator {
                         }
                     }
                     self.flush(&mut applier, &mut apply_conn, &v.primary_opts).await?;
+                }
+                n = &mut count_rx, if concurrent_count && !count_rx.is_terminated() => {
+                    if let Ok(n) = n {
+                        info!("row count complete: {n} rows");
+                        if !copy_done {
+                            metrics.estimated_rows = n;
+                        }
+                        self.hook(HookEvent::RowCountComplete, &hook_progress(&metrics)).await?;
+                    }
                 }
                 r = &mut copier, if !copy_done => {
                     match r {
@@ -924,7 +963,7 @@ impl Migrator {
                     tokio::time::sleep(Duration::from_millis((20 * u64::from(attempt)).min(1000))).await;
                     if matches!(e.server_code(), None | Some(2006 | 2013)) {
                         *conn = connect(opts, "primary (applier)", self.cfg.conn.timeout).await?;
-                        setup_writer(conn, self.cfg.allow_zero_in_date).await?;
+                        setup_writer(conn, WriterMode::of(&self.cfg)).await?;
                     }
                 }
                 Err(e) => return Err(e),

@@ -45,6 +45,7 @@ pub struct TableNames {
 }
 
 impl TableNames {
+    /// `table` is the migrated table, or --force-table-names when given.
     pub fn new(table: &str, timestamp_old: Option<&str>) -> Self {
         let old = match timestamp_old {
             Some(ts) => suffixed(table, &format!("_{ts}_del")),

@@ -38,11 +38,18 @@ fn main() -> ExitCode {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             BAR.get().inspect(|b| b.abandon());
-            eprintln!("FATAL {e}");
+            if STACK.get() == Some(&true) {
+                eprintln!("FATAL {e:?}");
+            } else {
+                eprintln!("FATAL {e}");
+            }
             ExitCode::FAILURE
         }
     }
 }
+
+/// --stack: print the error with its whole chain of causes.
+static STACK: OnceLock<bool> = OnceLock::new();
 
 /// The progress bar, when stderr is a terminal; log lines are printed above it.
 static BAR: OnceLock<ProgressBar> = OnceLock::new();
@@ -80,7 +87,14 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             }
             Ok(())
         }
-        Command::Migrate(args) => {
+        Command::Migrate(mut args) => {
+            if args.check_flag {
+                return Ok(()); // every flag parsed
+            }
+            if args.ask_pass {
+                args.password = rpassword::prompt_password("Password: ")?;
+            }
+            STACK.set(args.stack).ok();
             let level = if args.debug {
                 "debug"
             } else if args.quiet {
