@@ -21,7 +21,7 @@ pub struct Cli {
 pub enum Command {
     /// Change a table online: copy into a ghost table while replaying the binlog, then swap atomically.
     /// As with gh-ost, a flag given twice takes its last value.
-    #[command(args_override_self = true)]
+    #[command(args_override_self = true, version)]
     Migrate(Box<MigrateArgs>),
     /// Send an interactive command to a running migration (what `echo status | nc -U sock` does for gh-ost).
     Ctl(CtlArgs),
@@ -136,7 +136,8 @@ pub struct MigrateArgs {
     /// Print the full error chain on failure
     #[arg(long, num_args = 0..=1, require_equals = true, default_missing_value = "true", default_value = "false")]
     pub stack: bool,
-    /// Accept that binlog_format is ROW without checking or switching it
+    /// Accepted for gh-ost runbooks: wraith never restarts replication to apply the binlog format (it checks
+    /// binlog_format and refuses if it is not ROW; --switch-to-rbr changes it)
     #[arg(long, num_args = 0..=1, require_equals = true, default_missing_value = "true", default_value = "false")]
     pub assume_rbr: bool,
     /// Use GTID auto-positioning for the binlog reader (wraith always does; requires gtid_mode=ON)
@@ -234,7 +235,7 @@ pub struct MigrateArgs {
     /// When critical-load is met, check again after this long and abort only if it still is (0: at once)
     #[arg(long, default_value_t = 0)]
     pub critical_load_interval_millis: i64,
-    /// When critical-load is met, pause everything this long instead of aborting (0: abort)
+    /// When critical-load is met, pause the row copy this long instead of aborting (0: abort)
     #[arg(long, default_value_t = 0)]
     pub critical_load_hibernate_seconds: i64,
     /// After each chunk, sleep this many times the chunk's copy time (0: no sleep)
@@ -318,9 +319,17 @@ pub struct MigrateArgs {
     pub debug: bool,
     #[arg(long, num_args = 0..=1, require_equals = true, default_missing_value = "true", default_value = "false")]
     pub quiet: bool,
-    /// Seconds between status lines
-    #[arg(long, default_value = "5s", value_parser = humantime::parse_duration)]
+    /// Time between status lines: seconds, or a duration like 500ms or 1m
+    #[arg(long, default_value = "5", value_parser = parse_seconds_or_duration)]
     pub status_interval: Duration,
+}
+
+fn parse_seconds_or_duration(s: &str) -> std::result::Result<Duration, String> {
+    match s.trim().parse::<f64>() {
+        Ok(secs) if secs >= 0.0 => Ok(Duration::from_secs_f64(secs)),
+        Ok(_) => Err("must not be negative".into()),
+        Err(_) => humantime::parse_duration(s.trim()).map_err(|e| e.to_string()),
+    }
 }
 
 /// Go's flag package accepts `-flag` as well as `--flag`; runbooks use both. Rewrites single-dash long
@@ -456,7 +465,7 @@ impl MigrateArgs {
         c.chunk_size = clamp(self.chunk_size, 10, 100_000) as u64;
         c.dml_batch_size = clamp(self.dml_batch_size, 1, 10_000) as usize;
         c.default_retries = clamp(self.default_retries, 1, 100_000) as u32;
-        c.heartbeat_interval = Duration::from_millis(clamp(self.heartbeat_interval_millis, 100, 60_000) as u64);
+        c.heartbeat_interval = Duration::from_millis(clamp(self.heartbeat_interval_millis, 100, 1_000) as u64);
         c.max_lag = Duration::from_millis(clamp(self.max_lag_millis, 100, i64::MAX) as u64);
         c.throttle_flag_file = self.throttle_flag_file;
         c.throttle_additional_flag_file = Some(self.throttle_additional_flag_file);

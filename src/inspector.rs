@@ -136,7 +136,17 @@ pub async fn replication_source(conn: &mut Conn) -> Result<Option<Endpoint>> {
         "SELECT HOST, PORT FROM performance_schema.replication_connection_configuration \
          WHERE CHANNEL_NAME = '' AND HOST <> ''",
     )
-    .await?;
+    .await
+    .map_err(|e| {
+        if e.server_code() == Some(1142) {
+            Error::precondition(
+                "the account cannot read performance_schema.replication_connection_configuration to find the primary",
+                "GRANT SELECT ON performance_schema.* to the migration user, or pass --assume-master-host",
+            )
+        } else {
+            e
+        }
+    })?;
     Ok(rows.first().map(|r| Endpoint { host: cell(r, 0), port: cell(r, 1).parse().unwrap_or(3306) }))
 }
 

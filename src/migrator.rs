@@ -127,7 +127,13 @@ impl Migrator {
                 p.copied_rows = o.rows_copied;
                 p.estimated_rows = o.rows_copied;
                 p.progress_pct = 100.0;
-                self.hook(HookEvent::Success, &p).await?;
+                if let Err(e) = self.hook(HookEvent::Success, &p).await {
+                    let _ = self.hook(HookEvent::Failure, &p).await;
+                    return Err(Error::Context {
+                        context: "the migration completed (the table has its new schema), but".into(),
+                        source: Box::new(e),
+                    });
+                }
             }
             Ok(_) => {}
             Err(_) => {
@@ -206,7 +212,10 @@ impl Migrator {
         let mut prim = connect(&primary_opts, "primary", c.conn.timeout).await?;
         let prim_info = inspector::server_info(&mut prim).await?;
         let same_server = prim_info.server_uuid == insp_info.server_uuid;
-        inspector::check_binlog(&insp_info, &format!("inspected server {}", c.conn.inspect), !same_server)?;
+        // The binlog read must hold the application's writes, which reach a replica by replication: that
+        // needs log_replica_updates unless the inspected server is the primary itself.
+        let app_writes_replicated = !same_server || on_replica;
+        inspector::check_binlog(&insp_info, &format!("inspected server {}", c.conn.inspect), app_writes_replicated)?;
         if !same_server {
             inspector::check_binlog(&prim_info, &format!("primary {primary}"), false)?;
         }
@@ -217,6 +226,19 @@ impl Migrator {
             ));
         }
         inspector::check_privileges(&mut prim, &c.database, true, false).await?;
+        // A misspelt status variable would throttle (max-load) or abort (critical-load) later: refuse now.
+        for (flag, limits) in [("--max-load", &c.max_load), ("--critical-load", &c.critical_load)] {
+            for (name, _) in &limits.0 {
+                let found: Option<(String, String)> =
+                    prim.query_first(format!("SHOW GLOBAL STATUS LIKE {}", quote(name))).await?;
+                if found.is_none() {
+                    return Err(Error::precondition(
+                        format!("{flag}: the server has no status variable {name}"),
+                        "see SHOW GLOBAL STATUS for the names, e.g. Threads_running",
+                    ));
+                }
+            }
+        }
         inspector::check_privileges(&mut insp, &c.database, false, true).await?;
 
         let table = inspector::table_info(&mut insp, &c.database, &c.table).await?.ok_or_else(|| {
@@ -291,6 +313,14 @@ impl Migrator {
                 ),
                 "drop them (a leftover of an earlier migration?) or choose another --trigger-suffix / --remove-trigger-suffix-if-exists",
             ));
+        }
+        if let Some(sock) = &c.serve_socket_file {
+            if sock.exists() && !c.initially_drop_socket_file {
+                return Err(Error::precondition(
+                    format!("socket file {} already exists (another migration, or a leftover?)", sock.display()),
+                    "remove it, or pass --initially-drop-socket-file",
+                ));
+            }
         }
         let a = alter::analyze(&c.alter)?;
         a.check_supported()?;
@@ -774,7 +804,10 @@ impl Migrator {
                         if !copy_done {
                             metrics.estimated_rows = n;
                         }
-                        self.hook(HookEvent::RowCountComplete, &hook_progress(&metrics)).await?;
+                        // Like gh-ost, a background count's hook cannot stop a copy already under way.
+                        if let Err(e) = self.hook(HookEvent::RowCountComplete, &hook_progress(&metrics)).await {
+                            warn!("{e}");
+                        }
                     }
                 }
                 r = &mut copier, if !copy_done => {
@@ -817,7 +850,7 @@ impl Migrator {
                 _ = status_tick.tick() => {
                     let line = metrics.line(&self.state.borrow(), rx.len());
                     if last_status_log.elapsed() + Duration::from_millis(50) >= c.status_interval {
-                        info!("{line}");
+                        info!(target: "wraith::status", "{line}");
                         last_status_log = Instant::now();
                     }
                     self.progress.send_replace(Progress {
@@ -862,17 +895,18 @@ impl Migrator {
                         self.hook(HookEvent::BeginPostponed, &hook_progress(&metrics)).await?;
                     }
                     self.set_state("postponing cut-over");
+                    control.postponing.store(true, Ordering::Relaxed);
                     next_cut_over = Instant::now() + Duration::from_millis(100);
                     continue;
                 }
             }
-            // Cut over only with the replica caught up and the backlog small: the lock lasts that long.
-            if let Some(reason) = throttle_rx.borrow().clone() {
-                if reason.starts_with("lag") || reason.starts_with("no heartbeat") {
-                    self.set_state("waiting for lag before cut-over");
-                    next_cut_over = Instant::now() + Duration::from_millis(100);
-                    continue;
-                }
+            control.postponing.store(false, Ordering::Relaxed);
+            // As gh-ost: no cut-over while throttled (lag, load, flag files, operator): the lock would last
+            // as long as the replica is behind, and a throttle means "not now".
+            if throttle_rx.borrow().is_some() {
+                self.set_state("throttled before cut-over");
+                next_cut_over = Instant::now() + Duration::from_millis(100);
+                continue;
             }
             if rx.len() > BACKLOG / 10 {
                 continue;
@@ -883,7 +917,16 @@ impl Migrator {
                 analyzed = true;
             }
             self.set_state("cut-over");
-            self.hook(HookEvent::BeforeCutOver, &hook_progress(&metrics)).await?;
+            // gh-ost retries the whole cut-over, hook included, when the hook fails.
+            if let Err(e) = self.hook(HookEvent::BeforeCutOver, &hook_progress(&metrics)).await {
+                cut_over_attempts += 1;
+                if cut_over_attempts >= c.default_retries {
+                    return Err(e);
+                }
+                warn!("{e}; retrying the cut-over ({cut_over_attempts}/{})", c.default_retries);
+                next_cut_over = Instant::now() + Duration::from_secs(1);
+                continue;
+            }
             if c.test_on_replica && !c.test_on_replica_skip_replica_stop && !replication_stopped {
                 self.hook(HookEvent::StopReplication, &hook_progress(&metrics)).await?;
                 info!("--test-on-replica: stopping replication on {} before the cut-over", c.conn.inspect);
@@ -939,7 +982,7 @@ impl Migrator {
             left_behind.push(format!("{db}.{}", n.old));
         }
         self.set_state("done");
-        info!("{}", metrics.line("done", 0));
+        info!(target: "wraith::status", "{}", metrics.line("done", 0));
         Ok(Outcome {
             executed: true,
             rows_copied: copy_progress.rows.load(Ordering::Relaxed),

@@ -19,6 +19,8 @@ pub struct Control {
     pub user_throttle: AtomicBool,
     pub unpostponed: AtomicBool,
     pub panic: AtomicBool,
+    /// The migrator is postponing the cut-over (the flag file exists): `unpostpone` applies now.
+    pub postponing: AtomicBool,
     pub chunk_size: Arc<AtomicU64>,
     pub dml_batch_size: AtomicU64,
     pub max_lag_millis: AtomicU64,
@@ -108,11 +110,11 @@ impl Control {
             "max-lag-millis" => self.number(arg, read, &self.max_lag_millis, 100, u64::MAX),
             "nice-ratio" => match (read, arg.map(str::parse::<f64>)) {
                 (true, _) => format!("{}\n", self.nice_ratio()),
-                (false, Some(Ok(v))) if v >= 0.0 => {
+                (false, Some(Ok(v))) if (0.0..=100.0).contains(&v) => {
                     self.nice_ratio.store(v.to_bits(), Ordering::Relaxed);
                     ok()
                 }
-                _ => "ERROR: nice-ratio expects a number >= 0\n".into(),
+                _ => "ERROR: nice-ratio expects a number from 0 to 100\n".into(),
             },
             "max-load" | "critical-load" => {
                 let cell = if cmd == "max-load" { &self.max_load } else { &self.critical_load };
@@ -182,6 +184,13 @@ impl Control {
                 if self.force_named_cut_over && arg != Some(self.table.as_str()) {
                     return format!("ERROR: --force-named-cut-over is set: use {cmd}={}\n", self.table);
                 }
+                if let Some(a) = arg.filter(|a| *a != self.table) {
+                    return format!("ERROR: {cmd}={a} names another table; this migration is of {}\n", self.table);
+                }
+                // Only a postponed cut-over can be released; an early `unpostpone` must not arm a surprise.
+                if !self.postponing.load(Ordering::Relaxed) {
+                    return "ERROR: the cut-over is not being postponed right now\n".to_string();
+                }
                 self.unpostponed.store(true, Ordering::Relaxed);
                 info!("cut-over unpostponed by an interactive command");
                 ok()
@@ -189,6 +198,9 @@ impl Control {
             "panic" => {
                 if self.force_named_panic && arg != Some(self.table.as_str()) {
                     return format!("ERROR: --force-named-panic is set: use panic={}\n", self.table);
+                }
+                if let Some(a) = arg.filter(|a| *a != self.table) {
+                    return format!("ERROR: panic={a} names another table; this migration is of {}\n", self.table);
                 }
                 self.panic.store(true, Ordering::Relaxed);
                 warn!("panic requested by an interactive command");
@@ -229,8 +241,8 @@ impl Drop for ServerGuard {
     }
 }
 
-/// Serves on a unix socket and/or a TCP port (on 127.0.0.1... gh-ost binds all interfaces; we bind loopback
-/// unless the operator gives a host, because the commands can abort a migration).
+/// Serves on a unix socket and/or a TCP port. The port is bound on 127.0.0.1 only (gh-ost binds all
+/// interfaces): the commands can abort a migration and carry no authentication.
 pub async fn serve(
     socket: Option<PathBuf>,
     drop_existing_socket: bool,
@@ -314,8 +326,12 @@ mod tests {
         assert_eq!(c.execute("resume"), "OK\n");
         assert!(!c.user_throttle.load(Ordering::Relaxed));
         assert!(c.execute("bogus").starts_with("ERROR: unknown command"));
-        c.execute("unpostpone");
+        assert!(c.execute("unpostpone").starts_with("ERROR"), "nothing is postponed yet");
+        c.postponing.store(true, Ordering::Relaxed);
+        assert!(c.execute("unpostpone=other").starts_with("ERROR"));
+        assert_eq!(c.execute("unpostpone"), "OK\n");
         assert!(c.unpostponed.load(Ordering::Relaxed));
+        assert!(c.execute("panic=other").starts_with("ERROR"));
         assert_eq!(c.execute("max-load=Threads_running=25"), "OK\n");
         assert_eq!(c.execute("max-load=?"), "Threads_running=25\n");
         assert!(c.execute("max-load=Threads_running").starts_with("ERROR"));

@@ -64,6 +64,8 @@ pub async fn run(
         if *stop.borrow() {
             return;
         }
+        // Lag is read every time, throttled or not, so status output stays current.
+        let lag = lag_reason(&cfg, &mut inspect, &control, &stats, &mut replicas).await;
         let mut reason = None;
         if control.user_throttle.load(Ordering::Relaxed) {
             reason = Some("commanded by user".to_string());
@@ -72,7 +74,7 @@ pub async fn run(
             reason = cfg.flag_files.iter().find(|f| f.exists()).map(|f| format!("flag-file {}", f.display()));
         }
         if reason.is_none() {
-            reason = lag_reason(&cfg, &mut inspect, &control, &stats, &mut replicas).await;
+            reason = lag;
         }
         // Status-variable, query and HTTP checks cost a round trip each: once a second, as gh-ost.
         if last_slow_check.elapsed() >= Duration::from_secs(1) {

@@ -95,15 +95,17 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                 args.password = rpassword::prompt_password("Password: ")?;
             }
             STACK.set(args.stack).ok();
-            let level = if args.debug {
-                "debug"
+            // As gh-ost: status lines always; progress messages with --verbose; everything with --debug.
+            let directives = if args.debug {
+                "wraith=debug"
             } else if args.quiet {
-                "error"
+                "wraith=error"
+            } else if args.verbose {
+                "wraith=info"
             } else {
-                "info"
+                "wraith=warn,wraith::status=info"
             };
-            let filter =
-                EnvFilter::try_from_env("WRAITH_LOG").unwrap_or_else(|_| EnvFilter::new(format!("wraith={level}")));
+            let filter = EnvFilter::try_from_env("WRAITH_LOG").unwrap_or_else(|_| EnvFilter::new(directives));
             let tty = std::io::stderr().is_terminal();
             tracing_subscriber::fmt()
                 .with_env_filter(filter)
@@ -133,9 +135,13 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             }
             let outcome = tokio::select! {
                 r = m.run() => r?,
-                _ = tokio::signal::ctrl_c() => anyhow::bail!(
-                    "interrupted: the original table is untouched; the ghost and changelog tables may remain"
-                ),
+                _ = tokio::signal::ctrl_c() => {
+                    let state = m.state().borrow().clone();
+                    if matches!(state.as_str(), "cleanup" | "done") {
+                        anyhow::bail!("interrupted after the cut-over: the table has its new schema; the old table is _<t>_del");
+                    }
+                    anyhow::bail!("interrupted while {state}: the original table is untouched (a cut-over never half-applies); the ghost, changelog and checkpoint tables may remain")
+                }
             };
             BAR.get().inspect(|b| b.finish_and_clear());
             if outcome.executed {
