@@ -244,7 +244,8 @@ const GH_OST_OSC_KEYS: &[&str] = &["chunk-size", "max-lag-millis", "max-load", "
 /// - `[client]`: `user`, `password`, `host`, `port` become `--user` etc. A value of the form `${NAME}` is
 ///   replaced by the environment variable NAME (as gh-ost does for user and password); an unset variable is an
 ///   error. Standard MySQL client options that do not concern wraith (`socket`, `default-character-set`, ...)
-///   and `loose-` prefixed options are ignored; TLS options are refused, since wraith would not honour them;
+///   and `loose-` prefixed options are ignored; ssl-ca/ssl-cert/ssl-key map to the flags, other TLS options
+///   are refused, since wraith would not honour them;
 ///   any other key is an error.
 /// - `[osc]`: any migrate flag, spelled `chunk_size` or `chunk-size`; a key without a value sets a boolean.
 /// - Section and key names are case-insensitive. Other sections are ignored. A key outside any section and
@@ -291,10 +292,18 @@ pub fn ini_args(text: &str, origin: &str, known: &[KnownFlag]) -> Result<Vec<Str
                     };
                     let v = expand_env(&v).map_err(at)?;
                     out.push(flag_arg(flag, Scalar::Str(v), &at)?);
+                } else if matches!(name, "ssl-ca" | "ssl-cert" | "ssl-key") {
+                    // The same files the mysql client uses: they become --ssl-ca / --ssl-cert / --ssl-key.
+                    let (Some(flag), Some(v)) = (find(known, name), value) else {
+                        return Err(at("needs a file path".into()));
+                    };
+                    let v = expand_env(&v).map_err(at)?;
+                    out.push(flag_arg(flag, Scalar::Str(v), &at)?);
                 } else if name.starts_with("ssl") || name.starts_with("tls") {
                     return Err(at(
-                        "wraith has no TLS settings and would connect without them; remove the option or move it \
-                         to a section for other clients (such as [mysql])"
+                        "wraith reads only ssl-ca, ssl-cert and ssl-key here (other TLS options would be ignored, \
+                         and the connection would differ from what the file asks); use --ssl/--ssl-allow-insecure \
+                         flags or move the option to another section (such as [mysql])"
                             .into(),
                     ));
                 } else if loose.is_some() || CLIENT_IGNORED.contains(&name) {
