@@ -187,8 +187,14 @@ impl Migrator {
             insp.query_drop("STOP REPLICA; START REPLICA").await?;
             insp_info = inspector::server_info(&mut insp).await?;
         }
-        let source = inspector::replication_source(&mut insp).await?;
         let on_replica = c.test_on_replica || c.migrate_on_replica;
+        // With --assume-master-host the source is given: its lookup needs performance_schema, which
+        // the operator may not have granted (the refusal's hint points here).
+        let source = if c.conn.assume_master_host.is_some() && !on_replica {
+            None
+        } else {
+            inspector::replication_source(&mut insp).await?
+        };
         if on_replica && source.is_none() {
             return Err(Error::precondition(
                 format!("{} is not a replica, but --test-on-replica/--migrate-on-replica was given", c.conn.inspect),

@@ -35,9 +35,9 @@ use wraith::sql::TableNames;
 use crate::common::*;
 
 /// Bound on a whole migration of a test table (a few thousand rows) once it is allowed to finish.
-pub const RUN_TIMEOUT: Duration = Duration::from_secs(180);
+pub const RUN_TIMEOUT: Duration = Duration::from_secs(300);
 /// Bound on reaching one phase of a migration.
-pub const PHASE_TIMEOUT: Duration = Duration::from_secs(120);
+pub const PHASE_TIMEOUT: Duration = Duration::from_secs(180);
 /// Bound on writers committing a given number of transactions.
 pub const COMMIT_TIMEOUT: Duration = Duration::from_secs(60);
 
@@ -46,6 +46,7 @@ pub const COMMIT_TIMEOUT: Duration = Duration::from_secs(60);
 /// A migration of `db.table` inspecting the replica (wraith finds the primary through replication), executed,
 /// with small chunks so the copy spans many statements, and no shared throttle file (`/tmp/gh-ost.throttle`).
 pub fn config(db: &TestDb, table: &str, alter: &str) -> Config {
+    init_logging();
     let s = settings();
     let conn = Config::connection(&s.replica_host, s.replica_port, &s.user, &s.password);
     let mut cfg = Config::new(conn, db.name(), table, alter);
@@ -55,6 +56,20 @@ pub fn config(db: &TestDb, table: &str, alter: &str) -> Config {
     cfg.throttle_additional_flag_file = None;
     cfg.status_interval = Duration::from_secs(30);
     cfg
+}
+
+/// With `WRAITH_TEST_LOG` set (e.g. `WRAITH_TEST_LOG=wraith=info`), the engine's log goes to stderr: for
+/// diagnosing a failing test (lag throttling, retried cut-overs...). Off by default.
+pub fn init_logging() {
+    static ONCE: std::sync::Once = std::sync::Once::new();
+    ONCE.call_once(|| {
+        if let Ok(filter) = std::env::var("WRAITH_TEST_LOG") {
+            let _ = tracing_subscriber::fmt()
+                .with_env_filter(tracing_subscriber::EnvFilter::new(filter))
+                .with_writer(std::io::stderr)
+                .try_init();
+        }
+    });
 }
 
 /// The same, but `--host` is the primary itself.
@@ -185,20 +200,27 @@ impl Running {
         }
     }
 
-    /// Waits for the run's result (bounded).
+    /// Waits for the run's result (bounded), noting the phases it goes through.
     pub async fn finish(&mut self, limit: Duration) -> Result<wraith::Result<Outcome>> {
-        if let Some(r) = self.result.take() {
-            return Ok(r);
-        }
-        let handle = self.handle.as_mut().context("the result was already taken")?;
-        match tokio::time::timeout(limit, handle).await {
-            Ok(r) => {
-                self.handle = None;
-                let r = r.context("migration task")?;
-                self.note();
-                Ok(r)
+        let deadline = Instant::now() + limit;
+        loop {
+            self.note();
+            if let Some(r) = self.result.take() {
+                return Ok(r);
             }
-            Err(_) => bail!("the migration did not finish within {limit:?}; phases seen: {:?}", self.seen),
+            let handle = self.handle.as_mut().context("the result was already taken")?;
+            tokio::select! {
+                r = &mut *handle => {
+                    self.handle = None;
+                    self.result = Some(r.context("migration task")?);
+                }
+                changed = self.state.changed(), if self.state.has_changed().is_ok() => {
+                    let _ = changed;
+                }
+                _ = tokio::time::sleep_until(deadline.into()) => {
+                    bail!("the migration did not finish within {limit:?}; phases seen: {:?}", self.seen);
+                }
+            }
         }
     }
 
@@ -229,7 +251,11 @@ where
 {
     let deadline = Instant::now() + limit;
     loop {
-        if check().await? {
+        let done = match tokio::time::timeout_at(deadline.into(), check()).await {
+            Ok(done) => done?,
+            Err(_) => false,
+        };
+        if done {
             return Ok(());
         }
         if Instant::now() >= deadline {
@@ -524,7 +550,9 @@ pub struct WorkloadSpec {
     /// Keys `1..=seed_max` are the seeded range (with gaps); fresh inserts take keys above.
     pub seed_max: i64,
     pub writers: usize,
-    /// Pause between transactions of one writer (load shaping on small machines, not synchronisation).
+    /// Pause between transactions of one writer: load shaping, not synchronisation. The replica must keep up
+    /// with the writers (plus whatever else runs on the machine), or wraith rightly holds the copy and the
+    /// cut-over back on replication lag.
     pub pause: Duration,
     /// How the migrated table's columns are named after the cut-over: (original name, new name or None when
     /// dropped). Writers switch when the server says a column is unknown (what an application would do).
@@ -539,7 +567,7 @@ impl WorkloadSpec {
             control: "c".into(),
             seed_max,
             writers: 4,
-            pause: Duration::from_millis(2),
+            pause: Duration::from_millis(10),
             after_cut_over: vec![],
         }
     }
@@ -576,9 +604,7 @@ impl Workload {
         let mut tasks = Vec::new();
         for w in 0..spec.writers {
             let mut conn = connect(primary_opts(Some(db.name()))).await?;
-            conn.query_drop(spec.model.session).await?;
-            // A blocked write gives up rather than hang the test; the writer then retries.
-            conn.query_drop("SET SESSION innodb_lock_wait_timeout = 5, SESSION lock_wait_timeout = 30").await?;
+            writer_session(&mut conn, &spec).await?;
             let writer = Writer {
                 spec: spec.clone(),
                 stop: stop.clone(),
@@ -648,8 +674,17 @@ struct Writer {
 
 impl Writer {
     async fn run(mut self, mut conn: Conn) -> Result<()> {
+        // A transaction that failed transiently, retried as is (what an application does).
+        let mut retry: Option<(String, String)> = None;
+        let mut attempts = 0;
         while !self.stop.load(Ordering::Relaxed) {
-            let (on_t, on_c) = self.statements();
+            let (on_t, on_c) = match retry.take() {
+                Some(tx) => tx,
+                None => {
+                    attempts = 0;
+                    self.statements()
+                }
+            };
             let sql = format!("START TRANSACTION; {on_t}; {on_c}; COMMIT");
             match conn.query_drop(&sql).await {
                 Ok(()) => {
@@ -664,15 +699,25 @@ impl Writer {
                     match &e {
                         mysql_async::Error::Server(s) => {
                             conn.query_drop("ROLLBACK").await.context("rollback after a failed write")?;
-                            if s.code == 1054 && !self.after && !self.spec.after_cut_over.is_empty() {
-                                self.after = true;
-                                self.stats.switched.fetch_add(1, Ordering::Relaxed);
+                            match s.code {
+                                // Deadlock, lock wait timeout, table renamed or redefined under us: retry.
+                                1213 | 1205 | 1146 | 1412 if attempts < 50 => {
+                                    attempts += 1;
+                                    retry = Some((on_t, on_c));
+                                }
+                                // The new table has new column names: use them from now on.
+                                1054 if !self.after && !self.spec.after_cut_over.is_empty() => {
+                                    self.after = true;
+                                    self.stats.switched.fetch_add(1, Ordering::Relaxed);
+                                }
+                                // A duplicate key (the workload picks keys that may be taken): give up this one.
+                                _ => {}
                             }
                         }
                         // A broken connection: the transaction is gone with it.
                         _ => {
                             conn = connect(primary_opts(Some(&db_of(&conn)))).await?;
-                            conn.query_drop(self.spec.model.session).await?;
+                            writer_session(&mut conn, &self.spec).await?;
                         }
                     }
                 }
@@ -772,6 +817,13 @@ impl Writer {
     }
 }
 
+async fn writer_session(conn: &mut Conn, spec: &WorkloadSpec) -> Result<()> {
+    conn.query_drop(spec.model.session).await?;
+    // A blocked write gives up rather than hang the test; the writer then retries.
+    conn.query_drop("SET SESSION innodb_lock_wait_timeout = 5, SESSION lock_wait_timeout = 30").await?;
+    Ok(())
+}
+
 fn db_of(conn: &Conn) -> String {
     conn.opts().db_name().unwrap_or_default().to_string()
 }
@@ -830,6 +882,15 @@ pub const SIMPLE_COLUMNS: &str = "id, n, s, ts, b";
 /// (`t_columns` and `c_columns` select corresponding values), and the migration left no ghost or changelog
 /// table. Returns the number of rows compared.
 pub async fn assert_matches_control(db: &TestDb, t_columns: &str, c_columns: &str) -> Result<usize> {
+    within(
+        "comparing t with the control table",
+        Duration::from_secs(120),
+        compare_with_control(db, t_columns, c_columns),
+    )
+    .await
+}
+
+async fn compare_with_control(db: &TestDb, t_columns: &str, c_columns: &str) -> Result<usize> {
     let n = assert_queries_equal(
         db.primary(),
         &format!("SELECT {t_columns} FROM t ORDER BY id"),
