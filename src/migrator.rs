@@ -854,7 +854,12 @@ impl Migrator {
                     }
                 }
                 _ = status_tick.tick() => {
-                    let line = metrics.line(&self.state.borrow(), rx.len());
+                    // gh-ost's runbooks grep for "throttled, <reason>" in the state.
+                    let state = match (self.state.borrow().clone(), throttle_rx.borrow().clone()) {
+                        (s, Some(why)) if s == "migrating" => format!("throttled, {why}"),
+                        (s, _) => s,
+                    };
+                    let line = metrics.line(&state, rx.len());
                     if last_status_log.elapsed() + Duration::from_millis(50) >= c.status_interval {
                         info!(target: "wraith::status", "{line}");
                         last_status_log = Instant::now();

@@ -1,0 +1,469 @@
+//! Helpers for the gh-ost runbook compatibility tests (`tests/compat_*.rs`), on top of `tests/common` (the
+//! sandbox harness) and `tests/migrate_common` (migration configs, flag files, the writer workload).
+//!
+//! - `Run`: a migration on its own task whose phase AND status refreshes can be awaited. The engine publishes
+//!   its progress at least once a second (`Migrator::progress`); "nothing happened for two refreshes" is how
+//!   these tests observe that something does NOT progress, without sleeping for a guessed time.
+//! - `ctl`: one interactive command over the control socket, bounded.
+//! - `Wraith`: the real binary as a child process (killed when dropped), its stderr kept in a file.
+//! - `ReplicationGuard`: `START REPLICA` on the replica when dropped, even when the test fails.
+//!
+//! Binlog reader ids: each compat test uses a fixed `replica_server_id` in 424_000..425_000, distinct per
+//! test and below the random ids (>= 1_000_000) the other migration tests use.
+//!
+//! ```ignore
+//! mod common;
+//! mod compat_common;
+//! mod migrate_common;
+//! ```
+#![allow(dead_code)] // each test binary uses its own subset
+
+use std::path::{Path, PathBuf};
+use std::process::Stdio;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use anyhow::{bail, Context, Result};
+use mysql_async::prelude::*;
+use tokio::sync::watch;
+use tokio::task::JoinHandle;
+use wraith::config::Config;
+use wraith::migrator::{Migrator, Outcome, Progress};
+
+use crate::common::*;
+use crate::migrate_common::*;
+
+/// Bound on one status refresh (the engine publishes one at least every second).
+pub const TICK_TIMEOUT: Duration = Duration::from_secs(15);
+/// Bound on one interactive command.
+pub const CTL_TIMEOUT: Duration = Duration::from_secs(10);
+
+// ---------------------------------------------------------------- tables
+
+/// `t (id BIGINT PRIMARY KEY, n INT NOT NULL, s VARCHAR(64))` with ids 1..=rows, on the primary, replicated.
+pub async fn numbers_table(db: &TestDb, rows: u64) -> Result<()> {
+    db.exec(format!(
+        "CREATE TABLE t (id BIGINT NOT NULL PRIMARY KEY, n INT NOT NULL, s VARCHAR(64) NULL);
+         SET SESSION cte_max_recursion_depth = {};
+         INSERT INTO t (id, n, s)
+           WITH RECURSIVE seq(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM seq WHERE i < {rows})
+           SELECT i, (i * 7919) % 100003, IF(i % 10 = 0, NULL, CONCAT('row ', i)) FROM seq",
+        rows + 10
+    ))
+    .await?;
+    db.wait_replica_caught_up().await
+}
+
+/// Checksum of `columns` of a table on the primary, by id.
+pub async fn checksum(db: &TestDb, table: &str, columns: &str) -> Result<Checksum> {
+    let mut conn = db.primary_conn().await?;
+    table_checksum(&mut conn, &format!("`{table}`"), columns, "id").await
+}
+
+/// A table's definition and data, for "the original table is untouched".
+#[derive(Debug, PartialEq, Eq)]
+pub struct Original {
+    pub create: String,
+    pub checksum: Checksum,
+}
+
+pub async fn original(db: &TestDb, table: &str) -> Result<Original> {
+    Ok(Original { create: show_create(db, table).await?, checksum: checksum(db, table, "*").await? })
+}
+
+/// Whether `table` on the primary has the column.
+pub async fn has_column(db: &TestDb, table: &str, column: &str) -> Result<bool> {
+    let n: Vec<u64> = db
+        .query(format!(
+            "SELECT COUNT(*) FROM information_schema.COLUMNS WHERE TABLE_SCHEMA = '{}' AND TABLE_NAME = '{table}' \
+             AND COLUMN_NAME = '{column}'",
+            db.name()
+        ))
+        .await?;
+    Ok(n.first() == Some(&1))
+}
+
+// ---------------------------------------------------------------- configs
+
+/// `migrate_common::config` (replica inspected, executed, no shared throttle file) with a fixed binlog
+/// reader id and a lag limit no replica reaches (`LAX_LAG`).
+pub fn compat_config(db: &TestDb, alter: &str, server_id: u32) -> Config {
+    let mut cfg = config(db, "t", alter);
+    cfg.conn.replica_server_id = server_id;
+    cfg.max_lag = LAX_LAG;
+    cfg
+}
+
+/// The lag limit of these tests. They check what stops and releases the copy (commands, flag files); a
+/// replica lagging on a busy machine must not be a second reason, which would hide a broken first one.
+pub const LAX_LAG: Duration = Duration::from_secs(60);
+
+/// `compat_config` with small, slowed-down chunks, so the copy of 20000 rows spans many seconds.
+pub fn slow_config(db: &TestDb, alter: &str, server_id: u32) -> Config {
+    let mut cfg = compat_config(db, alter, server_id);
+    cfg.chunk_size = 10;
+    cfg.nice_ratio = 2.0;
+    cfg
+}
+
+/// A scratch directory removed on drop (kept short: unix socket paths are limited to 107 bytes).
+pub struct TempDir(pub PathBuf);
+
+impl TempDir {
+    pub fn new(tag: &str) -> TempDir {
+        use std::sync::atomic::{AtomicU64, Ordering};
+        static N: AtomicU64 = AtomicU64::new(0);
+        let p =
+            std::env::temp_dir().join(format!("wt-{tag}-{}-{}", std::process::id(), N.fetch_add(1, Ordering::Relaxed)));
+        let _ = std::fs::remove_dir_all(&p);
+        std::fs::create_dir_all(&p).expect("creating a scratch directory");
+        TempDir(p)
+    }
+    pub fn path(&self, name: &str) -> PathBuf {
+        self.0.join(name)
+    }
+}
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+// ---------------------------------------------------------------- a migration in the background
+
+/// A migration on its own task; dropping it aborts the run.
+pub struct Run {
+    state: watch::Receiver<String>,
+    progress: watch::Receiver<Progress>,
+    handle: Option<JoinHandle<wraith::Result<Outcome>>>,
+    /// Phases seen (consecutive duplicates collapsed), for messages.
+    pub seen: Vec<String>,
+}
+
+impl Run {
+    pub fn start(cfg: Config) -> Run {
+        let m = Arc::new(Migrator::new(cfg));
+        let state = m.state();
+        let progress = m.progress();
+        let handle = tokio::spawn({
+            let m = m.clone();
+            async move { m.run().await }
+        });
+        Run { state, progress, handle: Some(handle), seen: vec![] }
+    }
+
+    fn note(&mut self) -> String {
+        let s = self.state.borrow_and_update().clone();
+        if self.seen.last() != Some(&s) {
+            self.seen.push(s.clone());
+        }
+        s
+    }
+
+    pub fn state(&mut self) -> String {
+        self.note()
+    }
+
+    fn finished(&self) -> bool {
+        self.handle.as_ref().is_none_or(|h| h.is_finished())
+    }
+
+    /// Waits until the phase is `want`; fails if the run ends first or `limit` passes.
+    pub async fn wait_state(&mut self, want: &str, limit: Duration) -> Result<()> {
+        let deadline = Instant::now() + limit;
+        loop {
+            if self.note() == want {
+                return Ok(());
+            }
+            if self.finished() {
+                let r = self.finish(Duration::from_secs(5)).await?;
+                bail!(
+                    "waiting for phase {want:?}: the run ended first ({:?}); phases {:?}",
+                    r.map(|_| "ok").map_err(|e| error_text(&e)),
+                    self.seen
+                );
+            }
+            let wake = (Instant::now() + Duration::from_millis(200)).min(deadline);
+            tokio::select! {
+                _ = self.state.changed() => {}
+                _ = tokio::time::sleep_until(wake.into()) => {}
+            }
+            if Instant::now() >= deadline {
+                bail!("phase {want:?} not reached within {limit:?}; phases {:?}", self.seen);
+            }
+        }
+    }
+
+    /// The next status refresh (published at least once a second while the run is in its main loop).
+    pub async fn tick(&mut self) -> Result<Progress> {
+        match tokio::time::timeout(TICK_TIMEOUT, self.progress.changed()).await {
+            Ok(Ok(())) => Ok(self.progress.borrow_and_update().clone()),
+            Ok(Err(_)) => bail!("the run ended while waiting for a status refresh; phases {:?}", self.seen),
+            Err(_) => bail!("no status refresh within {TICK_TIMEOUT:?}; phases {:?}", self.seen),
+        }
+    }
+
+    /// Waits for refreshes until `pred` holds for one; bounded by `limit`.
+    pub async fn tick_until(
+        &mut self,
+        what: &str,
+        limit: Duration,
+        mut pred: impl FnMut(&Progress) -> bool,
+    ) -> Result<Progress> {
+        let deadline = Instant::now() + limit;
+        loop {
+            let p = self.tick().await?;
+            if pred(&p) {
+                return Ok(p);
+            }
+            if Instant::now() >= deadline {
+                bail!("{what}: not seen within {limit:?}; last status {:?}", p.line);
+            }
+        }
+    }
+
+    /// The run's result, bounded.
+    pub async fn finish(&mut self, limit: Duration) -> Result<wraith::Result<Outcome>> {
+        let handle = self.handle.take().context("the result was already taken")?;
+        let r = match tokio::time::timeout(limit, handle).await {
+            Ok(r) => r.context("migration task")?,
+            Err(_) => bail!("the run did not end within {limit:?}; phases {:?}", self.seen),
+        };
+        self.note();
+        Ok(r)
+    }
+
+    pub async fn finish_ok(&mut self, limit: Duration) -> Result<Outcome> {
+        match self.finish(limit).await? {
+            Ok(o) => Ok(o),
+            Err(e) => bail!("the migration failed: {}; phases {:?}", error_text(&e), self.seen),
+        }
+    }
+
+    pub async fn finish_err(&mut self, limit: Duration) -> Result<String> {
+        match self.finish(limit).await? {
+            Ok(o) => bail!("the migration was expected to fail, but it succeeded: {o:?}; phases {:?}", self.seen),
+            Err(e) => Ok(error_text(&e)),
+        }
+    }
+}
+
+impl Drop for Run {
+    fn drop(&mut self) {
+        if let Some(h) = &self.handle {
+            h.abort();
+        }
+    }
+}
+
+/// Observes that the copy does not progress: waits for two consecutive refreshes with the same copied count
+/// (the chunk in flight when the throttle began has landed), then for two more refreshes (two more seconds of
+/// the engine's own clock), and checks that neither the reported count nor the ghost table's row count moved
+/// and that the copy is not complete. Returns the stalled count.
+pub async fn assert_copy_stalled(run: &mut Run, db: &TestDb, ghost: &str, total_rows: u64) -> Result<u64> {
+    let mut prev = run.tick().await?;
+    let settled = loop {
+        let p = run.tick().await?;
+        if p.copied == prev.copied {
+            break p;
+        }
+        prev = p;
+        if prev.copied >= total_rows {
+            bail!("the copy completed although it was throttled: {:?}", prev.line);
+        }
+    };
+    let ghost_rows = count_rows(db, ghost).await?;
+    assert!(
+        settled.copied < total_rows && ghost_rows < total_rows,
+        "the copy must be throttled before it completes: status {:?}, {ghost} has {ghost_rows} of {total_rows} rows",
+        settled.line
+    );
+    run.tick().await?;
+    let later = run.tick().await?;
+    let ghost_rows_later = count_rows(db, ghost).await?;
+    assert_eq!(
+        (later.copied, ghost_rows_later),
+        (settled.copied, ghost_rows),
+        "the copy progressed while throttled: status went from {:?} to {:?}",
+        settled.line,
+        later.line
+    );
+    Ok(settled.copied)
+}
+
+// ---------------------------------------------------------------- the control socket
+
+/// Sends one command to a migration's unix socket (bounded), returns the reply.
+pub async fn ctl(socket: &Path, command: &str) -> Result<String> {
+    match tokio::time::timeout(CTL_TIMEOUT, wraith::server::send(Some(socket), None, command)).await {
+        Ok(r) => r.with_context(|| format!("sending {command:?} to {}", socket.display())),
+        Err(_) => bail!("no reply to {command:?} within {CTL_TIMEOUT:?}"),
+    }
+}
+
+/// Waits until the socket file exists and answers `status` with a line containing `want`.
+pub async fn wait_status(socket: &Path, want: &str, limit: Duration) -> Result<String> {
+    let deadline = Instant::now() + limit;
+    let mut last = String::new();
+    loop {
+        if socket.exists() {
+            if let Ok(reply) = ctl(socket, "status").await {
+                if reply.contains(want) {
+                    return Ok(reply);
+                }
+                last = reply;
+            }
+        }
+        if Instant::now() >= deadline {
+            bail!("status did not contain {want:?} within {limit:?}; last reply {last:?}");
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+/// `Copy: 123/5000 ...` -> 123.
+pub fn copied_in_status(line: &str) -> Option<u64> {
+    line.split("Copy: ").nth(1)?.split('/').next()?.trim().parse().ok()
+}
+
+// ---------------------------------------------------------------- the binary
+
+pub const WRAITH: &str = env!("CARGO_BIN_EXE_wraith");
+
+/// The real `wraith` binary running as a child process; killed (SIGKILL) when dropped.
+pub struct Wraith {
+    pub child: tokio::process::Child,
+    pub stderr_path: PathBuf,
+    pub stdout_path: PathBuf,
+}
+
+/// Builds a `wraith` command whose output goes to files in `dir` named after `tag`.
+pub fn wraith_command(
+    dir: &TempDir,
+    tag: &str,
+    args: &[String],
+) -> Result<(tokio::process::Command, PathBuf, PathBuf)> {
+    let stdout_path = dir.path(&format!("{tag}.stdout"));
+    let stderr_path = dir.path(&format!("{tag}.stderr"));
+    let mut cmd = tokio::process::Command::new(WRAITH);
+    cmd.args(args)
+        .stdin(Stdio::null())
+        .stdout(std::fs::File::create(&stdout_path)?)
+        .stderr(std::fs::File::create(&stderr_path)?)
+        .env("WRAITH_LOG", "wraith=info")
+        .kill_on_drop(true);
+    Ok((cmd, stdout_path, stderr_path))
+}
+
+impl Wraith {
+    pub fn spawn(mut cmd: tokio::process::Command, stdout_path: PathBuf, stderr_path: PathBuf) -> Result<Wraith> {
+        let child = cmd.spawn().context("starting the wraith binary")?;
+        Ok(Wraith { child, stdout_path, stderr_path })
+    }
+
+    pub fn output(&self) -> String {
+        let out = std::fs::read_to_string(&self.stdout_path).unwrap_or_default();
+        let err = std::fs::read_to_string(&self.stderr_path).unwrap_or_default();
+        format!("--- stdout\n{out}--- stderr\n{err}")
+    }
+
+    /// Waits for the exit (bounded) and returns the status.
+    pub async fn wait(&mut self, limit: Duration) -> Result<std::process::ExitStatus> {
+        match tokio::time::timeout(limit, self.child.wait()).await {
+            Ok(s) => Ok(s?),
+            Err(_) => bail!("wraith did not exit within {limit:?}\n{}", self.output()),
+        }
+    }
+
+    /// Waits until the child answers `status` on `socket` with a line containing `want`; fails at once if
+    /// the child exits first (with its output), and kills it if `limit` passes.
+    pub async fn wait_status(&mut self, socket: &Path, want: &str, limit: Duration) -> Result<String> {
+        let deadline = Instant::now() + limit;
+        let mut last = String::new();
+        loop {
+            if let Some(status) = self.child.try_wait()? {
+                bail!("wraith exited ({status}) before its status said {want:?}\n{}", self.output());
+            }
+            if socket.exists() {
+                if let Ok(reply) = ctl(socket, "status").await {
+                    if reply.contains(want) {
+                        return Ok(reply);
+                    }
+                    last = reply;
+                }
+            }
+            if Instant::now() >= deadline {
+                self.kill().await?;
+                bail!("status did not contain {want:?} within {limit:?}; last reply {last:?}\n{}", self.output());
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+
+    /// SIGKILL, and reap.
+    pub async fn kill(&mut self) -> Result<()> {
+        self.child.start_kill()?;
+        self.wait(Duration::from_secs(30)).await?;
+        Ok(())
+    }
+}
+
+/// Runs the binary to completion (bounded); returns (exit status, stdout, stderr).
+pub async fn run_wraith(
+    args: &[&str],
+    env_remove: &[&str],
+    limit: Duration,
+) -> Result<(std::process::ExitStatus, String, String)> {
+    let mut cmd = tokio::process::Command::new(WRAITH);
+    cmd.args(args).stdin(Stdio::null()).kill_on_drop(true);
+    for v in env_remove {
+        cmd.env_remove(v);
+    }
+    let out = match tokio::time::timeout(limit, cmd.output()).await {
+        Ok(o) => o.context("running the wraith binary")?,
+        Err(_) => bail!("`wraith {}` did not exit within {limit:?}", args.join(" ")),
+    };
+    Ok((
+        out.status,
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    ))
+}
+
+// ---------------------------------------------------------------- replication
+
+/// Starts replication on the replica when dropped (a test that stops it must not leave it stopped, whatever
+/// happens: other test binaries need it).
+pub struct ReplicationGuard;
+
+pub async fn start_replica() -> Result<()> {
+    let mut conn = connect(replica_opts(None)).await?;
+    within("START REPLICA", Duration::from_secs(30), async { Ok(conn.query_drop("START REPLICA").await?) }).await?;
+    let _ = conn.disconnect().await;
+    Ok(())
+}
+
+/// Whether the replica's receiver and applier threads are running: (receiver, applier).
+pub async fn replication_running() -> Result<(bool, bool)> {
+    let mut conn = connect(replica_opts(None)).await?;
+    let io: Vec<String> =
+        conn.query("SELECT SERVICE_STATE FROM performance_schema.replication_connection_status").await?;
+    let sql: Vec<String> =
+        conn.query("SELECT SERVICE_STATE FROM performance_schema.replication_applier_status").await?;
+    let _ = conn.disconnect().await;
+    Ok((io.iter().any(|s| s == "ON"), sql.iter().any(|s| s == "ON")))
+}
+
+impl Drop for ReplicationGuard {
+    fn drop(&mut self) {
+        let res = std::thread::spawn(|| -> Result<()> {
+            let rt = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
+            rt.block_on(start_replica())
+        })
+        .join();
+        if !matches!(res, Ok(Ok(()))) {
+            eprintln!("WARNING: could not START REPLICA on the sandbox replica: {res:?}");
+        }
+    }
+}
