@@ -16,11 +16,12 @@ use mysql_async::prelude::Queryable;
 use mysql_async::Conn;
 
 use crate::error::{Error, Result};
+use crate::frontier::{Frontier, Verdict};
 use crate::gtid::GtidSet;
 use crate::schema::Column;
 use crate::sql::{ident, ident_list, qualified};
 use crate::streamer::{Image, RowChange};
-use crate::value::{key_bytes, push_literal};
+use crate::value::{integer_key, key_bytes, push_literal};
 
 /// Which source columns go where in the ghost, and the key that identifies a row in both.
 #[derive(Debug, Clone)]
@@ -57,6 +58,10 @@ pub struct ApplyStats {
     /// Row writes actually sent to the ghost after de-duplication.
     pub rows_written: AtomicU64,
     pub batches: AtomicU64,
+    /// Changes to keys the parallel copy had not reached: its later read holds them.
+    pub dropped: AtomicU64,
+    /// Batches that waited for a chunk in flight.
+    pub waits: AtomicU64,
 }
 
 /// Flush when the statement grows past this, whatever the row count (rows can be large BLOBs).
@@ -72,6 +77,8 @@ pub struct Applier {
     pub applied: GtidSet,
     /// A position whose preceding changes are in the unwritten batch.
     pending_position: Option<GtidSet>,
+    /// Set while a parallel copy runs: decides, per key, apply / drop / wait.
+    frontier: Option<Arc<Frontier>>,
 }
 
 impl Applier {
@@ -84,6 +91,44 @@ impl Applier {
             stats,
             applied: GtidSet::default(),
             pending_position: None,
+            frontier: None,
+        }
+    }
+
+    /// Coordinates with a parallel copy (single integer key, see `frontier`).
+    pub fn set_frontier(&mut self, frontier: Option<Arc<Frontier>>) {
+        self.frontier = frontier;
+    }
+
+    /// Drops the changes the copy will read anyway and waits for chunks in flight that the batch touches.
+    async fn settle_with_copy(&mut self) {
+        let Some(f) = self.frontier.clone() else { return };
+        let Some((i, col, _)) = self.plan.key.first().cloned() else { return };
+        let mut waits = Vec::new();
+        let before = self.batch.len();
+        self.batch.retain(|_, op| {
+            let img = match op {
+                Op::Upsert(img) | Op::Delete(img) => img,
+            };
+            // A key that cannot be read as an integer is applied; the plan only enables the frontier for
+            // NOT NULL integer keys, so this does not happen.
+            match img.get(i).and_then(|v| integer_key(&col, v)).map(|k| f.verdict(k)) {
+                Some(Verdict::Drop) => false,
+                Some(Verdict::Wait(start)) => {
+                    waits.push(start);
+                    true
+                }
+                _ => true,
+            }
+        });
+        self.stats.dropped.fetch_add((before - self.batch.len()) as u64, Ordering::Relaxed);
+        if !waits.is_empty() {
+            self.stats.waits.fetch_add(1, Ordering::Relaxed);
+            waits.sort_unstable();
+            waits.dedup();
+            for start in waits {
+                f.wait(start).await;
+            }
         }
     }
 
@@ -150,6 +195,7 @@ impl Applier {
     /// Writes the batch. `in_transaction`: wrap in one transaction (not allowed under LOCK TABLES, where
     /// START TRANSACTION would release the cut-over's locks).
     pub async fn flush(&mut self, conn: &mut Conn, in_transaction: bool) -> Result<()> {
+        self.settle_with_copy().await;
         if self.batch.is_empty() {
             if let Some(p) = self.pending_position.take() {
                 self.applied = p;
@@ -170,6 +216,7 @@ impl Applier {
             sql.push_str("; COMMIT");
         }
         if let Err(e) = conn.query_drop(&sql).await {
+            // The batch is kept: the caller retries it (after reconnecting) or aborts.
             if in_transaction {
                 let _ = conn.query_drop("ROLLBACK").await;
             }

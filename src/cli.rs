@@ -205,6 +205,10 @@ pub struct MigrateArgs {
     /// because de-duplicated multi-row writes make large batches cheap.
     #[arg(long, default_value_t = 1000)]
     pub dml_batch_size: i64,
+    /// Connections copying chunks at once (wraith only). Used when the migration key is a single NOT NULL
+    /// integer column; other keys are copied by one connection with locking reads.
+    #[arg(long, default_value_t = 4)]
+    pub copy_workers: i64,
     #[arg(long, default_value_t = 60)]
     pub default_retries: i64,
     #[arg(long, default_value_t = 100)]
@@ -464,6 +468,7 @@ impl MigrateArgs {
         // gh-ost's clamps.
         c.chunk_size = clamp(self.chunk_size, 10, 100_000) as u64;
         c.dml_batch_size = clamp(self.dml_batch_size, 1, 10_000) as usize;
+        c.copy_workers = clamp(self.copy_workers, 1, 64) as usize;
         c.default_retries = clamp(self.default_retries, 1, 100_000) as u32;
         c.heartbeat_interval = Duration::from_millis(clamp(self.heartbeat_interval_millis, 100, 1_000) as u64);
         c.max_lag = Duration::from_millis(clamp(self.max_lag_millis, 100, i64::MAX) as u64);

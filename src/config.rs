@@ -159,6 +159,8 @@ pub struct Config {
 
     pub chunk_size: u64,
     pub dml_batch_size: usize,
+    /// Parallel copy connections (integer keys only).
+    pub copy_workers: usize,
     pub default_retries: u32,
     pub heartbeat_interval: Duration,
 
@@ -246,6 +248,7 @@ impl Config {
             timestamp_old_table: false,
             chunk_size: 1000,
             dml_batch_size: 1000,
+            copy_workers: 4,
             default_retries: 60,
             heartbeat_interval: Duration::from_millis(100),
             max_lag: Duration::from_millis(1500),

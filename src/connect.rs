@@ -65,26 +65,33 @@ pub async fn connect(opts: &Opts, what: &str, timeout: Duration) -> Result<Conn>
 pub struct WriterMode {
     pub allow_zero_in_date: bool,
     pub strict: bool,
+    /// READ COMMITTED: no gap locks, and INSERT ... SELECT reads its source without locking it.
+    pub read_committed: bool,
 }
 
 impl WriterMode {
     pub fn of(c: &Config) -> Self {
-        WriterMode { allow_zero_in_date: c.allow_zero_in_date, strict: !c.skip_strict_mode }
+        WriterMode { allow_zero_in_date: c.allow_zero_in_date, strict: !c.skip_strict_mode, read_committed: false }
+    }
+
+    pub fn read_committed(self) -> Self {
+        WriterMode { read_committed: true, ..self }
     }
 }
 
 /// Session settings of connections that write to the ghost table: UTC so TIMESTAMP literals mean what they
 /// say, strict mode so nothing is silently truncated, NO_AUTO_VALUE_ON_ZERO so a 0 id stays 0, REPEATABLE READ
-/// so INSERT ... SELECT takes shared locks on what it reads.
+/// so INSERT ... SELECT takes shared locks on what it reads (unless the mode asks for READ COMMITTED).
 pub async fn setup_writer(conn: &mut Conn, mode: WriterMode) -> Result<()> {
     let extra = if mode.strict { ",NO_AUTO_VALUE_ON_ZERO,STRICT_ALL_TABLES" } else { ",NO_AUTO_VALUE_ON_ZERO" };
     let mut sql_mode = format!("CONCAT(@@session.sql_mode, '{extra}')");
     if mode.allow_zero_in_date {
         sql_mode = format!("REPLACE(REPLACE({sql_mode}, 'NO_ZERO_IN_DATE', ''), 'NO_ZERO_DATE', '')");
     }
+    let isolation = if mode.read_committed { "READ-COMMITTED" } else { "REPEATABLE-READ" };
     conn.query_drop(format!(
         "SET SESSION time_zone = '+00:00', SESSION sql_mode = TRIM(BOTH ',' FROM REPLACE(REPLACE({sql_mode}, ',,', ','), ',,', ',')), \
-         SESSION transaction_isolation = 'REPEATABLE-READ', NAMES utf8mb4"
+         SESSION transaction_isolation = '{isolation}', NAMES utf8mb4"
     ))
     .await
     .context("setting up writer session")?;

@@ -18,6 +18,7 @@ use tokio::sync::watch;
 use tracing::{debug, warn};
 
 use crate::error::{Error, Result};
+use crate::frontier::Frontier;
 use crate::sql::{ident, ident_list, qualified};
 
 #[derive(Debug, Clone)]
@@ -39,6 +40,8 @@ pub struct CopyPlan {
     pub ghost_columns: Vec<String>,
     /// Fail on any warning a chunk raises (gh-ost's --panic-on-warnings).
     pub panic_on_warnings: bool,
+    /// The key is one NOT NULL integer column: eligible for the parallel, non-locking copy.
+    pub int_key: bool,
 }
 
 #[derive(Debug, Default)]
@@ -146,7 +149,6 @@ pub async fn run(
     progress: Arc<CopyProgress>,
     mut throttled: watch::Receiver<Option<String>>,
 ) -> Result<()> {
-    let CopyEnv { opts, mode, retries, control, hooks } = env;
     let Some(range) = range else {
         progress.done.store(true, Ordering::Relaxed);
         return Ok(());
@@ -213,58 +215,12 @@ pub async fn run(
             le_s,
             exists.join(" AND ")
         );
-        let mut attempt = 0;
         let chunk_started = std::time::Instant::now();
-        let copied = loop {
-            match conn.exec_iter(insert.as_str(), params.clone()).await {
-                Ok(result) => {
-                    let n = result.affected_rows();
-                    drop(result);
-                    if plan.panic_on_warnings && conn.get_warnings() > 0 {
-                        let w = warnings(&mut conn).await?;
-                        if !w.is_empty() {
-                            return Err(Error::Data(format!(
-                                "copying rows raised warnings (--panic-on-warnings):\n{w}"
-                            )));
-                        }
-                    }
-                    break n;
-                }
-                Err(e) => {
-                    let e = Error::from(e);
-                    attempt += 1;
-                    progress.retries.fetch_add(1, Ordering::Relaxed);
-                    // A duplicate may be a race with the applier (it resolves once the applier catches up);
-                    // one that persists is a row the new schema cannot hold.
-                    let retryable = e.is_transient() || e.server_code() == Some(1062);
-                    if !retryable || attempt >= retries.max(1) {
-                        if e.server_code().is_some_and(|c| DATA_ERRORS.contains(&c)) {
-                            let why = diagnose(&mut conn, &insert, &params).await;
-                            return Err(Error::Data(format!(
-                                "{}: the new schema cannot hold rows of the table. What the rows would become:\n{why}",
-                                server_message(&e)
-                            )));
-                        }
-                        return Err(e);
-                    }
-                    warn!("chunk copy failed ({e}); retry {attempt}/{retries}");
-                    if hooks.is_enabled() {
-                        let event = crate::hooks::HookEvent::BatchCopyRetry(e.to_string());
-                        let _ = hooks.run(&event, &crate::hooks::HookProgress::default()).await;
-                    }
-                    tokio::time::sleep(Duration::from_millis((100 * attempt as u64).min(2000))).await;
-                    if e.server_code().is_none() || matches!(e.server_code(), Some(2006 | 2013)) {
-                        conn = crate::connect::connect(&opts, "primary (copy)", Duration::from_secs(10)).await?;
-                        crate::connect::setup_writer(&mut conn, mode).await?;
-                        conn.query_drop("SET SESSION innodb_lock_wait_timeout = 3").await?;
-                    }
-                }
-            }
-        };
+        let copied = insert_chunk(&mut conn, &insert, &params, &plan, &env, &progress).await?;
         progress.rows.fetch_add(copied, Ordering::Relaxed);
         progress.chunks.fetch_add(1, Ordering::Relaxed);
         *progress.watermark.lock().unwrap_or_else(|p| p.into_inner()) = Some(end.clone());
-        let nice = control.nice_ratio();
+        let nice = env.control.nice_ratio();
         if nice > 0.0 {
             tokio::time::sleep(chunk_started.elapsed().mul_f64(nice)).await;
         }
@@ -276,6 +232,196 @@ pub async fn run(
     }
     progress.done.store(true, Ordering::Relaxed);
     Ok(())
+}
+
+/// Runs one chunk's INSERT ... SELECT (autocommit), retrying transient failures and duplicates; returns the
+/// rows copied.
+async fn insert_chunk(
+    conn: &mut Conn,
+    insert: &str,
+    params: &[Value],
+    plan: &CopyPlan,
+    env: &CopyEnv,
+    progress: &CopyProgress,
+) -> Result<u64> {
+    let mut attempt = 0;
+    loop {
+        match conn.exec_iter(insert, params.to_vec()).await {
+            Ok(result) => {
+                let n = result.affected_rows();
+                drop(result);
+                if plan.panic_on_warnings && conn.get_warnings() > 0 {
+                    let w = warnings(conn).await?;
+                    if !w.is_empty() {
+                        return Err(Error::Data(format!("copying rows raised warnings (--panic-on-warnings):\n{w}")));
+                    }
+                }
+                return Ok(n);
+            }
+            Err(e) => {
+                let e = Error::from(e);
+                attempt += 1;
+                progress.retries.fetch_add(1, Ordering::Relaxed);
+                // A duplicate may be a race with the applier on a unique key (it resolves once the applier
+                // catches up); one that persists is a row the new schema cannot hold.
+                let retryable = e.is_transient() || e.server_code() == Some(1062);
+                if !retryable || attempt >= env.retries.max(1) {
+                    if e.server_code().is_some_and(|c| DATA_ERRORS.contains(&c)) {
+                        let why = diagnose(conn, insert, params).await;
+                        return Err(Error::Data(format!(
+                            "{}: the new schema cannot hold rows of the table. What the rows would become:\n{why}",
+                            server_message(&e)
+                        )));
+                    }
+                    return Err(e);
+                }
+                warn!("chunk copy failed ({e}); retry {attempt}/{}", env.retries);
+                if env.hooks.is_enabled() {
+                    let event = crate::hooks::HookEvent::BatchCopyRetry(e.to_string());
+                    let _ = env.hooks.run(&event, &crate::hooks::HookProgress::default()).await;
+                }
+                tokio::time::sleep(Duration::from_millis((100 * attempt as u64).min(2000))).await;
+                if e.server_code().is_none() || matches!(e.server_code(), Some(2006 | 2013)) {
+                    *conn = copy_connection(env).await?;
+                }
+            }
+        }
+    }
+}
+
+async fn copy_connection(env: &CopyEnv) -> Result<Conn> {
+    let mut conn = crate::connect::connect(&env.opts, "primary (copy)", Duration::from_secs(10)).await?;
+    crate::connect::setup_writer(&mut conn, env.mode).await?;
+    // Short lock waits: a chunk that cannot get its locks quickly is retried rather than left holding the
+    // locks it already has.
+    conn.query_drop("SET SESSION innodb_lock_wait_timeout = 3").await?;
+    Ok(conn)
+}
+
+/// An integer key value as read by a chunk-bound query.
+fn int_of(v: &Value) -> Option<i128> {
+    match v {
+        Value::Int(n) => Some(i128::from(*n)),
+        Value::UInt(n) => Some(i128::from(*n)),
+        Value::Bytes(b) => std::str::from_utf8(b).ok()?.parse().ok(),
+        _ => None,
+    }
+}
+
+fn value_of(n: i128) -> Value {
+    match i64::try_from(n) {
+        Ok(i) => Value::Int(i),
+        Err(_) => Value::UInt(u64::try_from(n).unwrap_or(u64::MAX)),
+    }
+}
+
+/// The copy range of a single integer key as numbers: (last key already copied, max). None when the
+/// range's values are not integers (then the key is not eligible for the parallel copy).
+pub fn int_range(range: &Range) -> Option<(i128, i128)> {
+    let one = |v: &[Value]| if v.len() == 1 { int_of(&v[0]) } else { None };
+    let max = one(&range.max)?;
+    let after = match &range.resume_after {
+        Some(k) => one(k)?,
+        None => one(&range.min)? - 1,
+    };
+    Some((after, max))
+}
+
+/// The parallel copy of a single NOT NULL integer key: `workers` connections each claim the next chunk
+/// from the frontier and copy it with a non-locking `INSERT ... SELECT` under READ COMMITTED. The applier
+/// consults the same frontier (see `frontier` for why this is exact).
+pub async fn run_parallel(
+    plan: CopyPlan,
+    env: CopyEnv,
+    frontier: Arc<Frontier>,
+    workers: usize,
+    progress: Arc<CopyProgress>,
+    throttled: watch::Receiver<Option<String>>,
+) -> Result<()> {
+    let env = Arc::new(env);
+    let plan = Arc::new(plan);
+    // Chunk bounds are read and claimed one worker at a time, so chunks are claimed in key order.
+    let cursor = Arc::new(tokio::sync::Mutex::new(()));
+    let mut set = tokio::task::JoinSet::new();
+    for _ in 0..workers.max(1) {
+        let conn = copy_connection(&env).await?;
+        set.spawn(worker(
+            plan.clone(),
+            env.clone(),
+            conn,
+            frontier.clone(),
+            cursor.clone(),
+            progress.clone(),
+            throttled.clone(),
+        ));
+    }
+    while let Some(r) = set.join_next().await {
+        match r {
+            Ok(Ok(())) => {}
+            Ok(Err(e)) => return Err(e),
+            Err(e) => return Err(Error::Aborted(format!("copy worker failed: {e}"))),
+        }
+    }
+    progress.done.store(true, Ordering::Relaxed);
+    Ok(())
+}
+
+async fn worker(
+    plan: Arc<CopyPlan>,
+    env: Arc<CopyEnv>,
+    mut conn: Conn,
+    frontier: Arc<Frontier>,
+    cursor: Arc<tokio::sync::Mutex<()>>,
+    progress: Arc<CopyProgress>,
+    mut throttled: watch::Receiver<Option<String>>,
+) -> Result<()> {
+    let key = ident(&plan.key_columns[0]);
+    let table = plan.table_q();
+    let ghost = qualified(&plan.database, &plan.ghost);
+    let force = format!("FORCE INDEX ({})", ident(&plan.key_index));
+    let select_cols = ident_list(&plan.source_columns);
+    let insert_head =
+        format!("INSERT INTO {ghost} ({}) SELECT {select_cols} FROM {table} {force}", ident_list(&plan.ghost_columns));
+    loop {
+        // Wait out throttling before claiming: a claimed chunk holds back the applier's changes to its keys.
+        loop {
+            let Some(reason) = throttled.borrow().clone() else { break };
+            debug!("copy throttled: {reason}");
+            if throttled.changed().await.is_err() {
+                return Err(Error::Aborted("throttler stopped".into()));
+            }
+        }
+        let (start, end) = {
+            let _turn = cursor.lock().await;
+            let Some(start) = frontier.next_start() else { return Ok(()) };
+            let max = frontier.max();
+            let chunk = progress.chunk_size.load(Ordering::Relaxed).max(1);
+            let sql = format!(
+                "SELECT {key} FROM {table} {force} WHERE {key} >= {start} AND {key} <= {max} ORDER BY {key} \
+                 LIMIT 1 OFFSET {}",
+                chunk - 1
+            );
+            let end = match conn.query_first::<Value, _>(sql).await? {
+                Some(v) => int_of(&v).ok_or_else(|| Error::Aborted(format!("chunk bound {v:?} is not an integer")))?,
+                None => max,
+            };
+            frontier.claim(start, end);
+            (start, end)
+        };
+        let chunk_started = std::time::Instant::now();
+        let insert = format!("{insert_head} WHERE {key} BETWEEN {start} AND {end}");
+        let copied = insert_chunk(&mut conn, &insert, &[], &plan, &env, &progress).await?;
+        let committed = frontier.commit(start);
+        progress.rows.fetch_add(copied, Ordering::Relaxed);
+        progress.chunks.fetch_add(1, Ordering::Relaxed);
+        if committed >= start {
+            *progress.watermark.lock().unwrap_or_else(|p| p.into_inner()) = Some(vec![value_of(committed)]);
+        }
+        let nice = env.control.nice_ratio();
+        if nice > 0.0 {
+            tokio::time::sleep(chunk_started.elapsed().mul_f64(nice)).await;
+        }
+    }
 }
 
 /// Server errors that mean "this row does not fit the new schema".

@@ -14,6 +14,7 @@ pub mod connect;
 pub mod copier;
 pub mod cutover;
 pub mod error;
+pub mod frontier;
 pub mod gtid;
 pub mod hooks;
 pub mod inspector;

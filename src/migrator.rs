@@ -21,12 +21,13 @@ use crate::connect::{self, connect, setup_writer, WriterMode};
 use crate::copier::{self, CopyPlan, CopyProgress};
 use crate::cutover::CutOver;
 use crate::error::{Error, Result};
+use crate::frontier::Frontier;
 use crate::gtid::GtidSet;
 use crate::hooks::{HookContext, HookEvent, HookProgress, Hooks};
 use crate::inspector::{self, query_value};
 use crate::schema::TableInfo;
 use crate::server::{self, Control};
-use crate::sql::{qualified, quote, TableNames};
+use crate::sql::{ident, qualified, quote, TableNames};
 use crate::status::Metrics;
 use crate::streamer::{self, StreamItem, StreamStats, StreamerConfig};
 use crate::throttler::{self, ThrottleConfig, ThrottleStats};
@@ -592,6 +593,11 @@ impl Migrator {
             source_columns: shared.iter().map(|(o, _)| o.clone()).collect(),
             ghost_columns: shared.iter().map(|(_, n)| n.clone()).collect(),
             panic_on_warnings: c.panic_on_warnings,
+            int_key: key.columns.len() == 1
+                && !key.nullable
+                && old.column(&key.columns[0]).is_some_and(|c| {
+                    matches!(c.data_type.as_str(), "tinyint" | "smallint" | "mediumint" | "int" | "bigint")
+                }),
         };
         let apply = ApplyPlan::new(&c.database, &self.names.ghost, columns, key_cols);
         Ok((apply, copy))
@@ -666,6 +672,29 @@ impl Migrator {
             },
         };
         let copy_max = range.as_ref().map(|r| r.max.clone());
+        // An integer key gets the parallel copy, coordinated with the applier through the frontier.
+        let frontier = match (&range, copy_plan.int_key) {
+            (Some(r), true) => copier::int_range(r).map(|(after, max)| Arc::new(Frontier::new(after, max))),
+            _ => None,
+        };
+        if let (Some(f), Some(_)) = (&frontier, &resume) {
+            // Chunks above the resume point may have committed before the stop, and the applier may have
+            // written keys there: clear them, so the copy finds that part of the ghost table empty again.
+            let next = f.next_start().unwrap_or(i128::MAX);
+            let cleared = copy_conn
+                .exec_iter(
+                    format!(
+                        "DELETE FROM {} WHERE {} BETWEEN {next} AND {}",
+                        qualified(&db, &n.ghost),
+                        ident(&copy_plan.ghost_key_columns[0]),
+                        f.max()
+                    ),
+                    (),
+                )
+                .await?
+                .affected_rows();
+            info!("resume: cleared {cleared} ghost rows above the checkpoint's copy position");
+        }
         let count_sql = format!("SELECT COUNT(*) FROM {}", qualified(&db, &c.table));
         let concurrent_count = c.exact_rowcount && c.concurrent_rowcount;
         let estimated = if c.exact_rowcount && !concurrent_count {
@@ -733,24 +762,40 @@ impl Migrator {
         };
         self.set_state("migrating");
         self.hook(HookEvent::BeforeRowCopy, &hp).await?;
-        let mut copier = tokio::spawn(copier::run(
-            copy_plan,
-            copy_conn,
-            copier::CopyEnv {
-                opts: v.primary_opts.clone(),
-                mode: WriterMode::of(c),
-                retries: c.default_retries,
-                control: control.clone(),
-                hooks: self.hooks(),
-            },
-            range,
-            copy_progress.clone(),
-            throttle_rx.clone(),
-        ));
+        let copy_env = |mode| copier::CopyEnv {
+            opts: v.primary_opts.clone(),
+            mode,
+            retries: c.default_retries,
+            control: control.clone(),
+            hooks: self.hooks(),
+        };
+        let mut copier = match &frontier {
+            Some(f) => {
+                drop(copy_conn);
+                info!("copying with {} parallel workers (non-locking reads)", c.copy_workers);
+                tokio::spawn(copier::run_parallel(
+                    copy_plan,
+                    copy_env(WriterMode::of(c).read_committed()),
+                    f.clone(),
+                    c.copy_workers,
+                    copy_progress.clone(),
+                    throttle_rx.clone(),
+                ))
+            }
+            None => tokio::spawn(copier::run(
+                copy_plan,
+                copy_conn,
+                copy_env(WriterMode::of(c)),
+                range,
+                copy_progress.clone(),
+                throttle_rx.clone(),
+            )),
+        };
 
         let mut apply_conn = connect(&v.primary_opts, "primary (applier)", c.conn.timeout).await?;
-        setup_writer(&mut apply_conn, WriterMode::of(c)).await?;
+        setup_writer(&mut apply_conn, WriterMode::of(c).read_committed()).await?;
         let mut applier = Applier::new(apply_plan, c.dml_batch_size, apply_stats.clone());
+        applier.set_frontier(frontier.clone());
         applier.applied = start_set.clone();
         let mut checkpoint_tick = tokio::time::interval(c.checkpoint_interval);
         checkpoint_tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
@@ -1017,7 +1062,7 @@ impl Migrator {
                     tokio::time::sleep(Duration::from_millis((20 * u64::from(attempt)).min(1000))).await;
                     if matches!(e.server_code(), None | Some(2006 | 2013)) {
                         *conn = connect(opts, "primary (applier)", self.cfg.conn.timeout).await?;
-                        setup_writer(conn, WriterMode::of(&self.cfg)).await?;
+                        setup_writer(conn, WriterMode::of(&self.cfg).read_committed()).await?;
                     }
                 }
                 Err(e) => return Err(e),

@@ -166,6 +166,21 @@ fn bad(v: &Value) -> Reason {
 /// Integers arrive as Int or UInt, and a signed decoding of an unsigned column (no signedness in the table map)
 /// is negative: reduce to the column's width and read it with the column's signedness.
 fn push_integer(out: &mut String, col: &Column, n: i128) -> Result<(), Reason> {
+    push_display(out, integer_in_column(col, n)?);
+    Ok(())
+}
+
+/// The value of an integer key column in a row image, as the server orders it (None for NULL or a
+/// non-integer value). The copier's chunk bounds are compared against this.
+pub fn integer_key(col: &Column, v: &BinlogValue<'_>) -> Option<i128> {
+    match v {
+        BinlogValue::Value(Value::Int(n)) => integer_in_column(col, i128::from(*n)).ok(),
+        BinlogValue::Value(Value::UInt(n)) => integer_in_column(col, i128::from(*n)).ok(),
+        _ => None,
+    }
+}
+
+fn integer_in_column(col: &Column, n: i128) -> Result<i128, Reason> {
     let bits = match col.data_type.as_str() {
         "tinyint" => 8,
         "smallint" => 16,
@@ -179,9 +194,7 @@ fn push_integer(out: &mut String, col: &Column, n: i128) -> Result<(), Reason> {
         return Err(format!("integer {n} does not fit in {bits} bits"));
     }
     let u = n.rem_euclid(span);
-    let n = if !col.unsigned() && u >= span / 2 { u - span } else { u };
-    push_display(out, n);
-    Ok(())
+    Ok(if !col.unsigned() && u >= span / 2 { u - span } else { u })
 }
 
 /// Always with an exponent: MySQL reads `1.5e0` as a DOUBLE, while `1.5` would be a DECIMAL.
@@ -631,6 +644,16 @@ mod tests {
     fn null() {
         assert_eq!(ok(&col("int", "int"), Value::NULL), "NULL");
         assert_eq!(ok(&col("json", "json"), Value::NULL), "NULL");
+    }
+
+    #[test]
+    fn integer_keys_read_with_the_column_signedness() {
+        let u = col("int", "int unsigned");
+        let i = col("bigint", "bigint");
+        assert_eq!(integer_key(&u, &BinlogValue::Value(Value::Int(-1))), Some(4_294_967_295));
+        assert_eq!(integer_key(&u, &BinlogValue::Value(Value::UInt(7))), Some(7));
+        assert_eq!(integer_key(&i, &BinlogValue::Value(Value::Int(-5))), Some(-5));
+        assert_eq!(integer_key(&i, &BinlogValue::Value(Value::NULL)), None);
     }
 
     #[test]

@@ -1,0 +1,175 @@
+//! The copy frontier: which keys the parallel copier has copied, is copying, or has not reached yet. The
+//! applier asks it, for every binlog change, whether to write the change now, drop it, or wait.
+//!
+//! Why this is correct with non-locking chunk reads: a change the applier has received was committed
+//! before it was received. A chunk claimed after that moment reads a snapshot taken after it, so the
+//! copied row already holds the change:
+//! - a key above every claimed chunk (and within the copy range) is **dropped**: its chunk will copy it;
+//! - a key inside a claimed chunk that is not yet committed **waits** for that chunk, so the change
+//!   lands after the (possibly older) copied row and wins;
+//! - a key in a committed chunk, or above the copy range (which only the binlog fills), is **applied**.
+//!
+//! The ghost table therefore never holds a row of an unclaimed chunk, which lets the copier use a plain
+//! `INSERT ... SELECT`: a duplicate is a real unique-key violation, never a race.
+
+use std::collections::BTreeMap;
+use std::sync::Mutex;
+
+use tokio::sync::watch;
+
+/// What the applier does with a change to one key.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Verdict {
+    Apply,
+    Drop,
+    /// Wait for the chunk with this start key to commit.
+    Wait(i128),
+}
+
+#[derive(Debug)]
+struct State {
+    /// The copy range's last key, fixed at start.
+    max: i128,
+    /// Every key <= claimed belongs to a claimed chunk.
+    claimed: i128,
+    /// Claimed chunks not yet committed: start -> end (inclusive).
+    in_flight: BTreeMap<i128, i128>,
+    /// Every key <= committed is in a committed chunk.
+    committed: i128,
+    /// Ends of committed chunks above `committed` (chunks commit out of order).
+    committed_ends: BTreeMap<i128, i128>,
+}
+
+#[derive(Debug)]
+pub struct Frontier {
+    state: Mutex<State>,
+    /// Bumped whenever a chunk commits.
+    commits: watch::Sender<u64>,
+}
+
+impl Frontier {
+    /// A frontier for copying keys `after + 1 ..= max` (`after` is min - 1, or a resume point).
+    pub fn new(after: i128, max: i128) -> Self {
+        Frontier {
+            state: Mutex::new(State {
+                max,
+                claimed: after,
+                in_flight: BTreeMap::new(),
+                committed: after,
+                committed_ends: BTreeMap::new(),
+            }),
+            commits: watch::channel(0).0,
+        }
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, State> {
+        self.state.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    pub fn verdict(&self, key: i128) -> Verdict {
+        let s = self.lock();
+        if key > s.max || key <= s.committed {
+            return Verdict::Apply;
+        }
+        if key > s.claimed {
+            return Verdict::Drop;
+        }
+        match s.in_flight.range(..=key).next_back() {
+            Some((&start, &end)) if key <= end => Verdict::Wait(start),
+            _ => Verdict::Apply,
+        }
+    }
+
+    /// The copy range's last key.
+    pub fn max(&self) -> i128 {
+        self.lock().max
+    }
+
+    /// The next unclaimed key, or None when the whole range is claimed.
+    pub fn next_start(&self) -> Option<i128> {
+        let s = self.lock();
+        (s.claimed < s.max).then_some(s.claimed + 1)
+    }
+
+    /// Claims `start..=end`; `start` must be `next_start()`. Call before the chunk's snapshot is taken.
+    pub fn claim(&self, start: i128, end: i128) {
+        let mut s = self.lock();
+        debug_assert_eq!(start, s.claimed + 1);
+        let end = end.min(s.max);
+        s.in_flight.insert(start, end);
+        s.claimed = end;
+    }
+
+    /// Marks a claimed chunk committed; returns the new contiguous committed key (the resume point).
+    pub fn commit(&self, start: i128) -> i128 {
+        let mut s = self.lock();
+        if let Some(end) = s.in_flight.remove(&start) {
+            s.committed_ends.insert(start, end);
+        }
+        loop {
+            let next = s.committed + 1;
+            match s.committed_ends.remove(&next) {
+                Some(end) => s.committed = end,
+                None => break,
+            }
+        }
+        let committed = s.committed;
+        drop(s);
+        self.commits.send_modify(|n| *n += 1);
+        committed
+    }
+
+    /// Waits until the chunk that started at `start` has committed.
+    pub async fn wait(&self, start: i128) {
+        let mut rx = self.commits.subscribe();
+        loop {
+            if !self.lock().in_flight.contains_key(&start) {
+                return;
+            }
+            if rx.changed().await.is_err() {
+                return;
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn verdicts_follow_the_chunks() {
+        let f = Frontier::new(0, 100);
+        assert_eq!(f.verdict(5), Verdict::Drop, "not claimed yet: the copy will read it");
+        assert_eq!(f.verdict(101), Verdict::Apply, "above the range: only the binlog writes it");
+        assert_eq!(f.verdict(0), Verdict::Apply, "below the range");
+        assert_eq!(f.next_start(), Some(1));
+        f.claim(1, 10);
+        f.claim(11, 20);
+        assert_eq!(f.verdict(5), Verdict::Wait(1));
+        assert_eq!(f.verdict(20), Verdict::Wait(11));
+        assert_eq!(f.verdict(21), Verdict::Drop);
+        assert_eq!(f.commit(11), 0, "chunk 1 still in flight");
+        assert_eq!(f.verdict(15), Verdict::Apply);
+        assert_eq!(f.verdict(5), Verdict::Wait(1));
+        assert_eq!(f.commit(1), 20);
+        assert_eq!(f.verdict(5), Verdict::Apply);
+        f.claim(21, 1000);
+        assert_eq!(f.next_start(), None, "the claim is capped at the range max");
+        assert_eq!(f.commit(21), 100);
+        assert_eq!(f.verdict(50), Verdict::Apply);
+    }
+
+    #[tokio::test]
+    async fn wait_returns_once_committed() {
+        let f = std::sync::Arc::new(Frontier::new(0, 10));
+        f.claim(1, 10);
+        let g = f.clone();
+        let waiter = tokio::spawn(async move { g.wait(1).await });
+        tokio::task::yield_now().await;
+        assert!(!waiter.is_finished());
+        f.commit(1);
+        waiter.await.unwrap();
+        f.wait(1).await; // already committed: returns at once
+    }
+}
