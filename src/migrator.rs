@@ -35,7 +35,7 @@ use crate::throttler::{self, ThrottleConfig, ThrottleStats};
 /// Capacity of the streamer -> applier channel: bounds memory, and lets the streamer run ahead a little.
 const BACKLOG: usize = 1000;
 
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Default)]
 pub struct Outcome {
     /// False for a noop run (no --execute).
     pub executed: bool,
@@ -46,6 +46,12 @@ pub struct Outcome {
     /// What remains for the operator (the old table when not dropped).
     pub left_behind: Vec<String>,
     pub elapsed: Duration,
+    /// The copy ran in parallel with non-locking reads (integer key).
+    pub parallel_copy: bool,
+    /// Binlog changes dropped because the copy had not reached their key yet.
+    pub changes_dropped: u64,
+    /// Applier batches that waited for a chunk in flight.
+    pub applier_waits: u64,
 }
 
 /// Everything validated before any table is created.
@@ -405,6 +411,7 @@ impl Migrator {
                         cut_over_locked_for: None,
                         left_behind: vec![],
                         elapsed: started.elapsed(),
+                        ..Outcome::default()
                     });
                 }
                 Err(e) => info!("--attempt-instant-ddl: not possible ({}); migrating with a copy", e),
@@ -461,6 +468,7 @@ impl Migrator {
                 cut_over_locked_for: None,
                 left_behind: vec![],
                 elapsed: started.elapsed(),
+                ..Outcome::default()
             });
         }
         if c.checkpoint {
@@ -508,6 +516,7 @@ impl Migrator {
                 cut_over_locked_for: None,
                 left_behind: vec![],
                 elapsed: started.elapsed(),
+                ..Outcome::default()
             });
         }
         self.migrate_and_report(v, prim, apply_plan, copy_plan, Some(cp), started).await
@@ -1046,6 +1055,9 @@ impl Migrator {
             cut_over_locked_for: Some(report.locked_for),
             left_behind,
             elapsed: started.elapsed(),
+            parallel_copy: frontier.is_some(),
+            changes_dropped: apply_stats.dropped.load(Ordering::Relaxed),
+            applier_waits: apply_stats.waits.load(Ordering::Relaxed),
         })
     }
 
