@@ -338,6 +338,16 @@ pub async fn run_parallel(
     progress: Arc<CopyProgress>,
     throttled: watch::Receiver<Option<String>>,
 ) -> Result<()> {
+    // However this ends short of the whole range (error, or the task dropped), release the applier.
+    struct FailUnlessDone(Arc<Frontier>, bool);
+    impl Drop for FailUnlessDone {
+        fn drop(&mut self) {
+            if !self.1 {
+                self.0.fail();
+            }
+        }
+    }
+    let mut guard = FailUnlessDone(frontier.clone(), false);
     let env = Arc::new(env);
     let plan = Arc::new(plan);
     // Chunk bounds are read and claimed one worker at a time, so chunks are claimed in key order.
@@ -362,6 +372,7 @@ pub async fn run_parallel(
             Err(e) => return Err(Error::Aborted(format!("copy worker failed: {e}"))),
         }
     }
+    guard.1 = true;
     progress.done.store(true, Ordering::Relaxed);
     Ok(())
 }

@@ -38,6 +38,8 @@ struct State {
     committed: i128,
     /// Ends of committed chunks above `committed` (chunks commit out of order).
     committed_ends: BTreeMap<i128, i128>,
+    /// The copy failed: nobody waits for chunks any more (the migration is aborting).
+    failed: bool,
 }
 
 #[derive(Debug)]
@@ -57,6 +59,7 @@ impl Frontier {
                 in_flight: BTreeMap::new(),
                 committed: after,
                 committed_ends: BTreeMap::new(),
+                failed: false,
             }),
             commits: watch::channel(0).0,
         }
@@ -119,12 +122,22 @@ impl Frontier {
         committed
     }
 
-    /// Waits until the chunk that started at `start` has committed.
+    /// The copy stopped with an error: releases every waiter, so the applier cannot wait forever for a
+    /// chunk no one will commit.
+    pub fn fail(&self) {
+        self.lock().failed = true;
+        self.commits.send_modify(|n| *n += 1);
+    }
+
+    /// Waits until the chunk that started at `start` has committed (or the copy failed).
     pub async fn wait(&self, start: i128) {
         let mut rx = self.commits.subscribe();
         loop {
-            if !self.lock().in_flight.contains_key(&start) {
-                return;
+            {
+                let s = self.lock();
+                if s.failed || !s.in_flight.contains_key(&start) {
+                    return;
+                }
             }
             if rx.changed().await.is_err() {
                 return;
@@ -171,5 +184,16 @@ mod tests {
         f.commit(1);
         waiter.await.unwrap();
         f.wait(1).await; // already committed: returns at once
+    }
+
+    #[tokio::test]
+    async fn a_failed_copy_releases_waiters() {
+        let f = std::sync::Arc::new(Frontier::new(0, 10));
+        f.claim(1, 5);
+        let g = f.clone();
+        let waiter = tokio::spawn(async move { g.wait(1).await });
+        tokio::task::yield_now().await;
+        f.fail();
+        waiter.await.unwrap();
     }
 }

@@ -238,7 +238,7 @@ impl Migrator {
                 "check --assume-master-host / the replica's replication source: wraith writes on the primary",
             ));
         }
-        inspector::check_privileges(&mut prim, &c.database, true, false).await?;
+        inspector::check_privileges(&mut prim, &c.database, true, true).await?;
         // A misspelt status variable would throttle (max-load) or abort (critical-load) later: refuse now.
         for (flag, limits) in [("--max-load", &c.max_load), ("--critical-load", &c.critical_load)] {
             for (name, _) in &limits.0 {
@@ -644,18 +644,19 @@ impl Migrator {
         ));
 
         // The binlog position is taken before the copy range, so every change the copy can miss is streamed.
-        let mut insp = connect(&v.inspect_opts, "inspected server", c.conn.timeout).await?;
+        // The binlog is read from the server that holds the ghost table (the primary, or the replica in the
+        // on-replica modes): changes reach the applier without waiting for replication, and the cut-over's
+        // lock is not held for the replica's lag. Replica lag is still measured (heartbeat) and throttled on.
+        let insp = connect(&v.inspect_opts, "inspected server", c.conn.timeout).await?;
         let start = match &resume {
             // Everything after the checkpoint's applied set is streamed again (idempotently).
             Some(cp) => cp.applied.clone(),
-            None => {
-                GtidSet::parse(&query_value(&mut insp, "SELECT @@global.gtid_executed").await?.unwrap_or_default())?
-            }
+            None => GtidSet::parse(&query_value(prim, "SELECT @@global.gtid_executed").await?.unwrap_or_default())?,
         };
         let (tx, mut rx) = mpsc::channel::<StreamItem>(BACKLOG);
         let stream_stats = Arc::new(StreamStats::default());
         let scfg = StreamerConfig {
-            opts: v.inspect_opts.clone(),
+            opts: v.primary_opts.clone(),
             server_id: c.conn.replica_server_id,
             database: db.clone(),
             table: c.table.clone(),

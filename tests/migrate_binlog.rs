@@ -16,7 +16,7 @@ use mysql_async::prelude::*;
 
 const RECONNECT_TIMEOUT: Duration = Duration::from_secs(30);
 
-/// Waits until this process has exactly one binlog dump thread on the replica, other than `not`.
+/// Waits until this process has exactly one binlog dump thread on the primary, other than `not`.
 async fn wait_dump_thread(db: &TestDb, not: Option<u64>) -> Result<u64> {
     let deadline = Instant::now() + RECONNECT_TIMEOUT;
     loop {
@@ -33,8 +33,8 @@ async fn wait_dump_thread(db: &TestDb, not: Option<u64>) -> Result<u64> {
     }
 }
 
-async fn kill_on_replica(db: &TestDb, id: u64) -> Result<()> {
-    db.replica_conn().await?.query_drop(format!("KILL {id}")).await?;
+async fn kill_on_primary(db: &TestDb, id: u64) -> Result<()> {
+    db.primary_conn().await?.query_drop(format!("KILL {id}")).await?;
     Ok(())
 }
 
@@ -58,7 +58,7 @@ async fn binlog_connection_killed_mid_copy_and_while_postponed() -> Result<()> {
     run.wait_state("migrating", PHASE_TIMEOUT).await?;
     let first = wait_dump_thread(&db, None).await?;
     // The binlog client registered with the configured server id.
-    let replicas: Vec<mysql_async::Row> = db.replica_conn().await?.query("SHOW REPLICAS").await?;
+    let replicas: Vec<mysql_async::Row> = db.primary_conn().await?.query("SHOW REPLICAS").await?;
     let ids: Vec<u32> = replicas.iter().filter_map(|r| r.get::<u32, _>(0)).collect();
     assert!(ids.contains(&server_id), "SHOW REPLICAS lists server ids {ids:?}, not {server_id}");
     writers.wait_commits(100).await?;
@@ -68,7 +68,7 @@ async fn binlog_connection_killed_mid_copy_and_while_postponed() -> Result<()> {
     wait_until("some rows copied", PHASE_TIMEOUT, || async { Ok(count_rows(&db, &ghost).await? >= 200) }).await?;
     throttle.create()?;
     let copied_at_kill = count_rows(&db, &ghost).await?;
-    kill_on_replica(&db, first).await?;
+    kill_on_primary(&db, first).await?;
     writers.wait_commits(200).await?;
     let second = wait_dump_thread(&db, Some(first)).await?;
     writers.wait_commits(200).await?;
@@ -76,7 +76,7 @@ async fn binlog_connection_killed_mid_copy_and_while_postponed() -> Result<()> {
 
     // Copy done, cut-over postponed: kill it again.
     run.wait_state("postponing cut-over", PHASE_TIMEOUT).await?;
-    kill_on_replica(&db, second).await?;
+    kill_on_primary(&db, second).await?;
     writers.wait_commits(200).await?;
     let third = wait_dump_thread(&db, Some(second)).await?;
     writers.wait_commits(200).await?;

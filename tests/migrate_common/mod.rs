@@ -86,7 +86,11 @@ pub async fn run_migration(cfg: Config) -> Result<wraith::Result<Outcome>> {
     let m = Migrator::new(cfg);
     match tokio::time::timeout(RUN_TIMEOUT, m.run()).await {
         Ok(r) => Ok(r),
-        Err(_) => bail!("migration did not finish within {RUN_TIMEOUT:?}; last state {:?}", *m.state().borrow()),
+        Err(_) => bail!(
+            "migration did not finish within {RUN_TIMEOUT:?}; last state {:?}; last status line {:?}",
+            *m.state().borrow(),
+            m.progress().borrow().line
+        ),
     }
 }
 
@@ -938,14 +942,14 @@ fn own_ports_to(remote_port: u16) -> Result<BTreeSet<u16>> {
     Ok(ports)
 }
 
-/// Processlist ids of the binlog dump threads on the replica that serve THIS process (a migration run by this
+/// Processlist ids of the binlog dump threads on the primary (where wraith reads the binlog) that serve THIS process (a migration run by this
 /// test binary). Dump threads of other processes (other test runs against the sandbox) are never listed:
 /// they are told apart by the client port, matched against this process's own sockets.
 pub async fn own_dump_threads(db: &TestDb) -> Result<Vec<u64>> {
-    let mut replica = db.replica_conn().await?;
+    let mut primary = db.primary_conn().await?;
     let threads: Vec<(u64, String)> =
-        replica.query("SELECT ID, HOST FROM performance_schema.processlist WHERE COMMAND LIKE 'Binlog Dump%'").await?;
-    let ours = own_ports_to(settings().replica_port)?;
+        primary.query("SELECT ID, HOST FROM performance_schema.processlist WHERE COMMAND LIKE 'Binlog Dump%'").await?;
+    let ours = own_ports_to(settings().primary_port)?;
     Ok(threads
         .into_iter()
         .filter(|(_, host)| {
