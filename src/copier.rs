@@ -246,10 +246,14 @@ async fn insert_chunk(
 ) -> Result<u64> {
     let mut attempt = 0;
     loop {
-        match conn.exec_iter(insert, params.to_vec()).await {
-            Ok(result) => {
-                let n = result.affected_rows();
-                drop(result);
+        // Without parameters, a plain query: no prepare round trip for a statement used once.
+        let result = if params.is_empty() {
+            conn.query_iter(insert).await.map(|r| r.affected_rows())
+        } else {
+            conn.exec_iter(insert, params.to_vec()).await.map(|r| r.affected_rows())
+        };
+        match result {
+            Ok(n) => {
                 if plan.panic_on_warnings && conn.get_warnings() > 0 {
                     let w = warnings(conn).await?;
                     if !w.is_empty() {

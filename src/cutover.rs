@@ -108,7 +108,9 @@ impl CutOver<'_> {
                     StreamItem::Position(p) => applier.position(p),
                 }
             }
+            let marker_seen = locked_at.elapsed();
             applier.flush(&mut lock, false).await?;
+            let backlog_applied = locked_at.elapsed();
             for (_, create, sql_mode) in &self.triggers {
                 lock.query_drop(format!("SET SESSION sql_mode = {}", crate::sql::quote(sql_mode))).await?;
                 lock.query_drop(create).await?;
@@ -121,6 +123,12 @@ impl CutOver<'_> {
                     lock.query_drop(format!("RENAME TABLE {g} TO {t}")).await?;
                 }
             }
+            // Where the blocked time went, for the operator judging the stall.
+            info!(
+                "cut-over timings under the lock: marker back through the binlog {marker_seen:?}, backlog applied \
+                 {backlog_applied:?}, renamed {:?}",
+                locked_at.elapsed()
+            );
             if self.swap_back {
                 lock.query_drop(format!("RENAME TABLE {t} TO {g}, {o} TO {t}")).await?;
             }

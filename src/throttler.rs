@@ -92,9 +92,13 @@ pub async fn run(
             }
         }
         if *tx.borrow() != reason {
-            match &reason {
-                Some(r) => info!("throttling: {r}"),
-                None => info!("throttle lifted"),
+            // Logged when the kind of reason changes, not every time a measured value does (lag=1.2s, 1.3s...).
+            let kind = |r: &Option<String>| r.as_ref().map(|r| r.split('=').next().unwrap_or_default().to_string());
+            if kind(&tx.borrow()) != kind(&reason) {
+                match &reason {
+                    Some(r) => info!("throttling: {r}"),
+                    None => info!("throttle lifted"),
+                }
             }
             let _ = tx.send(reason);
         }

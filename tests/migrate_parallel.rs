@@ -19,7 +19,7 @@ async fn parallel_copy_under_writes_matches_the_control_table() -> Result<()> {
     let model = simple_tables(&db, 30_000).await?;
     let mut spec = WorkloadSpec::new(model, 30_000);
     spec.writers = 4;
-    spec.pause = Duration::from_millis(2);
+    spec.pause = Duration::from_millis(5);
     let writers = Workload::start(&db, spec).await?;
     writers.wait_commits(100).await?;
 
@@ -27,6 +27,8 @@ async fn parallel_copy_under_writes_matches_the_control_table() -> Result<()> {
     // Small chunks and many workers: many chunks in flight, many claims while the writers write.
     cfg.chunk_size = 10;
     cfg.copy_workers = 6;
+    // Not a test of lag throttling: the replica (on the same machine) may fall behind these writers.
+    cfg.max_lag = Duration::from_secs(60);
     let outcome = run_migration(cfg).await?.map_err(|e| anyhow::anyhow!("{}", error_text(&e)))?;
     writers.wait_commits(200).await?;
     let report = writers.stop().await?;
@@ -47,13 +49,14 @@ async fn one_copy_worker_under_writes_matches_the_control_table() -> Result<()> 
     let model = simple_tables(&db, 10_000).await?;
     let mut spec = WorkloadSpec::new(model, 10_000);
     spec.writers = 3;
-    spec.pause = Duration::from_millis(2);
+    spec.pause = Duration::from_millis(5);
     let writers = Workload::start(&db, spec).await?;
     writers.wait_commits(50).await?;
 
     let mut cfg = config(&db, "t", ALTER);
     cfg.chunk_size = 10;
     cfg.copy_workers = 1;
+    cfg.max_lag = Duration::from_secs(60);
     let outcome = run_migration(cfg).await?.map_err(|e| anyhow::anyhow!("{}", error_text(&e)))?;
     writers.wait_commits(100).await?;
     let report = writers.stop().await?;
