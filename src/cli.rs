@@ -209,6 +209,10 @@ pub struct MigrateArgs {
     /// integer column; other keys are copied by one connection with locking reads.
     #[arg(long, default_value_t = 4)]
     pub copy_workers: i64,
+    /// Target time per copy chunk (wraith only), e.g. 500ms: the chunk size then adapts, starting from
+    /// --chunk-size, within 10..100000 rows. 0 (the default) keeps --chunk-size fixed, as gh-ost does.
+    #[arg(long, default_value = "0", value_parser = parse_seconds_or_duration)]
+    pub chunk_time: Duration,
     #[arg(long, default_value_t = 60)]
     pub default_retries: i64,
     #[arg(long, default_value_t = 100)]
@@ -469,6 +473,7 @@ impl MigrateArgs {
         c.chunk_size = clamp(self.chunk_size, 10, 100_000) as u64;
         c.dml_batch_size = clamp(self.dml_batch_size, 1, 10_000) as usize;
         c.copy_workers = clamp(self.copy_workers, 1, 64) as usize;
+        c.chunk_time = self.chunk_time;
         c.default_retries = clamp(self.default_retries, 1, 100_000) as u32;
         c.heartbeat_interval = Duration::from_millis(clamp(self.heartbeat_interval_millis, 100, 1_000) as u64);
         c.max_lag = Duration::from_millis(clamp(self.max_lag_millis, 100, i64::MAX) as u64);

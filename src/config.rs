@@ -161,6 +161,8 @@ pub struct Config {
     pub dml_batch_size: usize,
     /// Parallel copy connections (integer keys only).
     pub copy_workers: usize,
+    /// Target time per chunk; zero keeps chunk_size fixed.
+    pub chunk_time: Duration,
     pub default_retries: u32,
     pub heartbeat_interval: Duration,
 
@@ -249,6 +251,7 @@ impl Config {
             chunk_size: 1000,
             dml_batch_size: 1000,
             copy_workers: 4,
+            chunk_time: Duration::ZERO,
             default_retries: 60,
             heartbeat_interval: Duration::from_millis(100),
             max_lag: Duration::from_millis(1500),

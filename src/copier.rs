@@ -138,6 +138,15 @@ pub struct CopyEnv {
     pub control: Arc<crate::server::Control>,
     /// For gh-ost-on-batch-copy-retry.
     pub hooks: crate::hooks::Hooks,
+    /// Target time per chunk (zero: the chunk size stays as set).
+    pub chunk_time: Duration,
+}
+
+/// The next chunk size toward the target time: proportional, but at most 1.5x larger or 2x smaller per
+/// step (one slow chunk must not collapse it), within gh-ost's 10..100000.
+pub fn adapt_chunk_size(current: u64, took: Duration, target: Duration) -> u64 {
+    let ratio = (target.as_secs_f64() / took.as_secs_f64().max(1e-3)).clamp(0.5, 1.5);
+    ((current as f64 * ratio) as u64).clamp(10, 100_000)
 }
 
 /// Copies the whole range. Waits while `throttled` holds a reason; stops early when `stop` turns true.
@@ -217,6 +226,10 @@ pub async fn run(
         );
         let chunk_started = std::time::Instant::now();
         let copied = insert_chunk(&mut conn, &insert, &params, &plan, &env, &progress).await?;
+        if !env.chunk_time.is_zero() && copied > 0 {
+            let took = chunk_started.elapsed().mul_f64(chunk as f64 / copied as f64);
+            progress.chunk_size.store(adapt_chunk_size(chunk, took, env.chunk_time), Ordering::Relaxed);
+        }
         progress.rows.fetch_add(copied, Ordering::Relaxed);
         progress.chunks.fetch_add(1, Ordering::Relaxed);
         *progress.watermark.lock().unwrap_or_else(|p| p.into_inner()) = Some(end.clone());
@@ -406,7 +419,7 @@ async fn worker(
                 return Err(Error::Aborted("throttler stopped".into()));
             }
         }
-        let (start, end) = {
+        let (start, end, chunk) = {
             let _turn = cursor.lock().await;
             let Some(start) = frontier.next_start() else { return Ok(()) };
             let max = frontier.max();
@@ -421,12 +434,18 @@ async fn worker(
                 None => max,
             };
             frontier.claim(start, end);
-            (start, end)
+            (start, end, chunk)
         };
         let chunk_started = std::time::Instant::now();
         let insert = format!("{insert_head} WHERE {key} BETWEEN {start} AND {end}");
         let copied = insert_chunk(&mut conn, &insert, &[], &plan, &env, &progress).await?;
         let committed = frontier.commit(start);
+        if !env.chunk_time.is_zero() && copied > 0 {
+            // Scaled by the rows this chunk really had (the last one may be short). Workers update it in
+            // turn; the control socket's chunk-size= sets a new starting point.
+            let took = chunk_started.elapsed().mul_f64(chunk as f64 / copied as f64);
+            progress.chunk_size.store(adapt_chunk_size(chunk, took, env.chunk_time), Ordering::Relaxed);
+        }
         progress.rows.fetch_add(copied, Ordering::Relaxed);
         progress.chunks.fetch_add(1, Ordering::Relaxed);
         if committed >= start {
@@ -480,6 +499,16 @@ fn server_message(e: &Error) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn chunk_size_adapts_toward_the_target_within_limits() {
+        let target = Duration::from_millis(500);
+        assert_eq!(adapt_chunk_size(1000, Duration::from_millis(100), target), 1500, "grows at most 1.5x");
+        assert_eq!(adapt_chunk_size(1000, Duration::from_millis(400), target), 1250);
+        assert_eq!(adapt_chunk_size(1000, Duration::from_secs(5), target), 500, "shrinks at most 2x");
+        assert_eq!(adapt_chunk_size(90_000, Duration::from_millis(1), target), 100_000);
+        assert_eq!(adapt_chunk_size(12, Duration::from_secs(9), target), 10);
+    }
 
     #[test]
     fn bounds_expand_composite_keys() {

@@ -778,6 +778,7 @@ impl Migrator {
             retries: c.default_retries,
             control: control.clone(),
             hooks: self.hooks(),
+            chunk_time: c.chunk_time,
         };
         let mut copier = match &frontier {
             Some(f) => {
