@@ -191,13 +191,7 @@ pub async fn run(
         return Ok(());
     }
     loop {
-        loop {
-            let Some(reason) = throttled.borrow().clone() else { break };
-            debug!("copy throttled: {reason}");
-            if throttled.changed().await.is_err() {
-                return Err(Error::Aborted("throttler stopped".into()));
-            }
-        }
+        unthrottled(&mut throttled).await?;
         let chunk = progress.chunk_size.load(Ordering::Relaxed).max(1);
         let (lower, lower_s, lower_order) = if inclusive { (&ge, &ge_s, &ge_order) } else { (&gt, &gt_s, &gt_order) };
         // The chunk's last key: chunk-1 rows past the start, or the range max.
@@ -245,6 +239,17 @@ pub async fn run(
     }
     progress.done.store(true, Ordering::Relaxed);
     Ok(())
+}
+
+/// Waits while the throttler holds a reason.
+async fn unthrottled(throttled: &mut watch::Receiver<Option<String>>) -> Result<()> {
+    loop {
+        let Some(reason) = throttled.borrow().clone() else { return Ok(()) };
+        debug!("copy throttled: {reason}");
+        if throttled.changed().await.is_err() {
+            return Err(Error::Aborted("throttler stopped".into()));
+        }
+    }
 }
 
 /// Runs one chunk's INSERT ... SELECT (autocommit), retrying transient failures and duplicates; returns the
@@ -412,13 +417,7 @@ async fn worker(
         format!("INSERT INTO {ghost} ({}) SELECT {select_cols} FROM {table} {force}", ident_list(&plan.ghost_columns));
     loop {
         // Wait out throttling before claiming: a claimed chunk holds back the applier's changes to its keys.
-        loop {
-            let Some(reason) = throttled.borrow().clone() else { break };
-            debug!("copy throttled: {reason}");
-            if throttled.changed().await.is_err() {
-                return Err(Error::Aborted("throttler stopped".into()));
-            }
-        }
+        unthrottled(&mut throttled).await?;
         let (start, end, chunk) = {
             let _turn = cursor.lock().await;
             let Some(start) = frontier.next_start() else { return Ok(()) };
