@@ -604,9 +604,7 @@ impl Migrator {
             panic_on_warnings: c.panic_on_warnings,
             int_key: key.columns.len() == 1
                 && !key.nullable
-                && old.column(&key.columns[0]).is_some_and(|c| {
-                    matches!(c.data_type.as_str(), "tinyint" | "smallint" | "mediumint" | "int" | "bigint")
-                }),
+                && old.column(&key.columns[0]).is_some_and(|c| crate::value::integer_bits(&c.data_type).is_some()),
         };
         let apply = ApplyPlan::new(&c.database, &self.names.ghost, columns, key_cols);
         Ok((apply, copy))

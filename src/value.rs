@@ -180,14 +180,22 @@ pub fn integer_key(col: &Column, v: &BinlogValue<'_>) -> Option<i128> {
     }
 }
 
+/// The width of an integer column type, None for other types. The one list of integer types: the copier
+/// plans its parallel path with it, and `integer_key` must read every key that path accepts.
+pub fn integer_bits(data_type: &str) -> Option<u32> {
+    match data_type {
+        "tinyint" => Some(8),
+        "smallint" => Some(16),
+        "mediumint" => Some(24),
+        "int" => Some(32),
+        "bigint" => Some(64),
+        _ => None,
+    }
+}
+
 fn integer_in_column(col: &Column, n: i128) -> Result<i128, Reason> {
-    let bits = match col.data_type.as_str() {
-        "tinyint" => 8,
-        "smallint" => 16,
-        "mediumint" => 24,
-        "int" => 32,
-        "bigint" => 64,
-        _ => return Err(format!("unexpected integer {n} for this column type")),
+    let Some(bits) = integer_bits(&col.data_type) else {
+        return Err(format!("unexpected integer {n} for this column type"));
     };
     let span = 1i128 << bits;
     if n < -(span / 2) || n >= span {

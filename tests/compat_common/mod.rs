@@ -302,18 +302,24 @@ pub async fn ctl(socket: &Path, command: &str) -> Result<String> {
     }
 }
 
+/// The `status` reply, once the socket file exists and answers.
+async fn poll_status(socket: &Path) -> Option<String> {
+    if !socket.exists() {
+        return None;
+    }
+    ctl(socket, "status").await.ok()
+}
+
 /// Waits until the socket file exists and answers `status` with a line containing `want`.
 pub async fn wait_status(socket: &Path, want: &str, limit: Duration) -> Result<String> {
     let deadline = Instant::now() + limit;
     let mut last = String::new();
     loop {
-        if socket.exists() {
-            if let Ok(reply) = ctl(socket, "status").await {
-                if reply.contains(want) {
-                    return Ok(reply);
-                }
-                last = reply;
+        if let Some(reply) = poll_status(socket).await {
+            if reply.contains(want) {
+                return Ok(reply);
             }
+            last = reply;
         }
         if Instant::now() >= deadline {
             bail!("status did not contain {want:?} within {limit:?}; last reply {last:?}");
@@ -385,13 +391,11 @@ impl Wraith {
             if let Some(status) = self.child.try_wait()? {
                 bail!("wraith exited ({status}) before its status said {want:?}\n{}", self.output());
             }
-            if socket.exists() {
-                if let Ok(reply) = ctl(socket, "status").await {
-                    if reply.contains(want) {
-                        return Ok(reply);
-                    }
-                    last = reply;
+            if let Some(reply) = poll_status(socket).await {
+                if reply.contains(want) {
+                    return Ok(reply);
                 }
+                last = reply;
             }
             if Instant::now() >= deadline {
                 self.kill().await?;
