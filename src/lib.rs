@@ -1,30 +1,24 @@
 //! wraith: online schema change for MySQL.
 //!
-//! Data flows one way: binlog events (`streamer`) -> decoded row changes -> `applier`, while `copier` fills the
-//! ghost table in chunks; `migrator` is the one state machine that decides the phases.
+//! Data flows one way: binlog events (`replication::streamer`) -> decoded row changes ->
+//! `replication::applier`, while `copy` fills the ghost table in chunks; `migration` runs the phases.
 
-pub mod alter;
-pub mod applier;
-pub mod changelog;
-pub mod checkpoint;
-pub mod cli;
-pub mod conffile;
 pub mod config;
-pub mod connect;
-pub mod copier;
-pub mod cutover;
+pub(crate) mod control;
+pub(crate) mod copy;
+pub(crate) mod cutover;
 pub mod error;
-pub mod frontier;
-pub mod gtid;
-pub mod hooks;
-pub mod inspector;
-pub mod migrator;
-pub mod schema;
-pub mod server;
-pub mod sql;
-pub mod status;
-pub mod streamer;
-pub mod throttler;
-pub mod value;
+pub mod migration;
+pub(crate) mod mysql;
+pub(crate) mod replication;
 
 pub use error::{Error, Result};
+pub use migration::{Migrator, Outcome, Progress, TableNames};
+
+/// gh-ost's hooks, as the engine runs them (public for tests of the hook environment).
+pub mod hooks {
+    pub use crate::control::hooks::{HookContext, HookEvent, HookProgress, Hooks};
+}
+
+/// `wraith ctl`: send one interactive command to a running migration.
+pub use control::server::send as send_command;

@@ -5,8 +5,8 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use clap::{CommandFactory, Parser};
-use wraith::cli::{normalize_args, Cli, Command};
-use wraith::conffile::{expand, known_flags_from_clap};
+use wraith::config::cli::{normalize_args, Cli, Command};
+use wraith::config::conffile::{expand, known_flags_from_clap};
 use wraith::config::Config;
 
 /// A scratch directory removed on drop.

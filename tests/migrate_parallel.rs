@@ -10,7 +10,7 @@ use std::time::Duration;
 use anyhow::Result;
 use common::*;
 use migrate_common::*;
-use wraith::migrator::Outcome;
+use wraith::Outcome;
 
 const ALTER: &str = "ADD COLUMN note VARCHAR(10) NOT NULL DEFAULT 'n/a', ADD INDEX n_idx (n)";
 

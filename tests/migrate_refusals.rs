@@ -45,7 +45,7 @@ async fn table_exists(db: &TestDb, table: &str) -> Result<bool> {
 
 /// Migrates `t` to the end and checks every original column survived (compared with the old table).
 async fn assert_migrates(db: &TestDb, cfg: wraith::config::Config, columns: &str) -> Result<()> {
-    let old = wraith::sql::TableNames::new(&cfg.table, None).old;
+    let old = wraith::TableNames::new(&cfg.table, None).old;
     let outcome = run_migration(cfg).await?.map_err(|e| anyhow::anyhow!("migration failed: {}", error_text(&e)))?;
     assert!(outcome.executed);
     assert_tables_equal(db.primary(), "t", db.primary(), &format!("`{old}`"), columns, "1").await?;
@@ -209,7 +209,7 @@ async fn refuses_alter_that_renames_the_table() -> Result<()> {
     Ok(())
 }
 
-fn error_text_of(r: &wraith::Result<wraith::migrator::Outcome>) -> String {
+fn error_text_of(r: &wraith::Result<wraith::Outcome>) -> String {
     match r {
         Ok(_) => String::new(),
         Err(e) => error_text(e),

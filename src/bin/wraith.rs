@@ -9,9 +9,9 @@ use clap::{CommandFactory, Parser};
 use indicatif::{ProgressBar, ProgressStyle};
 use tracing_subscriber::fmt::MakeWriter;
 use tracing_subscriber::EnvFilter;
-use wraith::cli::{normalize_args, Cli, Command};
-use wraith::conffile;
-use wraith::migrator::Migrator;
+use wraith::config::cli::{normalize_args, Cli, Command};
+use wraith::config::conffile;
+use wraith::Migrator;
 
 fn main() -> ExitCode {
     // Config files (--conf INI, --config YAML) become flags placed before the command line's own.
@@ -80,7 +80,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
     match cli.command {
         Command::Ctl(args) => {
             let reply =
-                wraith::server::send(args.socket.as_deref(), args.tcp.as_deref(), &args.command.join(" ")).await?;
+                wraith::send_command(args.socket.as_deref(), args.tcp.as_deref(), &args.command.join(" ")).await?;
             print!("{reply}");
             if reply.starts_with("ERROR") {
                 anyhow::bail!("the migration refused the command");

@@ -28,7 +28,7 @@ use mysql_async::prelude::*;
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
 use wraith::config::Config;
-use wraith::migrator::{Migrator, Outcome, Progress};
+use wraith::{Migrator, Outcome, Progress};
 
 use crate::common::*;
 use crate::migrate_common::*;
@@ -296,7 +296,7 @@ pub async fn assert_copy_stalled(run: &mut Run, db: &TestDb, ghost: &str, total_
 
 /// Sends one command to a migration's unix socket (bounded), returns the reply.
 pub async fn ctl(socket: &Path, command: &str) -> Result<String> {
-    match tokio::time::timeout(CTL_TIMEOUT, wraith::server::send(Some(socket), None, command)).await {
+    match tokio::time::timeout(CTL_TIMEOUT, wraith::send_command(Some(socket), None, command)).await {
         Ok(r) => r.with_context(|| format!("sending {command:?} to {}", socket.display())),
         Err(_) => bail!("no reply to {command:?} within {CTL_TIMEOUT:?}"),
     }

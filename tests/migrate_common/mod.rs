@@ -29,8 +29,8 @@ use mysql_async::Conn;
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
 use wraith::config::Config;
-use wraith::migrator::{Migrator, Outcome};
-use wraith::sql::TableNames;
+use wraith::TableNames;
+use wraith::{Migrator, Outcome};
 
 use crate::common::*;
 

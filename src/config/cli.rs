@@ -6,9 +6,9 @@ use std::time::Duration;
 
 use clap::{Args, Parser, Subcommand};
 
-use crate::alter;
 use crate::config::{parse_endpoint, Config, Connection, CutOverKind, LoadLimits, Secret};
 use crate::error::{Error, Result};
+use crate::mysql::alter;
 
 #[derive(Debug, Parser)]
 #[command(name = "wraith", version, about = "Online schema change for MySQL, compatible with gh-ost's flags")]
@@ -482,7 +482,7 @@ impl MigrateArgs {
         c.throttle_query = self.throttle_query.filter(|q| !q.trim().is_empty());
         c.throttle_http = self.throttle_http.filter(|q| !q.trim().is_empty());
         if let Some(u) = &c.throttle_http {
-            crate::throttler::parse_http_url(u).map_err(|e| Error::Config(format!("--throttle-http: {e}")))?;
+            crate::control::throttle::parse_http_url(u).map_err(|e| Error::Config(format!("--throttle-http: {e}")))?;
         }
         c.throttle_control_replicas = self
             .throttle_control_replicas

@@ -9,8 +9,8 @@ use mysql_async::prelude::Queryable;
 use mysql_async::{Conn, Value};
 
 use crate::error::{Error, Result};
-use crate::gtid::GtidSet;
-use crate::sql::{qualified, quote};
+use crate::mysql::gtid::GtidSet;
+use crate::mysql::sql::{qualified, quote};
 
 #[derive(Debug, Clone, PartialEq)]
 pub struct Checkpoint {

@@ -808,7 +808,7 @@ mod tests {
     #[test]
     fn known_flags_come_from_the_cli() {
         use clap::CommandFactory;
-        let flags = known_flags_from_clap(&crate::cli::Cli::command());
+        let flags = known_flags_from_clap(&crate::config::cli::Cli::command());
         let get = |n: &str| flags.iter().find(|f| f.name == n).unwrap_or_else(|| panic!("no flag {n}"));
         assert_eq!(get("execute"), &KnownFlag::boolean("execute"));
         assert_eq!(get("chunk-size"), &KnownFlag::value("chunk-size"));

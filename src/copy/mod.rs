@@ -8,6 +8,8 @@
 //! after the copied row and wins. Rows the applier already wrote are skipped, and a plain INSERT (not
 //! IGNORE) turns a row the new schema cannot hold into an error instead of a silent loss.
 
+pub(crate) mod frontier;
+
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
@@ -17,9 +19,9 @@ use mysql_async::{Conn, Value};
 use tokio::sync::watch;
 use tracing::{debug, warn};
 
+use crate::copy::frontier::Frontier;
 use crate::error::{Error, Result};
-use crate::frontier::Frontier;
-use crate::sql::{ident, ident_list, qualified};
+use crate::mysql::sql::{ident, ident_list, qualified};
 
 #[derive(Debug, Clone)]
 pub struct CopyPlan {
@@ -132,12 +134,12 @@ impl CopyPlan {
 /// How the copier reconnects and retries.
 pub struct CopyEnv {
     pub opts: mysql_async::Opts,
-    pub mode: crate::connect::WriterMode,
+    pub mode: crate::mysql::connect::WriterMode,
     pub retries: u32,
     /// Runtime settings: chunk size and nice-ratio may change mid-run.
-    pub control: Arc<crate::server::Control>,
+    pub control: Arc<crate::control::server::Control>,
     /// For gh-ost-on-batch-copy-retry.
-    pub hooks: crate::hooks::Hooks,
+    pub hooks: crate::control::hooks::Hooks,
     /// Target time per chunk (zero: the chunk size stays as set).
     pub chunk_time: Duration,
 }
@@ -299,8 +301,8 @@ async fn insert_chunk(
                 }
                 warn!("chunk copy failed ({e}); retry {attempt}/{}", env.retries);
                 if env.hooks.is_enabled() {
-                    let event = crate::hooks::HookEvent::BatchCopyRetry(e.to_string());
-                    let _ = env.hooks.run(&event, &crate::hooks::HookProgress::default()).await;
+                    let event = crate::control::hooks::HookEvent::BatchCopyRetry(e.to_string());
+                    let _ = env.hooks.run(&event, &crate::control::hooks::HookProgress::default()).await;
                 }
                 tokio::time::sleep(Duration::from_millis((100 * attempt as u64).min(2000))).await;
                 if e.server_code().is_none() || matches!(e.server_code(), Some(2006 | 2013)) {
@@ -312,8 +314,8 @@ async fn insert_chunk(
 }
 
 async fn copy_connection(env: &CopyEnv) -> Result<Conn> {
-    let mut conn = crate::connect::connect(&env.opts, "primary (copy)", Duration::from_secs(10)).await?;
-    crate::connect::setup_writer(&mut conn, env.mode).await?;
+    let mut conn = crate::mysql::connect::connect(&env.opts, "primary (copy)", Duration::from_secs(10)).await?;
+    crate::mysql::connect::setup_writer(&mut conn, env.mode).await?;
     // Short lock waits: a chunk that cannot get its locks quickly is retried rather than left holding the
     // locks it already has.
     conn.query_drop("SET SESSION innodb_lock_wait_timeout = 3").await?;

@@ -9,7 +9,7 @@ use tokio::sync::watch;
 use tracing::warn;
 
 use crate::error::Result;
-use crate::sql::{qualified, quote};
+use crate::mysql::sql::{qualified, quote};
 
 pub const HEARTBEAT: &str = "heartbeat";
 pub const STATE: &str = "state";

@@ -15,13 +15,13 @@ use mysql_async::binlog::value::BinlogValue;
 use mysql_async::prelude::Queryable;
 use mysql_async::Conn;
 
+use crate::copy::frontier::{Frontier, Verdict};
 use crate::error::{Error, Result};
-use crate::frontier::{Frontier, Verdict};
-use crate::gtid::GtidSet;
-use crate::schema::Column;
-use crate::sql::{ident, ident_list, qualified};
-use crate::streamer::{Image, RowChange};
-use crate::value::{integer_key, key_bytes, push_literal};
+use crate::mysql::gtid::GtidSet;
+use crate::mysql::schema::Column;
+use crate::mysql::sql::{ident, ident_list, qualified};
+use crate::mysql::value::{integer_key, key_bytes, push_literal};
+use crate::replication::streamer::{Image, RowChange};
 
 /// Which source columns go where in the ghost, and the key that identifies a row in both.
 #[derive(Debug, Clone)]

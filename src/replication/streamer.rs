@@ -17,7 +17,7 @@ use tokio::sync::mpsc;
 use tracing::{debug, info, warn};
 
 use crate::error::{Error, Result};
-use crate::gtid::{uuid_text, GtidSet};
+use crate::mysql::gtid::{uuid_text, GtidSet};
 
 /// One row image: every column of the source table in ordinal order.
 pub type Image = Vec<BinlogValue<'static>>;

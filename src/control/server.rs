@@ -137,7 +137,7 @@ impl Control {
                 }
                 let v = arg.filter(|a| !a.is_empty()).map(str::to_string);
                 if cmd == "throttle-http" {
-                    if let Some(Err(e)) = v.as_deref().map(crate::throttler::parse_http_url) {
+                    if let Some(Err(e)) = v.as_deref().map(crate::control::throttle::parse_http_url) {
                         return format!("ERROR: {e}\n");
                     }
                 }

@@ -4,10 +4,10 @@ use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use crate::applier::ApplyStats;
-use crate::copier::CopyProgress;
-use crate::streamer::StreamStats;
-use crate::throttler::ThrottleStats;
+use crate::control::throttle::ThrottleStats;
+use crate::copy::CopyProgress;
+use crate::replication::applier::ApplyStats;
+use crate::replication::streamer::StreamStats;
 
 /// Everything the status line reads; cheap to clone.
 #[derive(Clone)]

@@ -17,7 +17,7 @@ use mysql_common::io::ParseBuf;
 use mysql_common::value::Value;
 
 use crate::error::Error;
-use crate::schema::Column;
+use crate::mysql::schema::Column;
 
 /// Inner conversions fail with a reason; `push_literal` adds the column to it.
 type Reason = String;

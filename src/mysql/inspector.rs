@@ -7,8 +7,8 @@ use mysql_async::Conn;
 
 use crate::config::Endpoint;
 use crate::error::{Context, Error, Result};
-use crate::schema::{Column, TableInfo, UniqueKey};
-use crate::sql::quote;
+use crate::mysql::schema::{Column, TableInfo, UniqueKey};
+use crate::mysql::sql::quote;
 
 /// Server settings that decide whether a migration can be run faithfully.
 #[derive(Debug, Clone)]
@@ -282,10 +282,10 @@ impl Trigger {
     pub fn create_on(&self, db: &str, table: &str, name: &str) -> String {
         format!(
             "CREATE TRIGGER {} {} {} ON {} FOR EACH ROW {}",
-            crate::sql::qualified(db, name),
+            crate::mysql::sql::qualified(db, name),
             self.timing,
             self.event,
-            crate::sql::qualified(db, table),
+            crate::mysql::sql::qualified(db, table),
             self.statement
         )
     }

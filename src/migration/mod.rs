@@ -3,6 +3,8 @@
 //! binlog (applier), throttles, waits out a postponed cut-over, cuts over (cutover), and cleans up.
 //! Any failure leaves the original table untouched and says what was left behind.
 
+pub(crate) mod checkpoint;
+
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -12,25 +14,26 @@ use mysql_async::{Conn, Opts};
 use tokio::sync::{mpsc, watch};
 use tracing::{info, warn};
 
-use crate::alter;
-use crate::applier::{Applier, ApplyPlan, ApplyStats};
-use crate::changelog;
-use crate::checkpoint::{self, Checkpoint};
 use crate::config::{Config, Endpoint};
-use crate::connect::{self, connect, setup_writer, WriterMode};
-use crate::copier::{self, CopyPlan, CopyProgress};
+use crate::control::hooks::{HookContext, HookEvent, HookProgress, Hooks};
+use crate::control::server::{self, Control};
+use crate::control::status::Metrics;
+use crate::control::throttle::{self, ThrottleConfig, ThrottleStats};
+use crate::copy::frontier::Frontier;
+use crate::copy::{self, CopyPlan, CopyProgress};
 use crate::cutover::CutOver;
 use crate::error::{Error, Result};
-use crate::frontier::Frontier;
-use crate::gtid::GtidSet;
-use crate::hooks::{HookContext, HookEvent, HookProgress, Hooks};
-use crate::inspector::{self, query_value};
-use crate::schema::TableInfo;
-use crate::server::{self, Control};
-use crate::sql::{ident, qualified, quote, TableNames};
-use crate::status::Metrics;
-use crate::streamer::{self, StreamItem, StreamStats, StreamerConfig};
-use crate::throttler::{self, ThrottleConfig, ThrottleStats};
+use crate::mysql::alter;
+use crate::mysql::connect::{self, connect, setup_writer, WriterMode};
+use crate::mysql::gtid::GtidSet;
+use crate::mysql::inspector::{self, query_value};
+use crate::mysql::schema::TableInfo;
+pub use crate::mysql::sql::TableNames;
+use crate::mysql::sql::{ident, qualified, quote};
+use crate::replication::applier::{Applier, ApplyPlan, ApplyStats};
+use crate::replication::changelog;
+use crate::replication::streamer::{self, StreamItem, StreamStats, StreamerConfig};
+use checkpoint::Checkpoint;
 
 /// Capacity of the streamer -> applier channel: bounds memory, and lets the streamer run ahead a little.
 const BACKLOG: usize = 1000;
@@ -604,7 +607,9 @@ impl Migrator {
             panic_on_warnings: c.panic_on_warnings,
             int_key: key.columns.len() == 1
                 && !key.nullable
-                && old.column(&key.columns[0]).is_some_and(|c| crate::value::integer_bits(&c.data_type).is_some()),
+                && old
+                    .column(&key.columns[0])
+                    .is_some_and(|c| crate::mysql::value::integer_bits(&c.data_type).is_some()),
         };
         let apply = ApplyPlan::new(&c.database, &self.names.ghost, columns, key_cols);
         Ok((apply, copy))
@@ -674,7 +679,7 @@ impl Migrator {
             // The range's max is the one fixed at the first start: rows above it came through the binlog.
             Some(cp) => match (&cp.copy_max_key, copy_plan.read_edge(&mut copy_conn, false).await?) {
                 (Some(max), Some(min)) => {
-                    Some(copier::Range { min, max: max.clone(), resume_after: cp.copy_last_key.clone() })
+                    Some(copy::Range { min, max: max.clone(), resume_after: cp.copy_last_key.clone() })
                 }
                 _ => None,
             },
@@ -682,7 +687,7 @@ impl Migrator {
         let copy_max = range.as_ref().map(|r| r.max.clone());
         // An integer key gets the parallel copy, coordinated with the applier through the frontier.
         let frontier = match (&range, copy_plan.int_key) {
-            (Some(r), true) => copier::int_range(r).map(|(after, max)| Arc::new(Frontier::new(after, max))),
+            (Some(r), true) => copy::int_range(r).map(|(after, max)| Arc::new(Frontier::new(after, max))),
             _ => None,
         };
         if let (Some(f), Some(_)) = (&frontier, &resume) {
@@ -745,7 +750,7 @@ impl Migrator {
             critical_load_hibernate: c.critical_load_hibernate,
         };
         let tmig = connect(&v.primary_opts, "primary (throttle)", c.conn.timeout).await?;
-        tokio::spawn(throttler::run(
+        tokio::spawn(throttle::run(
             tcfg,
             insp,
             tmig,
@@ -770,7 +775,7 @@ impl Migrator {
         };
         self.set_state("migrating");
         self.hook(HookEvent::BeforeRowCopy, &hp).await?;
-        let copy_env = |mode| copier::CopyEnv {
+        let copy_env = |mode| copy::CopyEnv {
             opts: v.primary_opts.clone(),
             mode,
             retries: c.default_retries,
@@ -782,7 +787,7 @@ impl Migrator {
             Some(f) => {
                 drop(copy_conn);
                 info!("copying with {} parallel workers (non-locking reads)", c.copy_workers);
-                tokio::spawn(copier::run_parallel(
+                tokio::spawn(copy::run_parallel(
                     copy_plan,
                     copy_env(WriterMode::of(c).read_committed()),
                     f.clone(),
@@ -791,7 +796,7 @@ impl Migrator {
                     throttle_rx.clone(),
                 ))
             }
-            None => tokio::spawn(copier::run(
+            None => tokio::spawn(copy::run(
                 copy_plan,
                 copy_conn,
                 copy_env(WriterMode::of(c)),

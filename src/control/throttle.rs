@@ -17,9 +17,9 @@ use tokio::sync::watch;
 use tokio::time::Instant;
 use tracing::{info, warn};
 
-use crate::changelog;
 use crate::config::{Endpoint, LoadLimits};
-use crate::server::Control;
+use crate::control::server::Control;
+use crate::replication::changelog;
 
 pub struct ThrottleConfig {
     pub database: String,
@@ -213,7 +213,7 @@ async fn load_met(conn: &mut Conn, limits: &LoadLimits) -> Option<String> {
     if limits.is_empty() {
         return None;
     }
-    let names: Vec<String> = limits.0.iter().map(|(n, _)| crate::sql::quote(n)).collect();
+    let names: Vec<String> = limits.0.iter().map(|(n, _)| crate::mysql::sql::quote(n)).collect();
     let rows: Vec<(String, String)> =
         match conn.query(format!("SHOW GLOBAL STATUS WHERE Variable_name IN ({})", names.join(", "))).await {
             Ok(r) => r,

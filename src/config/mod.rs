@@ -1,6 +1,9 @@
 //! The validated settings of one migration. The CLI (and later config files) produce a `Config`; the engine
 //! reads only this, never raw flags.
 
+pub mod cli;
+pub mod conffile;
+
 use std::fmt;
 use std::path::PathBuf;
 use std::time::Duration;

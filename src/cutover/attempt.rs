@@ -19,13 +19,13 @@ use mysql_async::{Conn, Opts};
 use tokio::sync::mpsc;
 use tracing::info;
 
-use crate::applier::Applier;
-use crate::changelog;
 use crate::config::CutOverKind;
-use crate::connect;
 use crate::error::{Error, Result};
-use crate::sql::qualified;
-use crate::streamer::StreamItem;
+use crate::mysql::connect;
+use crate::mysql::sql::qualified;
+use crate::replication::applier::Applier;
+use crate::replication::changelog;
+use crate::replication::streamer::StreamItem;
 
 pub struct CutOver<'a> {
     pub opts: &'a Opts,
@@ -112,7 +112,7 @@ impl CutOver<'_> {
             applier.flush(&mut lock, false).await?;
             let backlog_applied = locked_at.elapsed();
             for (_, create, sql_mode) in &self.triggers {
-                lock.query_drop(format!("SET SESSION sql_mode = {}", crate::sql::quote(sql_mode))).await?;
+                lock.query_drop(format!("SET SESSION sql_mode = {}", crate::mysql::sql::quote(sql_mode))).await?;
                 lock.query_drop(create).await?;
             }
             match self.kind {
