@@ -3,6 +3,8 @@
 
 use std::fmt;
 
+use crate::phase::Phase;
+
 pub type Result<T, E = Error> = std::result::Result<T, E>;
 
 #[derive(Debug, thiserror::Error)]
@@ -39,6 +41,10 @@ pub enum Error {
     /// The operator (panic command, panic flag file, signal) or a critical condition stopped the run.
     #[error("migration aborted: {0}")]
     Aborted(String),
+
+    /// The run was told to stop (Ctrl-C, or the caller's shutdown future) while in `phase`.
+    #[error("{}", interrupted_text(*.phase))]
+    Interrupted { phase: Phase },
 
     #[error("{}", server_error_text(.0))]
     Mysql(#[from] mysql_async::Error),
@@ -107,5 +113,17 @@ pub fn server_error_text(e: &mysql_async::Error) -> String {
     match e {
         mysql_async::Error::Server(s) => format!("Error {} ({}): {}", s.code, s.state, s.message),
         other => other.to_string(),
+    }
+}
+
+/// What an interrupt left behind, by phase: a cut-over never half-applies.
+fn interrupted_text(phase: Phase) -> String {
+    if phase.is_after_cut_over() {
+        "interrupted after the cut-over: the table has its new schema; the old table is _<t>_del".to_string()
+    } else {
+        format!(
+            "interrupted while {phase}: the original table is untouched (a cut-over never half-applies); the ghost, \
+             changelog and checkpoint tables may remain"
+        )
     }
 }

@@ -1,19 +1,30 @@
-//! wraith: online schema change for MySQL.
+//! wraith: online schema change for MySQL, compatible with gh-ost's flags, tables, hooks and commands.
+//!
+//! The facade: build a [`Config`] (the binary does it from argv with `config::cli`), hand it to a
+//! [`Migrator`], `run` it (or `run_until` a shutdown future), watch its [`Progress`] and [`Phase`], get an
+//! [`Outcome`] or an [`Error`]. Everything else is the engine's own (`pub(crate)`); its layout is in
+//! `docs/architecture.md`.
 //!
 //! Data flows one way: binlog events (`replication::streamer`) -> decoded row changes ->
-//! `replication::applier`, while `copy` fills the ghost table in chunks; `migration` runs the phases.
+//! `replication::applier` -> the ghost table, while `copy` fills the ghost table in chunks; `migration`
+//! runs the phases and owns the runtime state (`state`) it lends to the roles.
 
 pub mod config;
 pub(crate) mod control;
 pub(crate) mod copy;
 pub(crate) mod cutover;
 pub mod error;
-pub mod migration;
+pub(crate) mod migration;
 pub(crate) mod mysql;
+pub(crate) mod phase;
 pub(crate) mod replication;
+pub(crate) mod state;
 
+pub use config::Config;
 pub use error::{Error, Result};
-pub use migration::{Migrator, Outcome, Progress, TableNames};
+pub use migration::{Migrator, Outcome, TableNames};
+pub use phase::Phase;
+pub use state::Progress;
 
 /// gh-ost's hooks, as the engine runs them (public for tests of the hook environment).
 pub mod hooks {

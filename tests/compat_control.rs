@@ -12,6 +12,7 @@ use anyhow::{Context, Result};
 use common::*;
 use compat_common::*;
 use migrate_common::*;
+use wraith::Phase;
 
 const ALTER: &str = "ADD COLUMN x INT NOT NULL DEFAULT 7";
 const ROWS: u64 = 20_000;
@@ -38,10 +39,10 @@ async fn socket_throttle_chunk_size_and_unpostpone() -> Result<()> {
     postpone.create()?;
 
     let mut cfg = slow_config(&db, ALTER, 424_101);
-    cfg.serve_socket_file = Some(socket.clone());
-    cfg.postpone_cut_over_flag_file = Some(postpone.path.clone());
+    cfg.control.serve_socket_file = Some(socket.clone());
+    cfg.cut_over.postpone_flag_file = Some(postpone.path.clone());
     let mut run = Run::start(cfg);
-    run.wait_state("migrating", PHASE_TIMEOUT).await?;
+    run.wait_phase(Phase::Migrating, PHASE_TIMEOUT).await?;
 
     // The copy is under way...
     run.tick_until("rows copied", PHASE_TIMEOUT, |p| p.copied > 0).await?;
@@ -59,14 +60,14 @@ async fn socket_throttle_chunk_size_and_unpostpone() -> Result<()> {
 
     assert_eq!(ctl(&socket, "no-throttle").await?, "OK\n");
     // The copy completes; the cut-over is postponed while the flag file exists.
-    run.wait_state("postponing cut-over", PHASE_TIMEOUT).await?;
+    run.wait_phase(Phase::Postponing, PHASE_TIMEOUT).await?;
     assert_eq!(count_rows(&db, "_t_gho").await?, ROWS, "the ghost table after the copy");
     let status = wait_status(&socket, "postponing cut-over", PHASE_TIMEOUT).await?;
     assert_eq!(copied_in_status(&status), Some(ROWS), "status once copied: {status:?}");
     // It stays postponed (two more status refreshes) and the original keeps its schema.
     run.tick().await?;
     run.tick().await?;
-    assert_eq!(run.state(), "postponing cut-over", "phases {:?}", run.seen);
+    assert_eq!(run.phase(), Phase::Postponing, "phases {:?}", run.seen);
     assert!(!has_column(&db, "t", "x").await?, "the table changed before unpostpone");
 
     assert_eq!(ctl(&socket, "unpostpone").await?, "OK\n");
@@ -88,10 +89,10 @@ async fn status_says_throttled() -> Result<()> {
     let postpone = FlagFile::new(&db, "postpone");
     postpone.create()?;
     let mut cfg = slow_config(&db, ALTER, 424_104);
-    cfg.serve_socket_file = Some(socket.clone());
-    cfg.postpone_cut_over_flag_file = Some(postpone.path.clone());
+    cfg.control.serve_socket_file = Some(socket.clone());
+    cfg.cut_over.postpone_flag_file = Some(postpone.path.clone());
     let mut run = Run::start(cfg);
-    run.wait_state("migrating", PHASE_TIMEOUT).await?;
+    run.wait_phase(Phase::Migrating, PHASE_TIMEOUT).await?;
     wait_status(&socket, "Copy:", PHASE_TIMEOUT).await?;
     assert_eq!(ctl(&socket, "throttle").await?, "OK\n");
     // Other reasons (no heartbeat yet) may show first; the user's command must show within the wait.
@@ -114,10 +115,10 @@ async fn tcp_port_with_wraith_ctl() -> Result<()> {
     let addr = format!("127.0.0.1:{port}");
 
     let mut cfg = compat_config(&db, ALTER, 424_102);
-    cfg.serve_tcp_port = Some(port);
-    cfg.postpone_cut_over_flag_file = Some(postpone.path.clone());
+    cfg.control.serve_tcp_port = Some(port);
+    cfg.cut_over.postpone_flag_file = Some(postpone.path.clone());
     let mut run = Run::start(cfg);
-    run.wait_state("postponing cut-over", PHASE_TIMEOUT).await?;
+    run.wait_phase(Phase::Postponing, PHASE_TIMEOUT).await?;
 
     let ctl_tcp = |command: &'static str| {
         let addr = addr.clone();
@@ -163,9 +164,9 @@ async fn socket_panic_aborts_and_leaves_the_table() -> Result<()> {
     let dir = TempDir::new("sock");
     let socket = dir.path("wraith.sock");
     let mut cfg = slow_config(&db, ALTER, 424_103);
-    cfg.serve_socket_file = Some(socket.clone());
+    cfg.control.serve_socket_file = Some(socket.clone());
     let mut run = Run::start(cfg);
-    run.wait_state("migrating", PHASE_TIMEOUT).await?;
+    run.wait_phase(Phase::Migrating, PHASE_TIMEOUT).await?;
     run.tick_until("rows copied", PHASE_TIMEOUT, |p| p.copied > 0).await?;
 
     assert_eq!(ctl(&socket, "panic").await?, "OK\n");

@@ -87,8 +87,8 @@ async fn a_successful_run_runs_every_hook_with_gh_ost_variables() -> Result<()> 
     hook(&hooks, &out, "gh-ost-on-failure", 0)?;
 
     let mut cfg = compat_config(&db, ALTER, 424_201);
-    cfg.hooks_path = Some(hooks.clone());
-    cfg.hooks_hint = "runbook-42".into();
+    cfg.hooks.path = Some(hooks.clone());
+    cfg.hooks.hint = "runbook-42".into();
     let outcome = run_migration(cfg).await?.map_err(|e| anyhow::anyhow!("{}", error_text(&e)))?;
     assert_eq!(outcome.rows_copied, 1000);
 
@@ -132,7 +132,7 @@ async fn a_failing_before_cut_over_hook_aborts_and_leaves_the_table() -> Result<
     hook(&hooks, &out, "gh-ost-on-failure", 0)?;
 
     let mut cfg = compat_config(&db, ALTER, 424_202);
-    cfg.hooks_path = Some(hooks.clone());
+    cfg.hooks.path = Some(hooks.clone());
     // gh-ost retries the whole cut-over, hook included, --default-retries times (60) a second apart.
     cfg.default_retries = 3;
     let (_, msg) = run_expect_error(cfg).await?;

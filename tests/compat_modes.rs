@@ -11,6 +11,7 @@ use anyhow::{Context, Result};
 use common::*;
 use compat_common::*;
 use migrate_common::*;
+use wraith::Phase;
 
 const ALTER: &str = "ADD COLUMN x INT NOT NULL DEFAULT 7";
 const ROWS: u64 = 20_000;
@@ -24,16 +25,16 @@ async fn throttle_flag_file_holds_the_copy_until_removed() -> Result<()> {
     throttle.create()?;
 
     let mut cfg = compat_config(&db, ALTER, 424_301);
-    cfg.throttle_flag_file = Some(throttle.path.clone());
+    cfg.throttle.flag_file = Some(throttle.path.clone());
     let mut run = Run::start(cfg);
-    run.wait_state("migrating", PHASE_TIMEOUT).await?;
+    run.wait_phase(Phase::Migrating, PHASE_TIMEOUT).await?;
     // Three status refreshes (three seconds of the engine's clock) with the flag present: nothing copied.
     for _ in 0..3 {
         let p = run.tick().await?;
         assert_eq!(p.copied, 0, "rows copied while the throttle flag file exists: {:?}", p.line);
     }
     assert_eq!(count_rows(&db, "_t_gho").await?, 0, "the ghost table filled while throttled");
-    assert_eq!(run.state(), "migrating");
+    assert_eq!(run.phase(), Phase::Migrating);
 
     throttle.remove()?;
     run.finish_ok(RUN_TIMEOUT).await?;
@@ -51,9 +52,9 @@ async fn throttle_flag_file_created_mid_copy() -> Result<()> {
     let throttle = FlagFile::new(&db, "throttle");
 
     let mut cfg = slow_config(&db, ALTER, 424_303);
-    cfg.throttle_flag_file = Some(throttle.path.clone());
+    cfg.throttle.flag_file = Some(throttle.path.clone());
     let mut run = Run::start(cfg);
-    run.wait_state("migrating", PHASE_TIMEOUT).await?;
+    run.wait_phase(Phase::Migrating, PHASE_TIMEOUT).await?;
     run.tick_until("rows copied", PHASE_TIMEOUT, |p| p.copied > 0).await?;
     throttle.create()?;
     assert_copy_stalled(&mut run, &db, "_t_gho", ROWS).await?;
@@ -72,9 +73,9 @@ async fn panic_flag_file_aborts_mid_copy() -> Result<()> {
     let panic = FlagFile::new(&db, "panic");
 
     let mut cfg = slow_config(&db, ALTER, 424_302);
-    cfg.panic_flag_file = Some(panic.path.clone());
+    cfg.control.panic_flag_file = Some(panic.path.clone());
     let mut run = Run::start(cfg);
-    run.wait_state("migrating", PHASE_TIMEOUT).await?;
+    run.wait_phase(Phase::Migrating, PHASE_TIMEOUT).await?;
     run.tick_until("rows copied", PHASE_TIMEOUT, |p| p.copied > 0).await?;
     panic.create()?;
     let err = run.finish_err(Duration::from_secs(30)).await.context("the panic flag must end the run promptly")?;
@@ -93,7 +94,7 @@ async fn panic_flag_file_present_at_start() -> Result<()> {
     let panic = FlagFile::new(&db, "panic");
     panic.create()?;
     let mut cfg = compat_config(&db, ALTER, 424_304);
-    cfg.panic_flag_file = Some(panic.path.clone());
+    cfg.control.panic_flag_file = Some(panic.path.clone());
     let (_, err) = run_expect_error(cfg).await?;
     assert_contains(&err, &["panic flag file"]);
     assert_eq!(original(&db, "t").await?, before, "the original table changed");

@@ -36,7 +36,7 @@ async fn test_on_replica_leaves_both_tables_on_the_stopped_replica() -> Result<(
     let _restart = ReplicationGuard;
     let mut cfg = config(&db, "t", ALTER);
     cfg.conn.replica_server_id = 424_401;
-    cfg.test_on_replica = true;
+    cfg.topology.test_on_replica = true;
     let outcome = run_migration(cfg).await?.map_err(|e| anyhow::anyhow!("{}", error_text(&e)))?;
     assert!(outcome.left_behind.iter().any(|t| t.ends_with("._t_gho")), "{outcome:?}");
 

@@ -65,12 +65,12 @@ fn yaml_values_reach_the_config() {
          cut-over-lock-timeout-seconds: 5\nok-to-drop-table: true\nthrottle-query: select 0\nstatus-interval: 30s\n",
     );
     let c = config_of(&with(&["--config", &yml]));
-    assert!(c.execute && c.ok_to_drop_table);
-    assert_eq!(c.chunk_size, 2500);
-    assert_eq!(c.max_lag, Duration::from_millis(2000));
-    assert_eq!(c.cut_over_lock_timeout, Duration::from_secs(5));
-    assert_eq!(c.throttle_query.as_deref(), Some("select 0"));
-    assert_eq!(c.status_interval, Duration::from_secs(30));
+    assert!(c.execute && c.tables.ok_to_drop_table);
+    assert_eq!(c.copy.chunk_size, 2500);
+    assert_eq!(c.throttle.max_lag, Duration::from_millis(2000));
+    assert_eq!(c.cut_over.lock_timeout, Duration::from_secs(5));
+    assert_eq!(c.throttle.query.as_deref(), Some("select 0"));
+    assert_eq!(c.control.status_interval, Duration::from_secs(30));
 }
 
 #[test]
@@ -85,14 +85,14 @@ fn the_command_line_overrides_files_and_yaml_overrides_ini() {
     let c = config_of(&with(&[&format!("--conf={cnf}"), "--config", &yml]));
     assert_eq!(c.conn.user, "gromit");
     assert_eq!(c.conn.password.expose(), "s3cr#t");
-    assert_eq!(c.chunk_size, 200, "YAML overrides INI");
-    assert_eq!(c.max_lag, Duration::from_millis(900));
+    assert_eq!(c.copy.chunk_size, 200, "YAML overrides INI");
+    assert_eq!(c.throttle.max_lag, Duration::from_millis(900));
     assert!(c.execute);
 
     // Flags before or after the file options override them alike, Go-style flags included.
     let c =
         config_of(&with(&["-chunk-size=300", "--execute=false", "--conf", &cnf, "--config", &yml, "--user=wallace"]));
-    assert_eq!(c.chunk_size, 300);
+    assert_eq!(c.copy.chunk_size, 300);
     assert!(!c.execute);
     assert_eq!(c.conn.user, "wallace");
     assert_eq!(c.conn.password.expose(), "s3cr#t");
@@ -134,7 +134,7 @@ fn every_flag_of_the_cli_can_be_set_from_a_file() {
     let yml = dir.file("all.yaml", &yaml);
     let c = config_of(&with(&["--config", &yml]));
     assert!(!c.execute);
-    assert_eq!(c.chunk_size, 500);
-    assert_eq!(c.heartbeat_interval, Duration::from_millis(250));
-    assert_eq!(c.checkpoint_interval, Duration::from_secs(120));
+    assert_eq!(c.copy.chunk_size, 500);
+    assert_eq!(c.throttle.heartbeat_interval, Duration::from_millis(250));
+    assert_eq!(c.checkpoint.interval, Duration::from_secs(120));
 }

@@ -13,6 +13,7 @@ use anyhow::{ensure, Result};
 use common::*;
 use migrate_common::*;
 use mysql_async::prelude::*;
+use wraith::Phase;
 
 const RECONNECT_TIMEOUT: Duration = Duration::from_secs(30);
 
@@ -49,13 +50,13 @@ async fn binlog_connection_killed_mid_copy_and_while_postponed() -> Result<()> {
     let writers = Workload::start(&db, WorkloadSpec::new(model, 4000)).await?;
 
     let mut cfg = config(&db, "t", "ADD COLUMN note VARCHAR(10) NOT NULL DEFAULT 'n/a'");
-    cfg.chunk_size = 20;
-    cfg.throttle_flag_file = Some(throttle.path.clone());
-    cfg.postpone_cut_over_flag_file = Some(postpone.path.clone());
+    cfg.copy.chunk_size = 20;
+    cfg.throttle.flag_file = Some(throttle.path.clone());
+    cfg.cut_over.postpone_flag_file = Some(postpone.path.clone());
     let server_id = cfg.conn.replica_server_id;
     let mut run = Running::start(cfg);
     let ghost = run.names().ghost.clone();
-    run.wait_state("migrating", PHASE_TIMEOUT).await?;
+    run.wait_phase(Phase::Migrating, PHASE_TIMEOUT).await?;
     let first = wait_dump_thread(&db, None).await?;
     // The binlog client registered with the configured server id.
     let replicas: Vec<mysql_async::Row> = db.primary_conn().await?.query("SHOW REPLICAS").await?;
@@ -75,7 +76,7 @@ async fn binlog_connection_killed_mid_copy_and_while_postponed() -> Result<()> {
     throttle.remove()?;
 
     // Copy done, cut-over postponed: kill it again.
-    run.wait_state("postponing cut-over", PHASE_TIMEOUT).await?;
+    run.wait_phase(Phase::Postponing, PHASE_TIMEOUT).await?;
     kill_on_primary(&db, second).await?;
     writers.wait_commits(200).await?;
     let third = wait_dump_thread(&db, Some(second)).await?;

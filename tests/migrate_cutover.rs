@@ -10,6 +10,7 @@ use anyhow::{Context, Result};
 use common::*;
 use migrate_common::*;
 use mysql_async::prelude::*;
+use wraith::Phase;
 
 const ALTER: &str = "ADD COLUMN note VARCHAR(10) NOT NULL DEFAULT 'n/a'";
 
@@ -44,9 +45,9 @@ async fn cut_over_while_writers_are_writing() -> Result<()> {
     let writers = Workload::start(&db, spec).await?;
 
     let mut cfg = config(&db, "t", ALTER);
-    cfg.postpone_cut_over_flag_file = Some(postpone.path.clone());
+    cfg.cut_over.postpone_flag_file = Some(postpone.path.clone());
     let mut run = Running::start(cfg);
-    run.wait_state("postponing cut-over", PHASE_TIMEOUT).await?;
+    run.wait_phase(Phase::Postponing, PHASE_TIMEOUT).await?;
     writers.wait_commits(300).await?;
     postpone.remove()?;
     let before_cut_over = writers.commits();
@@ -81,11 +82,11 @@ async fn blocked_cut_over_retries_while_the_table_keeps_serving() -> Result<()> 
     let writers = Workload::start(&db, spec).await?;
 
     let mut cfg = config(&db, "t", ALTER);
-    cfg.postpone_cut_over_flag_file = Some(postpone.path.clone());
-    cfg.cut_over_lock_timeout = Duration::from_secs(1);
+    cfg.cut_over.postpone_flag_file = Some(postpone.path.clone());
+    cfg.cut_over.lock_timeout = Duration::from_secs(1);
     cfg.default_retries = 60;
     let mut run = Running::start(cfg);
-    run.wait_state("postponing cut-over", PHASE_TIMEOUT).await?;
+    run.wait_phase(Phase::Postponing, PHASE_TIMEOUT).await?;
 
     let mut blocker = hold_lock_on_t(&db, -5).await?;
     postpone.remove()?;
@@ -138,12 +139,12 @@ async fn cut_over_gives_up_and_leaves_the_original_table() -> Result<()> {
     let postpone = FlagFile::new(&db, "postpone");
     postpone.create()?;
     let mut cfg = config(&db, "t", ALTER);
-    cfg.postpone_cut_over_flag_file = Some(postpone.path.clone());
-    cfg.cut_over_lock_timeout = Duration::from_secs(1);
+    cfg.cut_over.postpone_flag_file = Some(postpone.path.clone());
+    cfg.cut_over.lock_timeout = Duration::from_secs(1);
     cfg.default_retries = 2;
     let mut run = Running::start(cfg);
     // Copy done (the long transaction would block the copy's shared locks too), then the blocker.
-    run.wait_state("postponing cut-over", PHASE_TIMEOUT).await?;
+    run.wait_phase(Phase::Postponing, PHASE_TIMEOUT).await?;
     let mut blocker = hold_lock_on_t(&db, -5).await?;
     postpone.remove()?;
     let result = run.finish(RUN_TIMEOUT).await?;

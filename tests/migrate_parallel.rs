@@ -27,10 +27,10 @@ async fn migrate_under_writes(name: &str, seed_max: i64, writers: usize, workers
 
     let mut cfg = config(&db, "t", ALTER);
     // Small chunks: many claims while the writers write.
-    cfg.chunk_size = 10;
-    cfg.copy_workers = workers;
+    cfg.copy.chunk_size = 10;
+    cfg.copy.copy_workers = workers;
     // Not a test of lag throttling: the replica (on the same machine) may fall behind these writers.
-    cfg.max_lag = Duration::from_secs(60);
+    cfg.throttle.max_lag = Duration::from_secs(60);
     let outcome = run_migration(cfg).await?.map_err(|e| anyhow::anyhow!("{}", error_text(&e)))?;
     load.wait_commits(100).await?;
     let report = load.stop().await?;

@@ -8,7 +8,7 @@ mod migrate_common;
 use anyhow::Result;
 use common::*;
 use migrate_common::*;
-use wraith::Error;
+use wraith::{Error, Phase};
 
 /// A small table `t` with a primary key, and rows.
 const PLAIN: &str = "CREATE TABLE t (id INT NOT NULL PRIMARY KEY, v VARCHAR(20) NULL, n INT NULL);
@@ -103,7 +103,7 @@ async fn refuses_nullable_unique_key_unless_allowed() -> Result<()> {
     .await?;
     // The flag makes it pass (no NULL keys here).
     let mut cfg = config(&db, "t", alter);
-    cfg.allow_nullable_unique_key = true;
+    cfg.schema.allow_nullable_unique_key = true;
     assert_migrates(&db, cfg, "id, v").await?;
     let x: Vec<i64> = db.query("SELECT x FROM t").await?;
     assert_eq!(x, vec![7; 4]);
@@ -231,7 +231,7 @@ async fn refuses_unapproved_column_rename_and_accepts_skip() -> Result<()> {
     .await?;
     // --skip-renamed-columns: migrates, the renamed column is left empty, everything else is copied.
     let mut cfg = config(&db, "t", alter);
-    cfg.skip_renamed_columns = true;
+    cfg.schema.skip_renamed_columns = true;
     assert_migrates(&db, cfg, "id, n").await?;
     let w: Vec<Option<String>> = db.query("SELECT w FROM t ORDER BY id").await?;
     assert_eq!(w, vec![None; 4], "skipped renamed column");
@@ -245,9 +245,9 @@ async fn refuses_second_run_on_the_same_table() -> Result<()> {
     let postpone = FlagFile::new(&db, "postpone");
     postpone.create()?;
     let mut cfg = config(&db, "t", "ADD COLUMN x INT NOT NULL DEFAULT 3");
-    cfg.postpone_cut_over_flag_file = Some(postpone.path.clone());
+    cfg.cut_over.postpone_flag_file = Some(postpone.path.clone());
     let mut first = Running::start(cfg);
-    first.wait_state("postponing cut-over", PHASE_TIMEOUT).await?;
+    first.wait_phase(Phase::Postponing, PHASE_TIMEOUT).await?;
     let helpers_while_first_runs = helper_tables(&db, "t").await?;
 
     let second = config(&db, "t", "ADD COLUMN y INT");
@@ -259,7 +259,7 @@ async fn refuses_second_run_on_the_same_table() -> Result<()> {
     );
     // The second run touched nothing of the first one's.
     assert_eq!(helper_tables(&db, "t").await?, helpers_while_first_runs);
-    assert_eq!(first.state(), "postponing cut-over");
+    assert_eq!(first.phase(), Phase::Postponing);
     assert!(!first.is_finished());
 
     postpone.remove()?;
@@ -290,7 +290,7 @@ async fn refuses_leftover_ghost_table_unless_told_to_drop_it() -> Result<()> {
     assert_eq!(leftover, vec![42], "the leftover table must be left alone");
 
     let mut cfg = config(&db, "t", alter);
-    cfg.initially_drop_ghost_table = true;
+    cfg.tables.initially_drop_ghost_table = true;
     assert_migrates(&db, cfg, "id, v, n").await?;
     assert!(show_create(&db, "t").await?.contains("`x` int"));
     Ok(())
@@ -317,7 +317,7 @@ async fn refuses_primary_as_host_unless_allow_on_master() -> Result<()> {
     let writers = Workload::start(&db, WorkloadSpec::new(model, 1000)).await?;
     writers.wait_commits(50).await?;
     let mut cfg = config_on_primary(&db, "t", alter);
-    cfg.allow_on_master = true;
+    cfg.topology.allow_on_master = true;
     let outcome = run_migration(cfg).await?.map_err(|e| anyhow::anyhow!("{}", error_text(&e)))?;
     writers.wait_commits(50).await?;
     writers.stop().await?;
@@ -345,7 +345,7 @@ async fn documented_privileges_suffice() -> Result<()> {
     let user =
         TempUser::create(&db, README_GLOBAL_PRIVS, &[(db.name(), README_TABLE_PRIVS), PERFORMANCE_SCHEMA]).await?;
     let mut cfg = as_user(config(&db, "t", "ADD COLUMN x INT"), &user);
-    cfg.ok_to_drop_table = true;
+    cfg.tables.ok_to_drop_table = true;
     let outcome =
         run_migration(cfg).await?.map_err(|e| anyhow::anyhow!("with the README's privileges: {}", error_text(&e)))?;
     assert!(outcome.executed && outcome.left_behind.is_empty(), "{outcome:?}");

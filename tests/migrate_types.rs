@@ -20,6 +20,7 @@ use std::sync::Arc;
 use anyhow::{Context, Result};
 use common::*;
 use migrate_common::*;
+use wraith::Phase;
 
 const SEED_MAX: i64 = 4000;
 
@@ -393,14 +394,14 @@ async fn run_case(case: Case) -> Result<()> {
     let writers = Workload::start(&db, spec).await?;
 
     let mut cfg = config(&db, "t", case.alter);
-    cfg.throttle_flag_file = Some(throttle.path.clone());
-    cfg.postpone_cut_over_flag_file = Some(postpone.path.clone());
-    cfg.approve_renamed_columns = case.approve_renamed_columns;
+    cfg.throttle.flag_file = Some(throttle.path.clone());
+    cfg.cut_over.postpone_flag_file = Some(postpone.path.clone());
+    cfg.schema.approve_renamed_columns = case.approve_renamed_columns;
     let mut run = Running::start(cfg);
     let ghost = run.names().ghost.clone();
 
     // 1. Streaming, copy throttled.
-    run.wait_state("migrating", PHASE_TIMEOUT).await?;
+    run.wait_phase(Phase::Migrating, PHASE_TIMEOUT).await?;
     writers.wait_commits(150).await?;
     // 2. Copy some chunks, pause it with writes in between, then let it finish.
     throttle.remove()?;
@@ -409,7 +410,7 @@ async fn run_case(case: Case) -> Result<()> {
     writers.wait_commits(150).await?;
     throttle.remove()?;
     // 3. Copy done, cut-over postponed: only the binlog feeds the ghost.
-    run.wait_state("postponing cut-over", PHASE_TIMEOUT).await?;
+    run.wait_phase(Phase::Postponing, PHASE_TIMEOUT).await?;
     writers.wait_commits(150).await?;
     // 4. Cut-over under writes, then writes to the new table.
     postpone.remove()?;
@@ -531,9 +532,9 @@ async fn json_with_opaque_binary_values_written_during_migration() -> Result<()>
     let throttle = FlagFile::new(&db, "throttle");
     throttle.create()?;
     let mut cfg = config(&db, "t", "ADD COLUMN x INT");
-    cfg.throttle_flag_file = Some(throttle.path.clone());
+    cfg.throttle.flag_file = Some(throttle.path.clone());
     let mut run = Running::start(cfg);
-    run.wait_state("migrating", PHASE_TIMEOUT).await?;
+    run.wait_phase(Phase::Migrating, PHASE_TIMEOUT).await?;
     // While the copy is held: these changes reach the ghost table only through the binlog.
     for table in ["t", "c"] {
         db.exec(format!(

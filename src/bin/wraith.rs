@@ -133,16 +133,18 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                     }
                 });
             }
-            let outcome = tokio::select! {
-                r = m.run() => r?,
-                _ = tokio::signal::ctrl_c() => {
-                    let state = m.state().borrow().clone();
-                    if matches!(state.as_str(), "cleanup" | "done") {
-                        anyhow::bail!("interrupted after the cut-over: the table has its new schema; the old table is _<t>_del");
-                    }
-                    anyhow::bail!("interrupted while {state}: the original table is untouched (a cut-over never half-applies); the ghost, changelog and checkpoint tables may remain")
-                }
-            };
+            // Ctrl-C stops the run (and every task it started); a second one exits at once.
+            tokio::spawn(async {
+                let _ = tokio::signal::ctrl_c().await;
+                let _ = tokio::signal::ctrl_c().await;
+                eprintln!("FATAL interrupted twice: exiting without waiting for the run to stop");
+                std::process::exit(1);
+            });
+            let outcome = m
+                .run_until(async {
+                    let _ = tokio::signal::ctrl_c().await;
+                })
+                .await?;
             BAR.get().inspect(|b| b.finish_and_clear());
             if outcome.executed {
                 println!(

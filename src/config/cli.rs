@@ -6,7 +6,10 @@ use std::time::Duration;
 
 use clap::{Args, Parser, Subcommand};
 
-use crate::config::{parse_endpoint, Config, Connection, CutOverKind, LoadLimits, Secret};
+use super::{
+    defaults, parse_endpoint, CheckpointSettings, Config, Connection, ControlSettings, CopySettings, CutOverKind,
+    CutOverSettings, HelperTables, HookSettings, LoadLimits, SchemaRules, Secret, ThrottleSettings, Tls, Topology,
+};
 use crate::error::{Error, Result};
 use crate::mysql::alter;
 
@@ -45,9 +48,9 @@ pub struct CtlArgs {
 pub struct MigrateArgs {
     // ---- connection
     /// MySQL host to inspect and read the binlog from (normally a replica)
-    #[arg(long, default_value = "127.0.0.1")]
+    #[arg(long, default_value = defaults::HOST)]
     pub host: String,
-    #[arg(long, default_value_t = 3306)]
+    #[arg(long, default_value_t = defaults::PORT)]
     pub port: u16,
     #[arg(long, default_value = "")]
     pub user: String,
@@ -67,7 +70,7 @@ pub struct MigrateArgs {
     #[arg(long, default_value_t = 0.0)]
     pub mysql_timeout: f64,
     /// server_id wraith's binlog reader registers with
-    #[arg(long, default_value_t = 99999)]
+    #[arg(long, default_value_t = defaults::REPLICA_SERVER_ID)]
     pub replica_server_id: u32,
     /// Prompt for the password on the terminal (keeps it out of the process list and shell history)
     #[arg(long, num_args = 0..=1, require_equals = true, default_missing_value = "true", default_value = "false")]
@@ -156,7 +159,7 @@ pub struct MigrateArgs {
     #[arg(long, num_args = 0..=1, require_equals = true, default_missing_value = "true", default_value = "false")]
     pub panic_on_warnings: bool,
     /// The table's storage engine; only innodb is supported
-    #[arg(long, default_value = "innodb")]
+    #[arg(long, default_value = defaults::STORAGE_ENGINE)]
     pub storage_engine: String,
     /// Count rows exactly (SELECT COUNT(*)) for progress instead of the estimate
     #[arg(long, num_args = 0..=1, require_equals = true, default_missing_value = "true", default_value = "false")]
@@ -199,31 +202,31 @@ pub struct MigrateArgs {
     pub timestamp_old_table: bool,
 
     // ---- copy
-    #[arg(long, default_value_t = 1000)]
+    #[arg(long, default_value_t = defaults::CHUNK_SIZE)]
     pub chunk_size: i64,
     /// Row changes applied per transaction on the ghost table. wraith's default is 1000 (gh-ost: 10),
     /// because de-duplicated multi-row writes make large batches cheap.
-    #[arg(long, default_value_t = 1000)]
+    #[arg(long, default_value_t = defaults::DML_BATCH_SIZE)]
     pub dml_batch_size: i64,
     /// Connections copying chunks at once (wraith only). Used when the migration key is a single NOT NULL
     /// integer column; other keys are copied by one connection with locking reads.
-    #[arg(long, default_value_t = 4)]
+    #[arg(long, default_value_t = defaults::COPY_WORKERS)]
     pub copy_workers: i64,
     /// Target time per copy chunk (wraith only), e.g. 500ms: the chunk size then adapts, starting from
     /// --chunk-size, within 10..100000 rows. 0 (the default) keeps --chunk-size fixed, as gh-ost does.
-    #[arg(long, default_value = "0", value_parser = parse_seconds_or_duration)]
+    #[arg(long, default_value = defaults::CHUNK_TIME_SECONDS.to_string(), value_parser = parse_seconds_or_duration)]
     pub chunk_time: Duration,
-    #[arg(long, default_value_t = 60)]
+    #[arg(long, default_value_t = defaults::DEFAULT_RETRIES)]
     pub default_retries: i64,
-    #[arg(long, default_value_t = 100)]
+    #[arg(long, default_value_t = defaults::HEARTBEAT_INTERVAL_MILLIS)]
     pub heartbeat_interval_millis: i64,
 
     // ---- throttling
-    #[arg(long, default_value_t = 1500)]
+    #[arg(long, default_value_t = defaults::MAX_LAG_MILLIS)]
     pub max_lag_millis: i64,
     #[arg(long)]
     pub throttle_flag_file: Option<PathBuf>,
-    #[arg(long, default_value = "/tmp/gh-ost.throttle")]
+    #[arg(long, default_value = defaults::THROTTLE_ADDITIONAL_FLAG_FILE)]
     pub throttle_additional_flag_file: PathBuf,
     /// A query returning a number; > 0 throttles
     #[arg(long)]
@@ -251,15 +254,15 @@ pub struct MigrateArgs {
     pub nice_ratio: f64,
 
     // ---- cut-over
-    #[arg(long, default_value = "atomic")]
+    #[arg(long, default_value = defaults::CUT_OVER)]
     pub cut_over: String,
-    #[arg(long, default_value_t = 3)]
+    #[arg(long, default_value_t = defaults::CUT_OVER_LOCK_TIMEOUT_SECONDS)]
     pub cut_over_lock_timeout_seconds: i64,
     /// Wait exponentially longer between failed cut-over attempts
     #[arg(long, num_args = 0..=1, require_equals = true, default_missing_value = "true", default_value = "false")]
     pub cut_over_exponential_backoff: bool,
     /// Longest wait between cut-over attempts with --cut-over-exponential-backoff
-    #[arg(long, default_value_t = 64)]
+    #[arg(long, default_value_t = defaults::EXPONENTIAL_BACKOFF_MAX_INTERVAL)]
     pub exponential_backoff_max_interval: i64,
     /// The interactive cut-over command must name the table (unpostpone=<table>)
     #[arg(long, num_args = 0..=1, require_equals = true, default_missing_value = "true", default_value = "false")]
@@ -278,7 +281,7 @@ pub struct MigrateArgs {
     #[arg(long, num_args = 0..=1, require_equals = true, default_missing_value = "true", default_value = "false")]
     pub checkpoint: bool,
     /// Seconds between checkpoints
-    #[arg(long, default_value_t = 300)]
+    #[arg(long, default_value_t = defaults::CHECKPOINT_SECONDS)]
     pub checkpoint_seconds: i64,
     /// Continue a stopped migration from its latest checkpoint (the ghost and _<t>_ghk tables must exist)
     #[arg(long, num_args = 0..=1, require_equals = true, default_missing_value = "true", default_value = "false")]
@@ -298,7 +301,7 @@ pub struct MigrateArgs {
     #[arg(long, default_value = "")]
     pub hooks_hint_token: String,
     /// Seconds between gh-ost-on-status hook runs
-    #[arg(long, default_value_t = 60)]
+    #[arg(long, default_value_t = defaults::HOOKS_STATUS_INTERVAL)]
     pub hooks_status_interval: i64,
 
     // ---- config files (expanded into flags before parsing; listed here for --help)
@@ -328,7 +331,7 @@ pub struct MigrateArgs {
     #[arg(long, num_args = 0..=1, require_equals = true, default_missing_value = "true", default_value = "false")]
     pub quiet: bool,
     /// Time between status lines: seconds, or a duration like 500ms or 1m
-    #[arg(long, default_value = "5", value_parser = parse_seconds_or_duration)]
+    #[arg(long, default_value = defaults::STATUS_INTERVAL_SECONDS.to_string(), value_parser = parse_seconds_or_duration)]
     pub status_interval: Duration,
 }
 
@@ -368,165 +371,147 @@ fn clamp(v: i64, lo: i64, hi: i64) -> i64 {
     v.clamp(lo, hi)
 }
 
+fn limits(s: &str, flag: &str) -> Result<LoadLimits> {
+    LoadLimits::parse(s).map_err(|e| Error::Config(format!("--{flag}: {e}")))
+}
+
 impl MigrateArgs {
-    /// Validates flags and builds the engine's `Config`.
+    /// Turns the flags into the engine's `Config` (gh-ost's clamps applied), then validates it.
     pub fn into_config(self) -> Result<Config> {
-        let need = |v: &str, flag: &str| {
-            if v.trim().is_empty() {
-                Err(Error::Config(format!("--{flag} is required")))
-            } else {
-                Ok(())
-            }
-        };
-        need(&self.database, "database")?;
-        need(&self.table, "table")?;
-        need(&self.alter, "alter")?;
         if !self.storage_engine.eq_ignore_ascii_case("innodb") {
             return Err(Error::Config(format!(
                 "--storage-engine={} is not supported; wraith migrates InnoDB tables only",
                 self.storage_engine
             )));
         }
-        let cut_over = match self.cut_over.as_str() {
+        let kind = match self.cut_over.as_str() {
             "atomic" | "default" | "" => CutOverKind::Atomic,
             "two-step" => CutOverKind::TwoStep,
             other => return Err(Error::Config(format!("--cut-over={other}: expected atomic or two-step"))),
         };
-        if self.approve_renamed_columns && self.skip_renamed_columns {
-            return Err(Error::Config(
-                "--approve-renamed-columns and --skip-renamed-columns contradict each other".into(),
-            ));
-        }
-        let alter = alter::normalize(&self.alter, &self.table)?;
+        let alter =
+            if self.alter.trim().is_empty() { String::new() } else { alter::normalize(&self.alter, &self.table)? };
+        let mut c = Config::new(self.connection()?, &self.database, &self.table, &alter);
+        c.execute = self.execute;
+        c.default_retries = clamp(self.default_retries, 1, 100_000) as u32;
+        c.topology = Topology {
+            allow_on_master: self.allow_on_master,
+            test_on_replica: self.test_on_replica,
+            test_on_replica_skip_replica_stop: self.test_on_replica_skip_replica_stop,
+            migrate_on_replica: self.migrate_on_replica,
+            switch_to_rbr: self.switch_to_rbr,
+        };
+        c.schema = SchemaRules {
+            allow_nullable_unique_key: self.allow_nullable_unique_key,
+            approve_renamed_columns: self.approve_renamed_columns,
+            skip_renamed_columns: self.skip_renamed_columns,
+            include_triggers: self.include_triggers,
+            trigger_suffix: self.trigger_suffix,
+            remove_trigger_suffix_if_exists: self.remove_trigger_suffix_if_exists,
+            discard_foreign_keys: self.discard_foreign_keys,
+            skip_foreign_key_checks: self.skip_foreign_key_checks,
+            attempt_instant_ddl: self.attempt_instant_ddl,
+        };
+        c.tables = HelperTables {
+            force_table_names: self.force_table_names.filter(|n| !n.is_empty()),
+            timestamp_old_table: self.timestamp_old_table,
+            initially_drop_old_table: self.initially_drop_old_table,
+            initially_drop_ghost_table: self.initially_drop_ghost_table,
+            ok_to_drop_table: self.ok_to_drop_table,
+        };
+        // gh-ost's clamps.
+        c.copy = CopySettings {
+            chunk_size: clamp(self.chunk_size, 10, 100_000) as u64,
+            dml_batch_size: clamp(self.dml_batch_size, 1, 10_000) as usize,
+            copy_workers: clamp(self.copy_workers, 1, 64) as usize,
+            chunk_time: self.chunk_time,
+            allow_zero_in_date: self.allow_zero_in_date,
+            skip_strict_mode: self.skip_strict_mode,
+            panic_on_warnings: self.panic_on_warnings,
+            exact_rowcount: self.exact_rowcount,
+            concurrent_rowcount: self.concurrent_rowcount,
+        };
+        c.throttle = ThrottleSettings {
+            max_lag: Duration::from_millis(clamp(self.max_lag_millis, 100, i64::MAX) as u64),
+            heartbeat_interval: Duration::from_millis(clamp(self.heartbeat_interval_millis, 100, 1_000) as u64),
+            flag_file: self.throttle_flag_file,
+            additional_flag_file: Some(self.throttle_additional_flag_file),
+            query: self.throttle_query.filter(|q| !q.trim().is_empty()),
+            http: self.throttle_http.filter(|q| !q.trim().is_empty()),
+            control_replicas: self
+                .throttle_control_replicas
+                .split(',')
+                .filter(|s| !s.trim().is_empty())
+                .map(parse_endpoint)
+                .collect::<std::result::Result<_, _>>()
+                .map_err(|e| Error::Config(format!("--throttle-control-replicas: {e}")))?,
+            max_load: limits(&self.max_load, "max-load")?,
+            critical_load: limits(&self.critical_load, "critical-load")?,
+            critical_load_interval: Duration::from_millis(self.critical_load_interval_millis.max(0) as u64),
+            critical_load_hibernate: Duration::from_secs(self.critical_load_hibernate_seconds.max(0) as u64),
+            nice_ratio: self.nice_ratio,
+        };
+        c.cut_over = CutOverSettings {
+            kind,
+            lock_timeout: Duration::from_secs(clamp(self.cut_over_lock_timeout_seconds, 1, 10) as u64),
+            exponential_backoff: self.cut_over_exponential_backoff,
+            exponential_backoff_max_interval: Duration::from_secs(self.exponential_backoff_max_interval.max(1) as u64),
+            force_named: self.force_named_cut_over,
+            postpone_flag_file: self.postpone_cut_over_flag_file,
+            analyze_ghost_table: self.analyze_ghost_table_before_cutover,
+        };
+        c.checkpoint = CheckpointSettings {
+            enabled: self.checkpoint,
+            interval: Duration::from_secs(self.checkpoint_seconds.max(1) as u64),
+            resume: self.resume,
+        };
+        c.hooks = HookSettings {
+            path: self.hooks_path.filter(|p| !p.as_os_str().is_empty()),
+            hint: self.hooks_hint,
+            hint_owner: self.hooks_hint_owner,
+            hint_token: self.hooks_hint_token,
+            status_interval: Duration::from_secs(self.hooks_status_interval.max(1) as u64),
+        };
+        c.control = ControlSettings {
+            serve_socket_file: self.serve_socket_file,
+            serve_tcp_port: self.serve_tcp_port,
+            initially_drop_socket_file: self.initially_drop_socket_file,
+            force_named_panic: self.force_named_panic,
+            panic_flag_file: self.panic_flag_file,
+            status_interval: self.status_interval.max(Duration::from_millis(100)),
+        };
+        c.validate()?;
+        Ok(c)
+    }
+
+    fn connection(&self) -> Result<Connection> {
         let assume = match &self.assume_master_host {
             Some(s) => Some(parse_endpoint(s).map_err(|e| Error::Config(format!("--assume-master-host: {e}")))?),
             None => None,
         };
-        let mut conn: Connection = Config::connection(&self.host, self.port, &self.user, &self.password);
-        conn.master_user = self.master_user;
-        conn.master_password = self.master_password.map(Secret::new);
+        let mut conn = Config::connection(&self.host, self.port, &self.user, &self.password);
+        conn.master_user = self.master_user.clone();
+        conn.master_password = self.master_password.clone().map(Secret::new);
         conn.assume_master_host = assume;
         if self.mysql_timeout > 0.0 {
             conn.timeout = Duration::from_secs_f64(self.mysql_timeout);
         }
         conn.replica_server_id = self.replica_server_id;
         conn.skip_port_validation = self.skip_port_validation;
-        if self.ssl_cert.is_some() != self.ssl_key.is_some() {
-            return Err(Error::Config("--ssl-cert and --ssl-key go together".into()));
-        }
-        if self.ssl || self.ssl_ca.is_some() || self.ssl_cert.is_some() || self.ssl_allow_insecure {
-            for p in self.ssl_ca.iter().chain(&self.ssl_cert).chain(&self.ssl_key) {
-                if !p.exists() {
-                    return Err(Error::Config(format!("TLS file {} does not exist", p.display())));
-                }
-            }
-            conn.tls = Some(crate::config::Tls {
-                ca: self.ssl_ca,
-                cert: self.ssl_cert,
-                key: self.ssl_key,
+        if self.ssl
+            || self.ssl_ca.is_some()
+            || self.ssl_cert.is_some()
+            || self.ssl_key.is_some()
+            || self.ssl_allow_insecure
+        {
+            conn.tls = Some(Tls {
+                ca: self.ssl_ca.clone(),
+                cert: self.ssl_cert.clone(),
+                key: self.ssl_key.clone(),
                 allow_insecure: self.ssl_allow_insecure,
             });
         }
-
-        let mut c = Config::new(conn, &self.database, &self.table, &alter);
-        c.execute = self.execute;
-        c.allow_on_master = self.allow_on_master;
-        if self.test_on_replica && self.migrate_on_replica {
-            return Err(Error::Config("--test-on-replica and --migrate-on-replica contradict each other".into()));
-        }
-        c.test_on_replica = self.test_on_replica;
-        c.test_on_replica_skip_replica_stop = self.test_on_replica_skip_replica_stop;
-        c.migrate_on_replica = self.migrate_on_replica;
-        c.allow_nullable_unique_key = self.allow_nullable_unique_key;
-        c.approve_renamed_columns = self.approve_renamed_columns;
-        c.skip_renamed_columns = self.skip_renamed_columns;
-        c.allow_zero_in_date = self.allow_zero_in_date;
-        c.panic_on_warnings = self.panic_on_warnings;
-        c.exact_rowcount = self.exact_rowcount;
-        c.concurrent_rowcount = self.concurrent_rowcount;
-        c.switch_to_rbr = self.switch_to_rbr;
-        c.skip_strict_mode = self.skip_strict_mode;
-        c.force_table_names = self.force_table_names.filter(|n| !n.is_empty());
-        if self.include_triggers && self.trigger_suffix.is_empty() {
-            return Err(Error::Config("--include-triggers needs --trigger-suffix (e.g. --trigger-suffix=_ght)".into()));
-        }
-        if !self.trigger_suffix.is_empty()
-            && !self.trigger_suffix.chars().all(|ch| ch.is_ascii_alphanumeric() || ch == '_' || ch == '$')
-        {
-            return Err(Error::Config(format!(
-                "--trigger-suffix={:?}: use letters, digits and _",
-                self.trigger_suffix
-            )));
-        }
-        c.include_triggers = self.include_triggers;
-        c.trigger_suffix = self.trigger_suffix;
-        c.remove_trigger_suffix_if_exists = self.remove_trigger_suffix_if_exists;
-        c.discard_foreign_keys = self.discard_foreign_keys;
-        c.skip_foreign_key_checks = self.skip_foreign_key_checks;
-        c.attempt_instant_ddl = self.attempt_instant_ddl;
-        c.analyze_ghost_table_before_cutover = self.analyze_ghost_table_before_cutover;
-        c.ok_to_drop_table = self.ok_to_drop_table;
-        c.initially_drop_old_table = self.initially_drop_old_table;
-        c.initially_drop_ghost_table = self.initially_drop_ghost_table;
-        c.timestamp_old_table = self.timestamp_old_table;
-        // gh-ost's clamps.
-        c.chunk_size = clamp(self.chunk_size, 10, 100_000) as u64;
-        c.dml_batch_size = clamp(self.dml_batch_size, 1, 10_000) as usize;
-        c.copy_workers = clamp(self.copy_workers, 1, 64) as usize;
-        c.chunk_time = self.chunk_time;
-        c.default_retries = clamp(self.default_retries, 1, 100_000) as u32;
-        c.heartbeat_interval = Duration::from_millis(clamp(self.heartbeat_interval_millis, 100, 1_000) as u64);
-        c.max_lag = Duration::from_millis(clamp(self.max_lag_millis, 100, i64::MAX) as u64);
-        c.throttle_flag_file = self.throttle_flag_file;
-        c.throttle_additional_flag_file = Some(self.throttle_additional_flag_file);
-        c.throttle_query = self.throttle_query.filter(|q| !q.trim().is_empty());
-        c.throttle_http = self.throttle_http.filter(|q| !q.trim().is_empty());
-        if let Some(u) = &c.throttle_http {
-            crate::control::throttle::parse_http_url(u).map_err(|e| Error::Config(format!("--throttle-http: {e}")))?;
-        }
-        c.throttle_control_replicas = self
-            .throttle_control_replicas
-            .split(',')
-            .filter(|s| !s.trim().is_empty())
-            .map(parse_endpoint)
-            .collect::<std::result::Result<_, _>>()
-            .map_err(|e| Error::Config(format!("--throttle-control-replicas: {e}")))?;
-        c.max_load = LoadLimits::parse(&self.max_load).map_err(|e| Error::Config(format!("--max-load: {e}")))?;
-        c.critical_load =
-            LoadLimits::parse(&self.critical_load).map_err(|e| Error::Config(format!("--critical-load: {e}")))?;
-        c.critical_load_interval = Duration::from_millis(self.critical_load_interval_millis.max(0) as u64);
-        c.critical_load_hibernate = Duration::from_secs(self.critical_load_hibernate_seconds.max(0) as u64);
-        if !(0.0..=100.0).contains(&self.nice_ratio) {
-            return Err(Error::Config("--nice-ratio must be between 0 and 100".into()));
-        }
-        c.nice_ratio = self.nice_ratio;
-        c.cut_over = cut_over;
-        c.cut_over_exponential_backoff = self.cut_over_exponential_backoff;
-        c.exponential_backoff_max_interval = Duration::from_secs(self.exponential_backoff_max_interval.max(1) as u64);
-        c.force_named_cut_over = self.force_named_cut_over;
-        c.force_named_panic = self.force_named_panic;
-        c.serve_tcp_port = self.serve_tcp_port;
-        c.cut_over_lock_timeout = Duration::from_secs(clamp(self.cut_over_lock_timeout_seconds, 1, 10) as u64);
-        c.postpone_cut_over_flag_file = self.postpone_cut_over_flag_file;
-        c.panic_flag_file = self.panic_flag_file;
-        if self.resume && self.initially_drop_ghost_table {
-            return Err(Error::Config(
-                "--resume continues with the existing ghost table; it cannot be combined with --initially-drop-ghost-table"
-                    .into(),
-            ));
-        }
-        c.checkpoint = self.checkpoint;
-        c.checkpoint_interval = Duration::from_secs(self.checkpoint_seconds.max(1) as u64);
-        c.resume = self.resume;
-        c.hooks_path = self.hooks_path.filter(|p| !p.as_os_str().is_empty());
-        c.hooks_hint = self.hooks_hint;
-        c.hooks_hint_owner = self.hooks_hint_owner;
-        c.hooks_hint_token = self.hooks_hint_token;
-        c.hooks_status_interval = Duration::from_secs(self.hooks_status_interval.max(1) as u64);
-        c.serve_socket_file = self.serve_socket_file;
-        c.initially_drop_socket_file = self.initially_drop_socket_file;
-        c.status_interval = self.status_interval.max(Duration::from_millis(100));
-        Ok(c)
+        Ok(conn)
     }
 }
 
@@ -561,8 +546,8 @@ mod tests {
         ]);
         assert_eq!(c.database, "d");
         assert_eq!(c.alter, "add column x int");
-        assert!(c.execute && !c.allow_on_master && c.ok_to_drop_table);
-        assert_eq!(c.chunk_size, 10, "chunk-size is clamped to 10..100000 like gh-ost");
+        assert!(c.execute && !c.topology.allow_on_master && c.tables.ok_to_drop_table);
+        assert_eq!(c.copy.chunk_size, 10, "chunk-size is clamped to 10..100000 like gh-ost");
         let c = migrate(&["--database=d", "--table=t", "--alter=engine=innodb", "--alter", "add column y int"]);
         assert_eq!(c.alter, "add column y int", "the last --alter wins, as in gh-ost runbooks");
     }
@@ -571,11 +556,13 @@ mod tests {
     fn defaults_match_gh_ost() {
         let c = migrate(&["--database=d", "--table=t", "--alter=engine=innodb"]);
         assert!(!c.execute);
-        assert_eq!(c.chunk_size, 1000);
-        assert_eq!(c.dml_batch_size, 1000);
+        assert_eq!(c.copy.chunk_size, 1000);
+        assert_eq!(c.copy.dml_batch_size, 1000);
         assert_eq!(c.default_retries, 60);
-        assert_eq!(c.max_lag, Duration::from_millis(1500));
-        assert_eq!(c.cut_over_lock_timeout, Duration::from_secs(3));
+        assert_eq!(c.throttle.max_lag, Duration::from_millis(1500));
+        assert_eq!(c.cut_over.lock_timeout, Duration::from_secs(3));
+        assert_eq!(c.control.status_interval, Duration::from_secs(5));
+        assert_eq!(c.throttle.additional_flag_file.as_deref(), Some(std::path::Path::new("/tmp/gh-ost.throttle")));
     }
 
     #[test]

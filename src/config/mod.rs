@@ -1,50 +1,50 @@
-//! The validated settings of one migration. The CLI (and later config files) produce a `Config`; the engine
-//! reads only this, never raw flags.
+//! The settings of one migration, by concern. The binary turns argv (and config files) into a `Config`
+//! (`cli`, `conffile`); the engine reads only a `Config`, never raw flags.
+//!
+//! Invariants:
+//! - every default is written once, in `defaults`: the `Default` impls here and clap's attributes in `cli`
+//!   both read it;
+//! - `Config::validate` is the one place that refuses contradictory or out-of-range settings; the CLI calls it,
+//!   and so does the engine before it touches a server, so library users get the same refusals;
+//! - a `Secret` never prints.
 
 pub mod cli;
 pub mod conffile;
+pub mod defaults;
+mod types;
 
-use std::fmt;
 use std::path::PathBuf;
 use std::time::Duration;
 
-/// A password: never printed by `Debug` or `Display`.
-#[derive(Clone, Default, PartialEq, Eq)]
-pub struct Secret(String);
+pub use types::{parse_endpoint, parse_http_url, CutOverKind, Endpoint, LoadLimits, Secret, Tls};
 
-impl Secret {
-    pub fn new(s: impl Into<String>) -> Self {
-        Secret(s.into())
-    }
-    pub fn expose(&self) -> &str {
-        &self.0
-    }
-    pub fn is_empty(&self) -> bool {
-        self.0.is_empty()
-    }
-}
+use crate::error::{Error, Result};
 
-impl fmt::Debug for Secret {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(if self.0.is_empty() { "\"\"" } else { "\"<redacted>\"" })
-    }
-}
-
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Endpoint {
-    pub host: String,
-    pub port: u16,
-}
-
-impl fmt::Display for Endpoint {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}:{}", self.host, self.port)
-    }
+#[derive(Debug, Clone)]
+pub struct Config {
+    pub conn: Connection,
+    pub database: String,
+    pub table: String,
+    /// The ALTER clauses, normalized (what follows `ALTER TABLE t`).
+    pub alter: String,
+    /// Without it the run only validates (noop).
+    pub execute: bool,
+    /// Retries of a failing chunk, batch, binlog connection or cut-over attempt.
+    pub default_retries: u32,
+    pub topology: Topology,
+    pub schema: SchemaRules,
+    pub tables: HelperTables,
+    pub copy: CopySettings,
+    pub throttle: ThrottleSettings,
+    pub cut_over: CutOverSettings,
+    pub checkpoint: CheckpointSettings,
+    pub hooks: HookSettings,
+    pub control: ControlSettings,
 }
 
 #[derive(Debug, Clone)]
 pub struct Connection {
-    /// The server inspected and whose binlog is read (normally a replica).
+    /// The server inspected and whose lag is measured (normally a replica).
     pub inspect: Endpoint,
     pub user: String,
     pub password: Secret,
@@ -61,66 +61,9 @@ pub struct Connection {
     pub skip_port_validation: bool,
 }
 
-/// --ssl and friends.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct Tls {
-    pub ca: Option<PathBuf>,
-    pub cert: Option<PathBuf>,
-    pub key: Option<PathBuf>,
-    /// Accept any server certificate (--ssl-allow-insecure).
-    pub allow_insecure: bool,
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum CutOverKind {
-    /// One RENAME swaps both tables: the table name always exists.
-    Atomic,
-    /// Two RENAMEs under the same lock (gh-ost's two-step): for servers or tools that need it.
-    TwoStep,
-}
-
-/// Status-variable thresholds such as `Threads_running=25,Threads_connected=500` (--max-load, --critical-load).
-#[derive(Debug, Clone, Default, PartialEq)]
-pub struct LoadLimits(pub Vec<(String, f64)>);
-
-impl LoadLimits {
-    pub fn parse(s: &str) -> Result<Self, String> {
-        let mut out = Vec::new();
-        for part in s.split(',').map(str::trim).filter(|p| !p.is_empty()) {
-            let (name, value) = part
-                .split_once('=')
-                .ok_or_else(|| format!("{part:?}: expected status_variable=threshold, e.g. Threads_running=25"))?;
-            let v: f64 = value.trim().parse().map_err(|_| format!("{part:?}: threshold is not a number"))?;
-            let name = name.trim();
-            if name.is_empty() || !name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') {
-                return Err(format!("{part:?}: bad status variable name"));
-            }
-            out.push((name.to_string(), v));
-        }
-        Ok(LoadLimits(out))
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.0.is_empty()
-    }
-}
-
-impl fmt::Display for LoadLimits {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let parts: Vec<String> = self.0.iter().map(|(n, v)| format!("{n}={v}")).collect();
-        f.write_str(&parts.join(","))
-    }
-}
-
-#[derive(Debug, Clone)]
-pub struct Config {
-    pub conn: Connection,
-    pub database: String,
-    pub table: String,
-    /// The ALTER clauses, normalized (what follows `ALTER TABLE t`).
-    pub alter: String,
-    pub execute: bool,
-
+/// Which server is migrated, and how the replica is treated.
+#[derive(Debug, Clone, Default)]
+pub struct Topology {
     pub allow_on_master: bool,
     /// Migrate on the replica itself, stop replication before cut-over, swap and swap back (gh-ost's
     /// --test-on-replica): both tables are left for comparison, replication stays stopped.
@@ -129,20 +72,23 @@ pub struct Config {
     pub test_on_replica_skip_replica_stop: bool,
     /// Migrate on the replica itself, including a real cut-over (gh-ost's --migrate-on-replica).
     pub migrate_on_replica: bool,
+    /// Set binlog_format=ROW on the inspected replica (and restart its replication) when it is not.
+    pub switch_to_rbr: bool,
+}
+
+impl Topology {
+    /// The ghost table lives on the inspected replica.
+    pub fn on_replica(&self) -> bool {
+        self.test_on_replica || self.migrate_on_replica
+    }
+}
+
+/// What the ALTER and the table may do, and what the operator approved.
+#[derive(Debug, Clone, Default)]
+pub struct SchemaRules {
     pub allow_nullable_unique_key: bool,
     pub approve_renamed_columns: bool,
     pub skip_renamed_columns: bool,
-    pub allow_zero_in_date: bool,
-    pub panic_on_warnings: bool,
-    pub exact_rowcount: bool,
-    /// Count rows (exact) in the background while the copy starts, instead of before it.
-    pub concurrent_rowcount: bool,
-    /// Set binlog_format=ROW on the inspected replica (and restart its replication) when it is not.
-    pub switch_to_rbr: bool,
-    /// Do not add STRICT_ALL_TABLES to the writers' sql_mode.
-    pub skip_strict_mode: bool,
-    /// Base name for the helper tables instead of the table's own (gh-ost's --force-table-names).
-    pub force_table_names: Option<String>,
     /// Recreate the table's triggers on the ghost table at cut-over (names get `trigger_suffix`).
     pub include_triggers: bool,
     pub trigger_suffix: String,
@@ -153,28 +99,63 @@ pub struct Config {
     pub skip_foreign_key_checks: bool,
     /// Try `ALTER ... ALGORITHM=INSTANT` on the table first; when MySQL accepts it, no copy is needed.
     pub attempt_instant_ddl: bool,
-    pub analyze_ghost_table_before_cutover: bool,
+}
 
-    pub ok_to_drop_table: bool,
+/// The ghost, old and changelog tables: names, leftovers, and what happens to the old table.
+#[derive(Debug, Clone, Default)]
+pub struct HelperTables {
+    /// Base name for the helper tables instead of the table's own (gh-ost's --force-table-names).
+    pub force_table_names: Option<String>,
+    pub timestamp_old_table: bool,
     pub initially_drop_old_table: bool,
     pub initially_drop_ghost_table: bool,
-    pub timestamp_old_table: bool,
+    pub ok_to_drop_table: bool,
+}
 
+/// The row copy and the binlog apply: sizes, parallelism and the writers' sql_mode.
+#[derive(Debug, Clone)]
+pub struct CopySettings {
     pub chunk_size: u64,
     pub dml_batch_size: usize,
     /// Parallel copy connections (integer keys only).
     pub copy_workers: usize,
     /// Target time per chunk; zero keeps chunk_size fixed.
     pub chunk_time: Duration,
-    pub default_retries: u32,
-    pub heartbeat_interval: Duration,
+    pub allow_zero_in_date: bool,
+    /// Do not add STRICT_ALL_TABLES to the writers' sql_mode.
+    pub skip_strict_mode: bool,
+    pub panic_on_warnings: bool,
+    pub exact_rowcount: bool,
+    /// Count rows (exact) in the background while the copy starts, instead of before it.
+    pub concurrent_rowcount: bool,
+}
 
+impl Default for CopySettings {
+    fn default() -> Self {
+        CopySettings {
+            chunk_size: defaults::CHUNK_SIZE as u64,
+            dml_batch_size: defaults::DML_BATCH_SIZE as usize,
+            copy_workers: defaults::COPY_WORKERS as usize,
+            chunk_time: Duration::from_secs(defaults::CHUNK_TIME_SECONDS),
+            allow_zero_in_date: false,
+            skip_strict_mode: false,
+            panic_on_warnings: false,
+            exact_rowcount: false,
+            concurrent_rowcount: false,
+        }
+    }
+}
+
+/// When the copy pauses (and when load aborts the run).
+#[derive(Debug, Clone)]
+pub struct ThrottleSettings {
     pub max_lag: Duration,
-    pub throttle_flag_file: Option<PathBuf>,
-    pub throttle_additional_flag_file: Option<PathBuf>,
-    pub throttle_query: Option<String>,
-    pub throttle_http: Option<String>,
-    pub throttle_control_replicas: Vec<Endpoint>,
+    pub heartbeat_interval: Duration,
+    pub flag_file: Option<PathBuf>,
+    pub additional_flag_file: Option<PathBuf>,
+    pub query: Option<String>,
+    pub http: Option<String>,
+    pub control_replicas: Vec<Endpoint>,
     pub max_load: LoadLimits,
     pub critical_load: LoadLimits,
     /// Re-check a met critical load after this long before aborting (0: abort at once).
@@ -183,38 +164,129 @@ pub struct Config {
     pub critical_load_hibernate: Duration,
     /// Sleep this many times each chunk's copy time after it.
     pub nice_ratio: f64,
+}
 
-    pub cut_over: CutOverKind,
-    pub cut_over_lock_timeout: Duration,
+impl Default for ThrottleSettings {
+    fn default() -> Self {
+        ThrottleSettings {
+            max_lag: Duration::from_millis(defaults::MAX_LAG_MILLIS as u64),
+            heartbeat_interval: Duration::from_millis(defaults::HEARTBEAT_INTERVAL_MILLIS as u64),
+            flag_file: None,
+            additional_flag_file: Some(PathBuf::from(defaults::THROTTLE_ADDITIONAL_FLAG_FILE)),
+            query: None,
+            http: None,
+            control_replicas: Vec::new(),
+            max_load: LoadLimits::default(),
+            critical_load: LoadLimits::default(),
+            critical_load_interval: Duration::ZERO,
+            critical_load_hibernate: Duration::ZERO,
+            nice_ratio: 0.0,
+        }
+    }
+}
+
+impl ThrottleSettings {
+    /// Every throttle flag file given.
+    pub fn flag_files(&self) -> Vec<PathBuf> {
+        self.flag_file.iter().chain(&self.additional_flag_file).cloned().collect()
+    }
+}
+
+/// When and how the tables are swapped.
+#[derive(Debug, Clone)]
+pub struct CutOverSettings {
+    pub kind: CutOverKind,
+    pub lock_timeout: Duration,
     /// Wait exponentially longer between failed cut-over attempts (up to the max interval).
-    pub cut_over_exponential_backoff: bool,
+    pub exponential_backoff: bool,
     pub exponential_backoff_max_interval: Duration,
-    pub force_named_cut_over: bool,
-    pub force_named_panic: bool,
-    pub postpone_cut_over_flag_file: Option<PathBuf>,
-    pub panic_flag_file: Option<PathBuf>,
+    /// The interactive cut-over command must name the table.
+    pub force_named: bool,
+    pub postpone_flag_file: Option<PathBuf>,
+    pub analyze_ghost_table: bool,
+}
 
-    /// Write checkpoints to `_<t>_ghk` every `checkpoint_interval` (gh-ost's --checkpoint).
-    pub checkpoint: bool,
-    pub checkpoint_interval: Duration,
+impl Default for CutOverSettings {
+    fn default() -> Self {
+        CutOverSettings {
+            kind: CutOverKind::Atomic,
+            lock_timeout: Duration::from_secs(defaults::CUT_OVER_LOCK_TIMEOUT_SECONDS as u64),
+            exponential_backoff: false,
+            exponential_backoff_max_interval: Duration::from_secs(defaults::EXPONENTIAL_BACKOFF_MAX_INTERVAL as u64),
+            force_named: false,
+            postpone_flag_file: None,
+            analyze_ghost_table: false,
+        }
+    }
+}
+
+/// gh-ost's --checkpoint and --resume.
+#[derive(Debug, Clone)]
+pub struct CheckpointSettings {
+    /// Write checkpoints to `_<t>_ghk` every `interval`.
+    pub enabled: bool,
+    pub interval: Duration,
     /// Continue a stopped migration from its latest checkpoint.
     pub resume: bool,
+}
 
-    /// gh-ost hooks: executables `<hooks_path>/gh-ost-on-*`.
-    pub hooks_path: Option<PathBuf>,
-    pub hooks_hint: String,
-    pub hooks_hint_owner: String,
-    pub hooks_hint_token: String,
-    pub hooks_status_interval: Duration,
+impl Default for CheckpointSettings {
+    fn default() -> Self {
+        CheckpointSettings {
+            enabled: false,
+            interval: Duration::from_secs(defaults::CHECKPOINT_SECONDS as u64),
+            resume: false,
+        }
+    }
+}
 
+/// gh-ost hooks: executables `<path>/gh-ost-on-*`.
+#[derive(Debug, Clone)]
+pub struct HookSettings {
+    pub path: Option<PathBuf>,
+    pub hint: String,
+    pub hint_owner: String,
+    pub hint_token: String,
+    pub status_interval: Duration,
+}
+
+impl Default for HookSettings {
+    fn default() -> Self {
+        HookSettings {
+            path: None,
+            hint: String::new(),
+            hint_owner: String::new(),
+            hint_token: String::new(),
+            status_interval: Duration::from_secs(defaults::HOOKS_STATUS_INTERVAL as u64),
+        }
+    }
+}
+
+/// How an operator reaches and watches the run: the control socket, the panic flag file, status output.
+#[derive(Debug, Clone)]
+pub struct ControlSettings {
     /// Unix socket for interactive commands (gh-ost's --serve-socket-file).
     pub serve_socket_file: Option<PathBuf>,
     pub serve_tcp_port: Option<u16>,
     pub initially_drop_socket_file: bool,
-
+    /// The interactive panic command must name the table.
+    pub force_named_panic: bool,
+    pub panic_flag_file: Option<PathBuf>,
     /// How often a status line is printed.
     pub status_interval: Duration,
-    pub progress_bar: bool,
+}
+
+impl Default for ControlSettings {
+    fn default() -> Self {
+        ControlSettings {
+            serve_socket_file: None,
+            serve_tcp_port: None,
+            initially_drop_socket_file: false,
+            force_named_panic: false,
+            panic_flag_file: None,
+            status_interval: Duration::from_secs(defaults::STATUS_INTERVAL_SECONDS),
+        }
+    }
 }
 
 impl Config {
@@ -226,69 +298,16 @@ impl Config {
             table: table.to_string(),
             alter: alter.to_string(),
             execute: false,
-            allow_on_master: false,
-            test_on_replica: false,
-            test_on_replica_skip_replica_stop: false,
-            migrate_on_replica: false,
-            allow_nullable_unique_key: false,
-            approve_renamed_columns: false,
-            skip_renamed_columns: false,
-            allow_zero_in_date: false,
-            panic_on_warnings: false,
-            exact_rowcount: false,
-            concurrent_rowcount: false,
-            switch_to_rbr: false,
-            skip_strict_mode: false,
-            force_table_names: None,
-            include_triggers: false,
-            trigger_suffix: String::new(),
-            remove_trigger_suffix_if_exists: false,
-            discard_foreign_keys: false,
-            skip_foreign_key_checks: false,
-            attempt_instant_ddl: false,
-            analyze_ghost_table_before_cutover: false,
-            ok_to_drop_table: false,
-            initially_drop_old_table: false,
-            initially_drop_ghost_table: false,
-            timestamp_old_table: false,
-            chunk_size: 1000,
-            dml_batch_size: 1000,
-            copy_workers: 4,
-            chunk_time: Duration::ZERO,
-            default_retries: 60,
-            heartbeat_interval: Duration::from_millis(100),
-            max_lag: Duration::from_millis(1500),
-            throttle_flag_file: None,
-            throttle_additional_flag_file: Some(PathBuf::from("/tmp/gh-ost.throttle")),
-            throttle_query: None,
-            throttle_http: None,
-            throttle_control_replicas: Vec::new(),
-            max_load: LoadLimits::default(),
-            critical_load: LoadLimits::default(),
-            critical_load_interval: Duration::ZERO,
-            critical_load_hibernate: Duration::ZERO,
-            nice_ratio: 0.0,
-            cut_over: CutOverKind::Atomic,
-            cut_over_lock_timeout: Duration::from_secs(3),
-            cut_over_exponential_backoff: false,
-            exponential_backoff_max_interval: Duration::from_secs(64),
-            force_named_cut_over: false,
-            force_named_panic: false,
-            postpone_cut_over_flag_file: None,
-            panic_flag_file: None,
-            checkpoint: false,
-            checkpoint_interval: Duration::from_secs(300),
-            resume: false,
-            hooks_path: None,
-            hooks_hint: String::new(),
-            hooks_hint_owner: String::new(),
-            hooks_hint_token: String::new(),
-            hooks_status_interval: Duration::from_secs(60),
-            serve_socket_file: None,
-            serve_tcp_port: None,
-            initially_drop_socket_file: false,
-            status_interval: Duration::from_secs(5),
-            progress_bar: false,
+            default_retries: defaults::DEFAULT_RETRIES as u32,
+            topology: Topology::default(),
+            schema: SchemaRules::default(),
+            tables: HelperTables::default(),
+            copy: CopySettings::default(),
+            throttle: ThrottleSettings::default(),
+            cut_over: CutOverSettings::default(),
+            checkpoint: CheckpointSettings::default(),
+            hooks: HookSettings::default(),
+            control: ControlSettings::default(),
         }
     }
 
@@ -300,51 +319,57 @@ impl Config {
             master_user: None,
             master_password: None,
             assume_master_host: None,
-            timeout: Duration::from_secs(10),
-            replica_server_id: 99999,
+            timeout: Duration::from_secs(defaults::MYSQL_TIMEOUT_SECONDS as u64),
+            replica_server_id: defaults::REPLICA_SERVER_ID,
             tls: None,
             skip_port_validation: false,
         }
     }
-}
 
-/// Parses `host:port` (port defaults to 3306).
-pub fn parse_endpoint(s: &str) -> Result<Endpoint, String> {
-    let s = s.trim();
-    let (host, port) = match s.rsplit_once(':') {
-        Some((h, p)) if !h.is_empty() => (h, p.parse::<u16>().map_err(|_| format!("bad port in {s:?}"))?),
-        _ => (s, 3306),
-    };
-    if host.is_empty() {
-        return Err("empty host".into());
-    }
-    Ok(Endpoint { host: host.to_string(), port })
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn secrets_do_not_print() {
-        let c = Config::connection("h", 1, "u", "hunter2");
-        assert!(!format!("{c:?}").contains("hunter2"));
-    }
-
-    #[test]
-    fn load_limits() {
-        let l = LoadLimits::parse("Threads_running=25, Threads_connected=500.5").unwrap();
-        assert_eq!(l.0, vec![("Threads_running".into(), 25.0), ("Threads_connected".into(), 500.5)]);
-        assert_eq!(l.to_string(), "Threads_running=25,Threads_connected=500.5");
-        assert!(LoadLimits::parse("Threads_running").is_err());
-        assert!(LoadLimits::parse("x=y").is_err());
-        assert!(LoadLimits::parse("").unwrap().is_empty());
-    }
-
-    #[test]
-    fn endpoints() {
-        assert_eq!(parse_endpoint("db1:3307").unwrap(), Endpoint { host: "db1".into(), port: 3307 });
-        assert_eq!(parse_endpoint("db1").unwrap().port, 3306);
-        assert!(parse_endpoint("db1:x").is_err());
+    /// Refuses settings that contradict each other or are out of range. Talks to no server.
+    pub fn validate(&self) -> Result<()> {
+        let bad = |m: &str| Err(Error::Config(m.to_string()));
+        for (v, flag) in [(&self.database, "database"), (&self.table, "table"), (&self.alter, "alter")] {
+            if v.trim().is_empty() {
+                return Err(Error::Config(format!("--{flag} is required")));
+            }
+        }
+        let s = &self.schema;
+        if s.approve_renamed_columns && s.skip_renamed_columns {
+            return bad("--approve-renamed-columns and --skip-renamed-columns contradict each other");
+        }
+        if self.topology.test_on_replica && self.topology.migrate_on_replica {
+            return bad("--test-on-replica and --migrate-on-replica contradict each other");
+        }
+        if s.include_triggers && s.trigger_suffix.is_empty() {
+            return bad("--include-triggers needs --trigger-suffix (e.g. --trigger-suffix=_ght)");
+        }
+        if !s.trigger_suffix.is_empty()
+            && !s.trigger_suffix.chars().all(|ch| ch.is_ascii_alphanumeric() || ch == '_' || ch == '$')
+        {
+            return Err(Error::Config(format!("--trigger-suffix={:?}: use letters, digits and _", s.trigger_suffix)));
+        }
+        if let Some(u) = &self.throttle.http {
+            parse_http_url(u).map_err(|e| Error::Config(format!("--throttle-http: {e}")))?;
+        }
+        if !(0.0..=100.0).contains(&self.throttle.nice_ratio) {
+            return bad("--nice-ratio must be between 0 and 100");
+        }
+        if self.checkpoint.resume && self.tables.initially_drop_ghost_table {
+            return bad(
+                "--resume continues with the existing ghost table; it cannot be combined with --initially-drop-ghost-table",
+            );
+        }
+        if let Some(t) = &self.conn.tls {
+            if t.cert.is_some() != t.key.is_some() {
+                return bad("--ssl-cert and --ssl-key go together");
+            }
+            for p in t.ca.iter().chain(&t.cert).chain(&t.key) {
+                if !p.exists() {
+                    return Err(Error::Config(format!("TLS file {} does not exist", p.display())));
+                }
+            }
+        }
+        Ok(())
     }
 }

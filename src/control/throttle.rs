@@ -3,53 +3,62 @@
 //! read on the inspected server and on --throttle-control-replicas), --max-load status thresholds,
 //! --throttle-query returning > 0, --throttle-http not answering 200. --critical-load met is not a throttle
 //! but a reason to abort (or to hibernate). The verdict is published on a watch channel.
+//!
+//! Invariants: the throttler only observes: it reads the operator's `Settings`, records lag in `Stats`,
+//! publishes its verdict, and sends a critical-load abort to the run's inbox; the run decides what to do.
 
 use std::collections::HashMap;
 use std::path::PathBuf;
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
 use std::time::Duration;
 
 use mysql_async::prelude::Queryable;
 use mysql_async::{Conn, Opts, OptsBuilder};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::sync::watch;
+use tokio::sync::{mpsc, watch};
 use tokio::time::Instant;
 use tracing::{info, warn};
 
-use crate::config::{Endpoint, LoadLimits};
-use crate::control::server::Control;
+use crate::config::{parse_http_url, Endpoint, LoadLimits};
+use crate::error::Result;
 use crate::replication::changelog;
+use crate::state::command::Command;
+use crate::state::settings::Settings;
+use crate::state::stats::Stats;
+use crate::state::tasks::Stop;
 
-pub struct ThrottleConfig {
-    pub database: String,
-    pub changelog: String,
-    pub flag_files: Vec<PathBuf>,
+/// The throttler's verdict: why the copy must pause now, or None.
+pub(crate) type Verdict = watch::Receiver<Option<String>>;
+
+pub(crate) struct ThrottleConfig {
+    pub(crate) database: String,
+    pub(crate) changelog: String,
+    pub(crate) flag_files: Vec<PathBuf>,
     /// How to reach --throttle-control-replicas (same account as the inspected server).
-    pub replica_opts: Opts,
-    pub critical_load_interval: Duration,
-    pub critical_load_hibernate: Duration,
+    pub(crate) replica_opts: Opts,
+    pub(crate) critical_load_interval: Duration,
+    pub(crate) critical_load_hibernate: Duration,
 }
 
-/// Shared readings for status output, and the critical-load verdict.
-#[derive(Debug, Default)]
-pub struct ThrottleStats {
-    pub lag_millis: AtomicU64,
-    /// Set when --critical-load was met (and confirmed): the migration must abort with this reason.
-    pub critical: Mutex<Option<String>>,
+/// What the throttler reads and where it reports.
+pub(crate) struct Lent {
+    pub(crate) settings: Arc<Settings>,
+    pub(crate) stats: Arc<Stats>,
+    pub(crate) verdict: watch::Sender<Option<String>>,
+    pub(crate) inbox: mpsc::UnboundedSender<Command>,
 }
 
 /// `inspect`: the server whose lag matters; `migrate`: where --throttle-query and load checks run (gh-ost:
 /// the migrated server).
-pub async fn run(
+pub(crate) async fn run(
     cfg: ThrottleConfig,
     mut inspect: Conn,
     mut migrate: Conn,
-    tx: watch::Sender<Option<String>>,
-    stats: Arc<ThrottleStats>,
-    control: Arc<Control>,
-    mut stop: watch::Receiver<bool>,
-) {
+    lent: Lent,
+    mut stop: Stop,
+) -> Result<()> {
+    let Lent { settings, stats, verdict: tx, inbox } = lent;
     let mut tick = tokio::time::interval(Duration::from_millis(100));
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     let mut last_slow_check = Instant::now() - Duration::from_secs(10);
@@ -59,15 +68,15 @@ pub async fn run(
     loop {
         tokio::select! {
             _ = tick.tick() => {}
-            _ = stop.changed() => {}
+            _ = stop.stopped() => {}
         }
-        if *stop.borrow() {
-            return;
+        if stop.is_stopped() {
+            return Ok(());
         }
         // Lag is read every time, throttled or not, so status output stays current.
-        let lag = lag_reason(&cfg, &mut inspect, &control, &stats, &mut replicas).await;
+        let lag = lag_reason(&cfg, &mut inspect, &settings, &stats, &mut replicas).await;
         let mut reason = None;
-        if control.user_throttle.load(Ordering::Relaxed) {
+        if settings.user_throttled() {
             reason = Some("commanded by user".to_string());
         }
         if reason.is_none() {
@@ -79,7 +88,7 @@ pub async fn run(
         // Status-variable, query and HTTP checks cost a round trip each: once a second, as gh-ost.
         if last_slow_check.elapsed() >= Duration::from_secs(1) {
             last_slow_check = Instant::now();
-            slow_says = slow_checks(&cfg, &mut migrate, &control, &stats, &mut hibernate_until).await;
+            slow_says = slow_checks(&cfg, &mut migrate, &settings, &inbox, &mut hibernate_until).await;
         }
         if reason.is_none() {
             reason = slow_says.clone();
@@ -108,11 +117,11 @@ pub async fn run(
 async fn lag_reason(
     cfg: &ThrottleConfig,
     inspect: &mut Conn,
-    control: &Control,
-    stats: &ThrottleStats,
+    settings: &Settings,
+    stats: &Stats,
     replicas: &mut HashMap<String, Conn>,
 ) -> Option<String> {
-    let max_lag = Duration::from_millis(control.max_lag_millis.load(Ordering::Relaxed));
+    let max_lag = Duration::from_millis(settings.max_lag_millis.load(Ordering::Relaxed));
     match changelog::read_lag(inspect, &cfg.database, &cfg.changelog).await {
         Ok(Some(lag)) => {
             stats.lag_millis.store(lag.as_millis() as u64, Ordering::Relaxed);
@@ -127,8 +136,7 @@ async fn lag_reason(
         }
         Err(e) => return Some(format!("cannot read lag: {e}")),
     }
-    let control_replicas: Vec<Endpoint> =
-        control.throttle_control_replicas.lock().unwrap_or_else(|p| p.into_inner()).clone();
+    let control_replicas: Vec<Endpoint> = settings.throttle_control_replicas.get();
     for ep in control_replicas {
         let key = ep.to_string();
         if !replicas.contains_key(&key) {
@@ -159,11 +167,11 @@ async fn lag_reason(
 async fn slow_checks(
     cfg: &ThrottleConfig,
     migrate: &mut Conn,
-    control: &Control,
-    stats: &ThrottleStats,
+    settings: &Settings,
+    inbox: &mpsc::UnboundedSender<Command>,
     hibernate_until: &mut Option<Instant>,
 ) -> Option<String> {
-    let critical = control.critical_load.lock().unwrap_or_else(|p| p.into_inner()).clone();
+    let critical = settings.critical_load.get();
     if let Some(met) = load_met(migrate, &critical).await {
         // Confirm after the interval, as gh-ost does, so one spike does not abort a long migration.
         let confirmed = if cfg.critical_load_interval.is_zero() {
@@ -175,18 +183,18 @@ async fn slow_checks(
         if let Some(met) = confirmed {
             if cfg.critical_load_hibernate.is_zero() {
                 warn!("critical-load met: {met}");
-                *stats.critical.lock().unwrap_or_else(|p| p.into_inner()) = Some(format!("critical-load met: {met}"));
+                let _ = inbox.send(Command::CriticalLoad(format!("critical-load met: {met}")));
             } else {
                 warn!("critical-load met: {met}; hibernating for {:?}", cfg.critical_load_hibernate);
                 *hibernate_until = Some(Instant::now() + cfg.critical_load_hibernate);
             }
         }
     }
-    let max_load = control.max_load.lock().unwrap_or_else(|p| p.into_inner()).clone();
+    let max_load = settings.max_load.get();
     if let Some(met) = load_met(migrate, &max_load).await {
         return Some(format!("max-load {met}"));
     }
-    let query = control.throttle_query.lock().unwrap_or_else(|p| p.into_inner()).clone();
+    let query = settings.throttle_query.get();
     if let Some(q) = query {
         match migrate.query_first::<Option<f64>, _>(q.as_str()).await {
             Ok(Some(Some(v))) if v > 0.0 => return Some("throttle-query".to_string()),
@@ -197,7 +205,7 @@ async fn slow_checks(
             }
         }
     }
-    let url = control.throttle_http.lock().unwrap_or_else(|p| p.into_inner()).clone();
+    let url = settings.throttle_http.get();
     if let Some(url) = url {
         match http_status(&url, Duration::from_secs(1)).await {
             Ok(200) => {}
@@ -230,27 +238,8 @@ async fn load_met(conn: &mut Conn, limits: &LoadLimits) -> Option<String> {
     None
 }
 
-/// `http://host[:port]/path` → (host, port, path). HTTPS is refused: wraith carries no TLS HTTP client.
-pub fn parse_http_url(url: &str) -> Result<(String, u16, String), String> {
-    let rest = url
-        .strip_prefix("http://")
-        .ok_or_else(|| format!("{url:?}: only http:// URLs are supported for --throttle-http"))?;
-    let (hostport, path) = match rest.find('/') {
-        Some(i) => (&rest[..i], &rest[i..]),
-        None => (rest, "/"),
-    };
-    let (host, port) = match hostport.rsplit_once(':') {
-        Some((h, p)) => (h, p.parse::<u16>().map_err(|_| format!("{url:?}: bad port"))?),
-        None => (hostport, 80),
-    };
-    if host.is_empty() {
-        return Err(format!("{url:?}: no host"));
-    }
-    Ok((host.to_string(), port, path.to_string()))
-}
-
 /// HEAD request; returns the status code.
-async fn http_status(url: &str, timeout: Duration) -> Result<u16, String> {
+async fn http_status(url: &str, timeout: Duration) -> std::result::Result<u16, String> {
     let (host, port, path) = parse_http_url(url)?;
     let work = async {
         let mut s = tokio::net::TcpStream::connect((host.as_str(), port)).await.map_err(|e| e.to_string())?;
@@ -267,13 +256,6 @@ async fn http_status(url: &str, timeout: Duration) -> Result<u16, String> {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn http_urls() {
-        assert_eq!(parse_http_url("http://h:8080/x?y").unwrap(), ("h".into(), 8080, "/x?y".into()));
-        assert_eq!(parse_http_url("http://h").unwrap(), ("h".into(), 80, "/".into()));
-        assert!(parse_http_url("https://h").is_err());
-    }
 
     #[tokio::test]
     async fn http_status_reads_the_code() {

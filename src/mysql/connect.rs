@@ -71,7 +71,11 @@ pub struct WriterMode {
 
 impl WriterMode {
     pub fn of(c: &Config) -> Self {
-        WriterMode { allow_zero_in_date: c.allow_zero_in_date, strict: !c.skip_strict_mode, read_committed: false }
+        WriterMode {
+            allow_zero_in_date: c.copy.allow_zero_in_date,
+            strict: !c.copy.skip_strict_mode,
+            read_committed: false,
+        }
     }
 
     pub fn read_committed(self) -> Self {

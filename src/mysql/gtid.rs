@@ -62,6 +62,7 @@ impl GtidSet {
         *v = merged;
     }
 
+    #[cfg(test)]
     pub fn contains(&self, uuid: &str, tag: &str, gno: u64) -> bool {
         self.sets
             .get(&(uuid.to_string(), tag.to_string()))

@@ -13,7 +13,10 @@ use crate::mysql::sql::quote;
 /// Server settings that decide whether a migration can be run faithfully.
 #[derive(Debug, Clone)]
 pub struct ServerInfo {
+    /// Read with the rest for diagnostics (`{:?}`); no check depends on them yet.
+    #[allow(dead_code)]
     pub version: String,
+    #[allow(dead_code)]
     pub hostname: String,
     pub port: u16,
     pub server_uuid: String,
@@ -441,188 +444,9 @@ pub fn missing_privileges(grants: &[String], db: &str, needs_tables: bool, needs
     missing
 }
 
-/// Columns copied: (old name, new name) for every column that exists in both tables and is written in the
-/// new one. `renames` maps old -> new names from the ALTER; generated columns of the new table are skipped.
-pub fn shared_columns(old: &TableInfo, new: &TableInfo, renames: &[(String, String)]) -> Vec<(String, String)> {
-    old.columns
-        .iter()
-        .filter_map(|c| {
-            let target = renames
-                .iter()
-                .find(|(o, _)| o.eq_ignore_ascii_case(&c.name))
-                .map(|(_, n)| n.as_str())
-                .unwrap_or(&c.name);
-            let nc = new.column(target)?;
-            (!nc.generated).then(|| (c.name.clone(), nc.name.clone()))
-        })
-        .collect()
-}
-
-/// The unique key that drives the copy and the apply: present in both tables over the same (mapped)
-/// columns. Preference as gh-ost: PRIMARY, then non-nullable, then all-integer, then fewer columns.
-pub fn choose_migration_key(
-    old: &TableInfo,
-    new: &TableInfo,
-    renames: &[(String, String)],
-    allow_nullable: bool,
-) -> Result<UniqueKey> {
-    let map_name = |c: &str| {
-        renames.iter().find(|(o, _)| o.eq_ignore_ascii_case(c)).map(|(_, n)| n.clone()).unwrap_or(c.to_string())
-    };
-    let mut candidates: Vec<&UniqueKey> = Vec::new();
-    let mut refused: Vec<String> = Vec::new();
-    for k in &old.unique_keys {
-        // Compared case-sensitively, as gh-ost does: `MODIFY ID int` on key column `id` is not shared. A key
-        // whose columns are a subset of a new unique key still identifies one ghost row per source row.
-        let mapped: Vec<String> = k.columns.iter().map(|c| map_name(c)).collect();
-        let in_new = new.unique_keys.iter().any(|nk| mapped.iter().all(|c| nk.columns.contains(c)));
-        if !in_new {
-            continue;
-        }
-        let bad_type = k.columns.iter().find_map(|c| {
-            let col = old.column(c)?;
-            matches!(col.data_type.as_str(), "float" | "double" | "json").then(|| format!("{} ({})", c, col.data_type))
-        });
-        if let Some(b) = bad_type {
-            refused.push(format!("{} is on {b}, which cannot be compared exactly", k.name));
-            continue;
-        }
-        if k.nullable && !allow_nullable {
-            refused
-                .push(format!("{} has nullable columns (use --allow-nullable-unique-key if no NULLs exist)", k.name));
-            continue;
-        }
-        candidates.push(k);
-    }
-    let is_int = |k: &UniqueKey| {
-        k.columns.iter().all(|c| {
-            old.column(c).is_some_and(|c| {
-                matches!(c.data_type.as_str(), "tinyint" | "smallint" | "mediumint" | "int" | "bigint")
-            })
-        })
-    };
-    candidates.sort_by_key(|k| (!k.primary, k.nullable, !is_int(k), k.columns.len()));
-    if old.unique_keys.is_empty() {
-        return Err(Error::precondition(
-            format!("no PRIMARY nor UNIQUE key found in table {}.{}", old.database, old.name),
-            "add a PRIMARY KEY (or a UNIQUE key on NOT NULL columns) first: rows must be identifiable",
-        ));
-    }
-    if new.unique_keys.is_empty() {
-        return Err(Error::precondition(
-            format!("no PRIMARY nor UNIQUE key found in table {} after the ALTER", new.name),
-            "keep or add a PRIMARY or UNIQUE key in the ALTER",
-        ));
-    }
-    if let Some(k) = candidates.first() {
-        for c in &k.columns {
-            let was = old.column(c).map(|c| c.data_type.as_str());
-            let now = new.column(&map_name(c)).map(|c| c.data_type.as_str());
-            if was == Some("datetime") && now == Some("timestamp") {
-                return Err(Error::precondition(
-                    format!(
-                        "no support at this time for converting a column from DATETIME to TIMESTAMP that is also part of the chosen unique key ({c} in {})",
-                        k.name
-                    ),
-                    "convert the column in a separate migration that keeps another unique key",
-                ));
-            }
-        }
-    }
-    match candidates.first() {
-        Some(k) => Ok((*k).clone()),
-        None => {
-            let why = if refused.is_empty() { String::new() } else { format!(" ({})", refused.join("; ")) };
-            Err(Error::precondition(
-                format!(
-                    "no shared unique key can be found after ALTER: {}.{} and the altered table have no usable PRIMARY or UNIQUE key over the same columns{why}",
-                    old.database, old.name
-                ),
-                "keep a unique key (ideally the PRIMARY KEY) unchanged in the ALTER, or add one first",
-            ))
-        }
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn col(name: &str, data_type: &str, nullable: bool) -> Column {
-        Column {
-            name: name.into(),
-            ordinal: 0,
-            data_type: data_type.into(),
-            column_type: data_type.into(),
-            nullable,
-            charset: None,
-            collation: None,
-            octet_length: None,
-            precision: None,
-            scale: None,
-            datetime_precision: None,
-            generated: false,
-            auto_increment: false,
-        }
-    }
-    fn key(name: &str, cols: &[&str], nullable: bool) -> UniqueKey {
-        UniqueKey {
-            name: name.into(),
-            columns: cols.iter().map(|s| s.to_string()).collect(),
-            primary: name == "PRIMARY",
-            nullable,
-        }
-    }
-    fn table(columns: Vec<Column>, keys: Vec<UniqueKey>) -> TableInfo {
-        TableInfo {
-            database: "d".into(),
-            name: "t".into(),
-            columns,
-            unique_keys: keys,
-            engine: "InnoDB".into(),
-            estimated_rows: 0,
-        }
-    }
-
-    #[test]
-    fn primary_is_preferred_and_renames_are_followed() {
-        let old = table(
-            vec![col("id", "int", false), col("u", "varchar", false)],
-            vec![key("u", &["u"], false), key("PRIMARY", &["id"], false)],
-        );
-        let new = table(
-            vec![col("id", "int", false), col("u2", "varchar", false)],
-            vec![key("PRIMARY", &["id"], false), key("u", &["u2"], false)],
-        );
-        let renames = vec![("u".to_string(), "u2".to_string())];
-        assert_eq!(choose_migration_key(&old, &new, &renames, false).unwrap().name, "PRIMARY");
-        assert_eq!(
-            shared_columns(&old, &new, &renames),
-            vec![("id".to_string(), "id".to_string()), ("u".to_string(), "u2".to_string())]
-        );
-    }
-
-    #[test]
-    fn nullable_float_and_missing_keys_are_refused() {
-        let old = table(
-            vec![col("f", "float", false), col("n", "int", true)],
-            vec![key("f", &["f"], false), key("n", &["n"], true)],
-        );
-        let err = choose_migration_key(&old, &old, &[], false).unwrap_err().to_string();
-        assert!(
-            err.contains("no shared unique key can be found after ALTER")
-                && err.contains("float")
-                && err.contains("nullable"),
-            "{err}"
-        );
-        assert_eq!(choose_migration_key(&old, &old, &[], true).unwrap().name, "n");
-        let new = table(vec![col("n", "int", true)], vec![]);
-        let err = choose_migration_key(&old, &new, &[], true).unwrap_err().to_string();
-        assert!(err.contains("no PRIMARY nor UNIQUE key found in table"), "{err}");
-        let none = table(vec![col("n", "int", true)], vec![]);
-        let err = choose_migration_key(&none, &old, &[], true).unwrap_err().to_string();
-        assert!(err.contains("no PRIMARY nor UNIQUE key found in table d.t"), "{err}");
-    }
 
     #[test]
     fn trigger_names() {

@@ -8,7 +8,7 @@
 //! clashes with a new unique key is an error, not a silent deletion.
 
 use std::collections::HashMap;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::Ordering;
 use std::sync::Arc;
 
 use mysql_async::binlog::value::BinlogValue;
@@ -22,6 +22,7 @@ use crate::mysql::schema::Column;
 use crate::mysql::sql::{ident, ident_list, qualified};
 use crate::mysql::value::{integer_key, key_bytes, push_literal};
 use crate::replication::streamer::{Image, RowChange};
+use crate::state::stats::Stats;
 
 /// Which source columns go where in the ghost, and the key that identifies a row in both.
 #[derive(Debug, Clone)]
@@ -51,19 +52,6 @@ enum Op {
     Delete(Image),
 }
 
-#[derive(Debug, Default)]
-pub struct ApplyStats {
-    /// Row changes taken from the binlog.
-    pub events: AtomicU64,
-    /// Row writes actually sent to the ghost after de-duplication.
-    pub rows_written: AtomicU64,
-    pub batches: AtomicU64,
-    /// Changes to keys the parallel copy had not reached: its later read holds them.
-    pub dropped: AtomicU64,
-    /// Batches that waited for a chunk in flight.
-    pub waits: AtomicU64,
-}
-
 /// Flush when the statement grows past this, whatever the row count (rows can be large BLOBs).
 const MAX_BATCH_BYTES: usize = 8 << 20;
 
@@ -72,7 +60,7 @@ pub struct Applier {
     batch: HashMap<Vec<u8>, Op>,
     batch_bytes: usize,
     pub max_batch: usize,
-    pub stats: Arc<ApplyStats>,
+    pub stats: Arc<Stats>,
     /// Binlog transactions fully written to the ghost table.
     pub applied: GtidSet,
     /// A position whose preceding changes are in the unwritten batch.
@@ -82,7 +70,7 @@ pub struct Applier {
 }
 
 impl Applier {
-    pub fn new(plan: ApplyPlan, max_batch: usize, stats: Arc<ApplyStats>) -> Self {
+    pub fn new(plan: ApplyPlan, max_batch: usize, stats: Arc<Stats>) -> Self {
         Applier {
             plan,
             batch: HashMap::new(),
@@ -121,19 +109,15 @@ impl Applier {
                 _ => true,
             }
         });
-        self.stats.dropped.fetch_add((before - self.batch.len()) as u64, Ordering::Relaxed);
+        self.stats.apply.dropped.fetch_add((before - self.batch.len()) as u64, Ordering::Relaxed);
         if !waits.is_empty() {
-            self.stats.waits.fetch_add(1, Ordering::Relaxed);
+            self.stats.apply.waits.fetch_add(1, Ordering::Relaxed);
             waits.sort_unstable();
             waits.dedup();
             for start in waits {
                 f.wait(start).await;
             }
         }
-    }
-
-    pub fn pending(&self) -> usize {
-        self.batch.len()
     }
 
     /// True when the batch should be written before taking more changes.
@@ -171,7 +155,7 @@ impl Applier {
 
     /// Adds one change to the batch. An update that moves the key deletes the old key and writes the new one.
     pub fn add(&mut self, change: RowChange) {
-        self.stats.events.fetch_add(1, Ordering::Relaxed);
+        self.stats.apply.events.fetch_add(1, Ordering::Relaxed);
         match change {
             RowChange::Insert(after) => {
                 let k = self.key_of(&after);
@@ -229,8 +213,8 @@ impl Applier {
             return Err(e);
         }
         let written = self.batch.len() as u64;
-        self.stats.rows_written.fetch_add(written, Ordering::Relaxed);
-        self.stats.batches.fetch_add(1, Ordering::Relaxed);
+        self.stats.apply.rows_written.fetch_add(written, Ordering::Relaxed);
+        self.stats.apply.batches.fetch_add(1, Ordering::Relaxed);
         self.batch.clear();
         self.batch_bytes = 0;
         if let Some(p) = self.pending_position.take() {

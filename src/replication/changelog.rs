@@ -5,11 +5,11 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use mysql_async::prelude::Queryable;
 use mysql_async::Conn;
-use tokio::sync::watch;
 use tracing::warn;
 
 use crate::error::Result;
 use crate::mysql::sql::{qualified, quote};
+use crate::state::tasks::Stop;
 
 pub const HEARTBEAT: &str = "heartbeat";
 pub const STATE: &str = "state";
@@ -46,24 +46,24 @@ pub fn now_micros() -> u64 {
     SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_micros() as u64).unwrap_or(0)
 }
 
-/// Writes a heartbeat (wraith's clock, in microseconds) every `interval` until `stop` turns true.
+/// Writes a heartbeat (wraith's clock, in microseconds) every `interval` until stop is signalled.
 /// Failures are logged and retried: a missing heartbeat shows up as lag and throttles, which is safe.
 pub async fn heartbeat_loop(
     mut conn: Conn,
     db: String,
     changelog: String,
     interval: Duration,
-    mut stop: watch::Receiver<bool>,
-) {
+    mut stop: Stop,
+) -> Result<()> {
     let mut tick = tokio::time::interval(interval);
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
         tokio::select! {
             _ = tick.tick() => {}
-            _ = stop.changed() => {}
+            _ = stop.stopped() => {}
         }
-        if *stop.borrow() {
-            return;
+        if stop.is_stopped() {
+            return Ok(());
         }
         if let Err(e) = write(&mut conn, &db, &changelog, HEARTBEAT, &now_micros().to_string()).await {
             warn!("heartbeat write failed: {e}");

@@ -4,8 +4,8 @@
 //! it has received in full; replaying the cut transaction is harmless because changes are row images that
 //! the applier writes idempotently.
 
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use futures_util::StreamExt;
@@ -18,6 +18,7 @@ use tracing::{debug, info, warn};
 
 use crate::error::{Error, Result};
 use crate::mysql::gtid::{uuid_text, GtidSet};
+use crate::state::stats::{Stats, StreamStats};
 
 /// One row image: every column of the source table in ordinal order.
 pub type Image = Vec<BinlogValue<'static>>;
@@ -40,17 +41,6 @@ pub enum StreamItem {
     Position(GtidSet),
 }
 
-/// Counters shared with status reporting.
-#[derive(Debug, Default)]
-pub struct StreamStats {
-    pub row_events: AtomicU64,
-    pub reconnects: AtomicU64,
-    /// Unix millis of the last event's header timestamp (seconds precision from MySQL).
-    pub last_event_ts: AtomicU64,
-    /// GTID set of transactions received in full.
-    pub received: Mutex<GtidSet>,
-}
-
 pub struct StreamerConfig {
     pub opts: Opts,
     pub server_id: u32,
@@ -64,17 +54,13 @@ pub struct StreamerConfig {
 }
 
 /// Runs until `tx` is closed (the migration is done) or a fatal error.
-pub async fn run(
-    cfg: StreamerConfig,
-    start: GtidSet,
-    tx: mpsc::Sender<StreamItem>,
-    stats: Arc<StreamStats>,
-) -> Result<()> {
+pub async fn run(cfg: StreamerConfig, start: GtidSet, tx: mpsc::Sender<StreamItem>, stats: Arc<Stats>) -> Result<()> {
+    let stats = &stats.stream;
     *stats.received.lock().unwrap_or_else(|p| p.into_inner()) = start;
     let mut failures = 0u32;
     loop {
         let from = stats.received.lock().unwrap_or_else(|p| p.into_inner()).clone();
-        match stream_once(&cfg, &from, &tx, &stats).await {
+        match stream_once(&cfg, &from, &tx, stats).await {
             Ok(()) => return Ok(()), // receiver gone: the migration no longer needs events
             Err(e) if e.is_transient() && failures < cfg.max_reconnects => {
                 failures += 1;

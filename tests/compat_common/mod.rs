@@ -1,9 +1,10 @@
 //! Helpers for the gh-ost runbook compatibility tests (`tests/compat_*.rs`), on top of `tests/common` (the
 //! sandbox harness) and `tests/migrate_common` (migration configs, flag files, the writer workload).
 //!
-//! - `Run`: a migration on its own task whose phase AND status refreshes can be awaited. The engine publishes
-//!   its progress at least once a second (`Migrator::progress`); "nothing happened for two refreshes" is how
-//!   these tests observe that something does NOT progress, without sleeping for a guessed time.
+//! - `Run`: a migration on its own task whose phase (`wraith::Phase`) AND status refreshes can be awaited. The
+//!   engine publishes its progress at every phase change and at least once a second (`Migrator::progress`);
+//!   "nothing happened for two refreshes" is how these tests observe that something does NOT progress,
+//!   without sleeping for a guessed time.
 //! - `ctl`: one interactive command over the control socket, bounded.
 //! - `Wraith`: the real binary as a child process (killed when dropped), its stderr kept in a file.
 //! - `ReplicationGuard`: `START REPLICA` on the replica when dropped, even when the test fails.
@@ -18,6 +19,7 @@
 //! ```
 #![allow(dead_code)] // each test binary uses its own subset
 
+use std::future::Future;
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
 use std::sync::Arc;
@@ -28,7 +30,7 @@ use mysql_async::prelude::*;
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
 use wraith::config::Config;
-use wraith::{Migrator, Outcome, Progress};
+use wraith::{Migrator, Outcome, Phase, Progress, TableNames};
 
 use crate::common::*;
 use crate::migrate_common::*;
@@ -90,7 +92,7 @@ pub async fn has_column(db: &TestDb, table: &str, column: &str) -> Result<bool> 
 pub fn compat_config(db: &TestDb, alter: &str, server_id: u32) -> Config {
     let mut cfg = config(db, "t", alter);
     cfg.conn.replica_server_id = server_id;
-    cfg.max_lag = LAX_LAG;
+    cfg.throttle.max_lag = LAX_LAG;
     cfg
 }
 
@@ -101,8 +103,8 @@ pub const LAX_LAG: Duration = Duration::from_secs(60);
 /// `compat_config` with small, slowed-down chunks, so the copy of 20000 rows spans many seconds.
 pub fn slow_config(db: &TestDb, alter: &str, server_id: u32) -> Config {
     let mut cfg = compat_config(db, alter, server_id);
-    cfg.chunk_size = 10;
-    cfg.nice_ratio = 2.0;
+    cfg.copy.chunk_size = 10;
+    cfg.throttle.nice_ratio = 2.0;
     cfg
 }
 
@@ -134,34 +136,58 @@ impl Drop for TempDir {
 
 /// A migration on its own task; dropping it aborts the run.
 pub struct Run {
-    state: watch::Receiver<String>,
-    progress: watch::Receiver<Progress>,
+    /// Two receivers of the same `Migrator::progress` channel, each with its own "seen" mark: waiting for a
+    /// phase must not use up the refresh `tick` waits for, and the other way round.
+    phases: watch::Receiver<Progress>,
+    ticks: watch::Receiver<Progress>,
     handle: Option<JoinHandle<wraith::Result<Outcome>>>,
+    names: TableNames,
     /// Phases seen (consecutive duplicates collapsed), for messages.
-    pub seen: Vec<String>,
+    pub seen: Vec<Phase>,
 }
 
 impl Run {
+    /// `Migrator::run`.
     pub fn start(cfg: Config) -> Run {
+        Run::spawn(cfg, |m| async move { m.run().await })
+    }
+
+    /// `Migrator::run_until(shutdown)`.
+    pub fn start_until(cfg: Config, shutdown: impl Future<Output = ()> + Send + 'static) -> Run {
+        Run::spawn(cfg, |m| async move { m.run_until(shutdown).await })
+    }
+
+    fn spawn<F, Fut>(cfg: Config, run: F) -> Run
+    where
+        F: FnOnce(Arc<Migrator>) -> Fut,
+        Fut: Future<Output = wraith::Result<Outcome>> + Send + 'static,
+    {
         let m = Arc::new(Migrator::new(cfg));
-        let state = m.state();
-        let progress = m.progress();
-        let handle = tokio::spawn({
-            let m = m.clone();
-            async move { m.run().await }
-        });
-        Run { state, progress, handle: Some(handle), seen: vec![] }
+        let phases = m.progress();
+        let ticks = m.progress();
+        let names = m.names().clone();
+        let handle = tokio::spawn(run(m));
+        Run { phases, ticks, handle: Some(handle), names, seen: vec![] }
     }
 
-    fn note(&mut self) -> String {
-        let s = self.state.borrow_and_update().clone();
-        if self.seen.last() != Some(&s) {
-            self.seen.push(s.clone());
+    pub fn names(&self) -> &TableNames {
+        &self.names
+    }
+
+    fn seen_phase(&mut self, phase: Phase) {
+        if self.seen.last() != Some(&phase) {
+            self.seen.push(phase);
         }
-        s
     }
 
-    pub fn state(&mut self) -> String {
+    fn note(&mut self) -> Phase {
+        let phase = self.phases.borrow_and_update().phase;
+        self.seen_phase(phase);
+        phase
+    }
+
+    /// The phase last published.
+    pub fn phase(&mut self) -> Phase {
         self.note()
     }
 
@@ -170,7 +196,7 @@ impl Run {
     }
 
     /// Waits until the phase is `want`; fails if the run ends first or `limit` passes.
-    pub async fn wait_state(&mut self, want: &str, limit: Duration) -> Result<()> {
+    pub async fn wait_phase(&mut self, want: Phase, limit: Duration) -> Result<()> {
         let deadline = Instant::now() + limit;
         loop {
             if self.note() == want {
@@ -179,26 +205,30 @@ impl Run {
             if self.finished() {
                 let r = self.finish(Duration::from_secs(5)).await?;
                 bail!(
-                    "waiting for phase {want:?}: the run ended first ({:?}); phases {:?}",
+                    "waiting for phase {want}: the run ended first ({:?}); phases {:?}",
                     r.map(|_| "ok").map_err(|e| error_text(&e)),
                     self.seen
                 );
             }
             let wake = (Instant::now() + Duration::from_millis(200)).min(deadline);
             tokio::select! {
-                _ = self.state.changed() => {}
+                _ = self.phases.changed() => {}
                 _ = tokio::time::sleep_until(wake.into()) => {}
             }
             if Instant::now() >= deadline {
-                bail!("phase {want:?} not reached within {limit:?}; phases {:?}", self.seen);
+                bail!("phase {want} not reached within {limit:?}; phases {:?}", self.seen);
             }
         }
     }
 
     /// The next status refresh (published at least once a second while the run is in its main loop).
     pub async fn tick(&mut self) -> Result<Progress> {
-        match tokio::time::timeout(TICK_TIMEOUT, self.progress.changed()).await {
-            Ok(Ok(())) => Ok(self.progress.borrow_and_update().clone()),
+        match tokio::time::timeout(TICK_TIMEOUT, self.ticks.changed()).await {
+            Ok(Ok(())) => {
+                let p = self.ticks.borrow_and_update().clone();
+                self.seen_phase(p.phase);
+                Ok(p)
+            }
             Ok(Err(_)) => bail!("the run ended while waiting for a status refresh; phases {:?}", self.seen),
             Err(_) => bail!("no status refresh within {TICK_TIMEOUT:?}; phases {:?}", self.seen),
         }

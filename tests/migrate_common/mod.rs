@@ -2,7 +2,8 @@
 //!
 //! - `config`: a `Config` for a test schema, inspecting the replica (the normal topology), with a random
 //!   `replica_server_id` so parallel migrations never share a binlog client id.
-//! - `Running`: a migration started in the background, whose phase can be awaited (bounded).
+//! - `Running`: a migration started in the background, whose phase (`wraith::Phase`, from
+//!   `Migrator::progress`) can be awaited (bounded).
 //! - `Workload`: writers that apply every change to the migrated table `t` AND to a control table `c` (same
 //!   schema as the original) in ONE transaction. Whatever commits, commits on both; so once the migration is
 //!   done and the writers stopped, `t` (new schema) must hold exactly the rows of `c`, whatever the timing.
@@ -30,7 +31,7 @@ use tokio::sync::watch;
 use tokio::task::JoinHandle;
 use wraith::config::Config;
 use wraith::TableNames;
-use wraith::{Migrator, Outcome};
+use wraith::{Migrator, Outcome, Phase, Progress};
 
 use crate::common::*;
 
@@ -52,9 +53,9 @@ pub fn config(db: &TestDb, table: &str, alter: &str) -> Config {
     let mut cfg = Config::new(conn, db.name(), table, alter);
     cfg.conn.replica_server_id = random_server_id();
     cfg.execute = true;
-    cfg.chunk_size = 50;
-    cfg.throttle_additional_flag_file = None;
-    cfg.status_interval = Duration::from_secs(30);
+    cfg.copy.chunk_size = 50;
+    cfg.throttle.additional_flag_file = None;
+    cfg.control.status_interval = Duration::from_secs(30);
     cfg
 }
 
@@ -87,8 +88,8 @@ pub async fn run_migration(cfg: Config) -> Result<wraith::Result<Outcome>> {
     match tokio::time::timeout(RUN_TIMEOUT, m.run()).await {
         Ok(r) => Ok(r),
         Err(_) => bail!(
-            "migration did not finish within {RUN_TIMEOUT:?}; last state {:?}; last status line {:?}",
-            *m.state().borrow(),
+            "migration did not finish within {RUN_TIMEOUT:?}; last phase {}; last status line {:?}",
+            m.progress().borrow().phase,
             m.progress().borrow().line
         ),
     }
@@ -128,40 +129,41 @@ pub fn assert_contains(msg: &str, parts: &[&str]) {
 
 /// A migration running on its own task. Dropping it aborts the run.
 pub struct Running {
-    state: watch::Receiver<String>,
+    progress: watch::Receiver<Progress>,
     handle: Option<JoinHandle<wraith::Result<Outcome>>>,
     result: Option<wraith::Result<Outcome>>,
     names: TableNames,
     /// Every phase observed, in order (consecutive duplicates collapsed), for failure messages.
-    pub seen: Vec<String>,
+    pub seen: Vec<Phase>,
 }
 
 impl Running {
     pub fn start(cfg: Config) -> Running {
         let m = Arc::new(Migrator::new(cfg));
-        let state = m.state();
+        let progress = m.progress();
         let names = m.names().clone();
         let handle = tokio::spawn({
             let m = m.clone();
             async move { m.run().await }
         });
-        Running { state, handle: Some(handle), result: None, names, seen: vec![] }
+        Running { progress, handle: Some(handle), result: None, names, seen: vec![] }
     }
 
     pub fn names(&self) -> &TableNames {
         &self.names
     }
 
-    pub fn state(&self) -> String {
-        self.state.borrow().clone()
+    /// The phase last published.
+    pub fn phase(&self) -> Phase {
+        self.progress.borrow().phase
     }
 
-    fn note(&mut self) -> String {
-        let s = self.state.borrow_and_update().clone();
-        if self.seen.last() != Some(&s) {
-            self.seen.push(s.clone());
+    fn note(&mut self) -> Phase {
+        let phase = self.progress.borrow_and_update().phase;
+        if self.seen.last() != Some(&phase) {
+            self.seen.push(phase);
         }
-        s
+        phase
     }
 
     /// True once the run has returned (its result is kept for `finish`).
@@ -170,7 +172,7 @@ impl Running {
     }
 
     /// Waits until the phase is `want`; fails if the run ends first or the time is up.
-    pub async fn wait_state(&mut self, want: &str, limit: Duration) -> Result<()> {
+    pub async fn wait_phase(&mut self, want: Phase, limit: Duration) -> Result<()> {
         let deadline = Instant::now() + limit;
         loop {
             if self.note() == want {
@@ -178,14 +180,14 @@ impl Running {
             }
             if let Some(r) = &self.result {
                 bail!(
-                    "waiting for phase {want:?}: the migration ended first ({:?}); phases: {:?}",
+                    "waiting for phase {want}: the migration ended first ({:?}); phases: {:?}",
                     r.as_ref().map(|_| "ok").map_err(error_text),
                     self.seen
                 );
             }
             let handle = self.handle.as_mut().expect("handle present until a result is taken");
             tokio::select! {
-                changed = self.state.changed() => {
+                changed = self.progress.changed() => {
                     if changed.is_err() {
                         // The migrator is gone: its result is about to be available.
                         let r = handle.await.context("migration task")?;
@@ -198,7 +200,7 @@ impl Running {
                     self.handle = None;
                 }
                 _ = tokio::time::sleep_until(deadline.into()) => {
-                    bail!("phase {want:?} not reached within {limit:?}; phases seen: {:?}", self.seen);
+                    bail!("phase {want} not reached within {limit:?}; phases seen: {:?}", self.seen);
                 }
             }
         }
@@ -218,7 +220,7 @@ impl Running {
                     self.handle = None;
                     self.result = Some(r.context("migration task")?);
                 }
-                changed = self.state.changed(), if self.state.has_changed().is_ok() => {
+                changed = self.progress.changed(), if self.progress.has_changed().is_ok() => {
                     let _ = changed;
                 }
                 _ = tokio::time::sleep_until(deadline.into()) => {

@@ -46,6 +46,7 @@ use tracing::{info, warn};
 use self::env::{inherited_environment, os_hostname};
 pub use self::event::HookEvent;
 use crate::error::{Error, Result};
+use crate::phase::Phase;
 
 /// Facts fixed for the whole run.
 #[derive(Clone, Debug, Default)]
@@ -76,6 +77,8 @@ pub struct HookContext {
 /// Numbers that change as the run goes.
 #[derive(Clone, Debug, Default)]
 pub struct HookProgress {
+    /// The phase the run is in (named in wraith's log line for each hook run; gh-ost has no variable for it).
+    pub phase: Phase,
     pub elapsed: Duration,
     pub elapsed_copy: Duration,
     /// gh-ost passes `RowsEstimate + RowsDeltaEstimate`.
@@ -142,7 +145,7 @@ impl Hooks {
         let ours = self.variables(event, progress);
         let inherited = inherited_environment();
         for file in files {
-            info!(hook = event.name(), path = %file.display(), "executing hook");
+            info!(hook = event.name(), phase = %progress.phase, path = %file.display(), "executing hook");
             let failure = match execute(&file, &inherited, &ours).await {
                 Ok(status) if status.success() => continue,
                 Ok(status) => format!("failed ({status})"),
@@ -229,6 +232,7 @@ mod tests {
 
     pub(super) fn progress() -> HookProgress {
         HookProgress {
+            phase: Phase::Migrating,
             elapsed: Duration::from_millis(12_345),
             elapsed_copy: Duration::from_micros(2_500_001),
             estimated_rows: 1000,

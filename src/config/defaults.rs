@@ -1,0 +1,27 @@
+//! Every default, once. gh-ost's values unless a line says otherwise; clap's attributes (`cli`) and the
+//! `Default` impls (`config`) both read these, so the flag help and a library `Config` cannot disagree.
+//! Integer types are the flags' own (clap parses into them before gh-ost's clamps apply).
+
+pub const CHUNK_SIZE: i64 = 1000;
+/// wraith's default (gh-ost: 10): de-duplicated multi-row writes make large batches cheap.
+pub const DML_BATCH_SIZE: i64 = 1000;
+/// wraith only: parallel copy connections for integer keys.
+pub const COPY_WORKERS: i64 = 4;
+pub const DEFAULT_RETRIES: i64 = 60;
+pub const HEARTBEAT_INTERVAL_MILLIS: i64 = 100;
+pub const MAX_LAG_MILLIS: i64 = 1500;
+pub const THROTTLE_ADDITIONAL_FLAG_FILE: &str = "/tmp/gh-ost.throttle";
+pub const CUT_OVER_LOCK_TIMEOUT_SECONDS: i64 = 3;
+pub const EXPONENTIAL_BACKOFF_MAX_INTERVAL: i64 = 64;
+pub const CHECKPOINT_SECONDS: i64 = 300;
+pub const HOOKS_STATUS_INTERVAL: i64 = 60;
+pub const STATUS_INTERVAL_SECONDS: u64 = 5;
+/// wraith only: zero keeps --chunk-size fixed.
+pub const CHUNK_TIME_SECONDS: u64 = 0;
+/// Connection and read timeout when --mysql-timeout is 0 (unset).
+pub const MYSQL_TIMEOUT_SECONDS: i64 = 10;
+pub const REPLICA_SERVER_ID: u32 = 99999;
+pub const PORT: u16 = 3306;
+pub const HOST: &str = "127.0.0.1";
+pub const STORAGE_ENGINE: &str = "innodb";
+pub const CUT_OVER: &str = "atomic";

@@ -1,0 +1,156 @@
+//! The values a setting can take, each parsed and printed in one place: endpoints, passwords that never
+//! print, TLS files, load thresholds, the cut-over kind and throttle URLs.
+
+use std::fmt;
+use std::path::PathBuf;
+
+/// A password: never printed by `Debug` or `Display`.
+#[derive(Clone, Default, PartialEq, Eq)]
+pub struct Secret(String);
+
+impl Secret {
+    pub fn new(s: impl Into<String>) -> Self {
+        Secret(s.into())
+    }
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+}
+
+impl fmt::Debug for Secret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(if self.0.is_empty() { "\"\"" } else { "\"<redacted>\"" })
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Endpoint {
+    pub host: String,
+    pub port: u16,
+}
+
+impl fmt::Display for Endpoint {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}:{}", self.host, self.port)
+    }
+}
+
+/// --ssl and friends.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Tls {
+    pub ca: Option<PathBuf>,
+    pub cert: Option<PathBuf>,
+    pub key: Option<PathBuf>,
+    /// Accept any server certificate (--ssl-allow-insecure).
+    pub allow_insecure: bool,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CutOverKind {
+    /// One RENAME swaps both tables: the table name always exists.
+    Atomic,
+    /// Two RENAMEs under the same lock (gh-ost's two-step): for servers or tools that need it.
+    TwoStep,
+}
+
+/// Status-variable thresholds such as `Threads_running=25,Threads_connected=500` (--max-load, --critical-load).
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct LoadLimits(pub Vec<(String, f64)>);
+
+impl LoadLimits {
+    pub fn parse(s: &str) -> Result<Self, String> {
+        let mut out = Vec::new();
+        for part in s.split(',').map(str::trim).filter(|p| !p.is_empty()) {
+            let (name, value) = part
+                .split_once('=')
+                .ok_or_else(|| format!("{part:?}: expected status_variable=threshold, e.g. Threads_running=25"))?;
+            let v: f64 = value.trim().parse().map_err(|_| format!("{part:?}: threshold is not a number"))?;
+            let name = name.trim();
+            if name.is_empty() || !name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') {
+                return Err(format!("{part:?}: bad status variable name"));
+            }
+            out.push((name.to_string(), v));
+        }
+        Ok(LoadLimits(out))
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+}
+
+impl fmt::Display for LoadLimits {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let parts: Vec<String> = self.0.iter().map(|(n, v)| format!("{n}={v}")).collect();
+        f.write_str(&parts.join(","))
+    }
+}
+
+/// Parses `host:port` (port defaults to 3306).
+pub fn parse_endpoint(s: &str) -> Result<Endpoint, String> {
+    let s = s.trim();
+    let (host, port) = match s.rsplit_once(':') {
+        Some((h, p)) if !h.is_empty() => (h, p.parse::<u16>().map_err(|_| format!("bad port in {s:?}"))?),
+        _ => (s, 3306),
+    };
+    if host.is_empty() {
+        return Err("empty host".into());
+    }
+    Ok(Endpoint { host: host.to_string(), port })
+}
+
+/// `http://host[:port]/path` -> (host, port, path). HTTPS is refused: wraith carries no TLS HTTP client.
+pub fn parse_http_url(url: &str) -> Result<(String, u16, String), String> {
+    let rest = url
+        .strip_prefix("http://")
+        .ok_or_else(|| format!("{url:?}: only http:// URLs are supported for --throttle-http"))?;
+    let (hostport, path) = match rest.find('/') {
+        Some(i) => (&rest[..i], &rest[i..]),
+        None => (rest, "/"),
+    };
+    let (host, port) = match hostport.rsplit_once(':') {
+        Some((h, p)) => (h, p.parse::<u16>().map_err(|_| format!("{url:?}: bad port"))?),
+        None => (hostport, 80),
+    };
+    if host.is_empty() {
+        return Err(format!("{url:?}: no host"));
+    }
+    Ok((host.to_string(), port, path.to_string()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn secrets_do_not_print() {
+        assert!(!format!("{:?}", Secret::new("hunter2")).contains("hunter2"));
+    }
+
+    #[test]
+    fn http_urls() {
+        assert_eq!(parse_http_url("http://h:8080/x?y").unwrap(), ("h".into(), 8080, "/x?y".into()));
+        assert_eq!(parse_http_url("http://h").unwrap(), ("h".into(), 80, "/".into()));
+        assert!(parse_http_url("https://h").is_err());
+    }
+
+    #[test]
+    fn load_limits() {
+        let l = LoadLimits::parse("Threads_running=25, Threads_connected=500.5").unwrap();
+        assert_eq!(l.0, vec![("Threads_running".into(), 25.0), ("Threads_connected".into(), 500.5)]);
+        assert_eq!(l.to_string(), "Threads_running=25,Threads_connected=500.5");
+        assert!(LoadLimits::parse("Threads_running").is_err());
+        assert!(LoadLimits::parse("x=y").is_err());
+        assert!(LoadLimits::parse("").unwrap().is_empty());
+    }
+
+    #[test]
+    fn endpoints() {
+        assert_eq!(parse_endpoint("db1:3307").unwrap(), Endpoint { host: "db1".into(), port: 3307 });
+        assert_eq!(parse_endpoint("db1").unwrap().port, 3306);
+        assert!(parse_endpoint("db1:x").is_err());
+    }
+}

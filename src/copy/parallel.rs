@@ -1,0 +1,102 @@
+//! The parallel, non-locking copy of a single NOT NULL integer key: workers claim chunks from the
+//! `frontier` in key order and copy each with a plain `INSERT ... SELECT` under READ COMMITTED.
+//!
+//! Invariants: chunk bounds are read and claimed one worker at a time (so claims are in key order); however
+//! the copy ends short of the whole range (error, stop, or the task dropped), the frontier is failed, which
+//! releases every applier batch waiting on a chunk.
+
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+
+use mysql_async::prelude::Queryable;
+use mysql_async::{Conn, Value};
+
+use super::chunk::{copy_connection, insert_chunk, next_turn};
+use super::frontier::Frontier;
+use super::{int_of, value_of, CopyEnv, CopyPlan};
+use crate::error::{Error, Result};
+use crate::mysql::sql::{ident, ident_list, qualified};
+
+/// The parallel copy of a single NOT NULL integer key: `workers` connections each claim the next chunk
+/// from the frontier and copy it with a non-locking `INSERT ... SELECT` under READ COMMITTED. The applier
+/// consults the same frontier (see `frontier` for why this is exact).
+pub(crate) async fn run_parallel(plan: CopyPlan, env: CopyEnv, frontier: Arc<Frontier>, workers: usize) -> Result<()> {
+    // However this ends short of the whole range (error, or the task dropped), release the applier.
+    struct FailUnlessDone(Arc<Frontier>, bool);
+    impl Drop for FailUnlessDone {
+        fn drop(&mut self) {
+            if !self.1 {
+                self.0.fail();
+            }
+        }
+    }
+    let mut guard = FailUnlessDone(frontier.clone(), false);
+    let env = Arc::new(env);
+    let plan = Arc::new(plan);
+    // Chunk bounds are read and claimed one worker at a time, so chunks are claimed in key order.
+    let cursor = Arc::new(tokio::sync::Mutex::new(()));
+    let mut set = tokio::task::JoinSet::new();
+    for _ in 0..workers.max(1) {
+        let conn = copy_connection(&env).await?;
+        set.spawn(worker(plan.clone(), env.clone(), conn, frontier.clone(), cursor.clone()));
+    }
+    while let Some(r) = set.join_next().await {
+        match r {
+            Ok(Ok(())) => {}
+            Ok(Err(e)) => return Err(e),
+            Err(e) => return Err(Error::Aborted(format!("copy worker failed: {e}"))),
+        }
+    }
+    guard.1 = true;
+    env.stats.copy.done.store(true, Ordering::Relaxed);
+    Ok(())
+}
+
+async fn worker(
+    plan: Arc<CopyPlan>,
+    env: Arc<CopyEnv>,
+    mut conn: Conn,
+    frontier: Arc<Frontier>,
+    cursor: Arc<tokio::sync::Mutex<()>>,
+) -> Result<()> {
+    let progress = &env.stats.copy;
+    let (mut throttled, mut stop) = (env.throttled.clone(), env.stop.clone());
+    let key = ident(&plan.key_columns[0]);
+    let table = plan.table_q();
+    let ghost = qualified(&plan.database, &plan.ghost);
+    let force = format!("FORCE INDEX ({})", ident(&plan.key_index));
+    let select_cols = ident_list(&plan.source_columns);
+    let insert_head =
+        format!("INSERT INTO {ghost} ({}) SELECT {select_cols} FROM {table} {force}", ident_list(&plan.ghost_columns));
+    loop {
+        // Wait out throttling before claiming: a claimed chunk holds back the applier's changes to its keys.
+        next_turn(&mut throttled, &mut stop).await?;
+        let (start, end, chunk) = {
+            let _turn = cursor.lock().await;
+            let Some(start) = frontier.next_start() else { return Ok(()) };
+            let max = frontier.max();
+            let chunk = env.settings.chunk_size();
+            let sql = format!(
+                "SELECT {key} FROM {table} {force} WHERE {key} >= {start} AND {key} <= {max} ORDER BY {key} \
+                 LIMIT 1 OFFSET {}",
+                chunk - 1
+            );
+            let end = match conn.query_first::<Value, _>(sql).await? {
+                Some(v) => int_of(&v).ok_or_else(|| Error::Aborted(format!("chunk bound {v:?} is not an integer")))?,
+                None => max,
+            };
+            frontier.claim(start, end);
+            (start, end, chunk)
+        };
+        let chunk_started = std::time::Instant::now();
+        let insert = format!("{insert_head} WHERE {key} BETWEEN {start} AND {end}");
+        let copied = insert_chunk(&mut conn, &insert, &[], &plan, &env).await?;
+        let committed = frontier.commit(start);
+        // Workers adapt the chunk size in turn; the control socket's chunk-size= sets a new starting point.
+        env.chunk_done(chunk, copied, chunk_started);
+        if committed >= start {
+            progress.set_watermark(vec![value_of(committed)]);
+        }
+        env.nice_pause(chunk_started).await;
+    }
+}

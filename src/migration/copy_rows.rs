@@ -1,0 +1,130 @@
+//! The copy phase: read the copy range (or take it from the checkpoint), count rows for progress, start
+//! the copier as one of the run's tasks, and run the event loop (binlog apply, commands, ticks) until the
+//! copier has copied the whole range.
+//!
+//! Invariants: the range is read after the binlog position was taken (see `stream`); an integer key gets
+//! the parallel copy, and the applier consults the same `Frontier` before its first batch; on --resume with
+//! the parallel copy, the ghost rows above the checkpoint's copy position are cleared first, so the copy
+//! finds that part of the ghost empty again.
+
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+use std::time::Instant;
+
+use mysql_async::prelude::Queryable;
+use mysql_async::Conn;
+use tracing::info;
+
+use super::checkpoint::Checkpoint;
+use super::run_loop::RunLoop;
+use crate::control::hooks::HookEvent;
+use crate::copy::frontier::Frontier;
+use crate::copy::{self, CopyEnv, CopyPlan, Range};
+use crate::error::Result;
+use crate::mysql::connect::{connect, setup_writer, WriterMode};
+use crate::mysql::inspector::query_value;
+use crate::mysql::sql::{ident, qualified};
+use crate::phase::Phase;
+
+impl RunLoop<'_> {
+    pub(super) async fn copy(&mut self, plan: CopyPlan, resume: Option<&Checkpoint>) -> Result<()> {
+        let c = &self.m.cfg;
+        let mut copy_conn = connect(&self.v.primary_opts, "primary (copy)", c.conn.timeout).await?;
+        setup_writer(&mut copy_conn, WriterMode::of(c)).await?;
+        let range = copy_range(&plan, &mut copy_conn, resume).await?;
+        if let Some(cp) = self.checkpoint.as_mut() {
+            cp.copy_max = range.as_ref().map(|r| r.max.clone());
+        }
+        let frontier = match (&range, plan.int_key) {
+            (Some(r), true) => copy::int_range(r).map(|(after, max)| Arc::new(Frontier::new(after, max))),
+            _ => None,
+        };
+        if let (Some(f), Some(_)) = (&frontier, resume) {
+            self.clear_above_checkpoint(&mut copy_conn, &plan, f).await?;
+        }
+        self.count_rows().await?;
+        self.stats.copy_started.get_or_init(Instant::now);
+        self.m.set_phase(Phase::Migrating);
+        self.hook(HookEvent::BeforeRowCopy).await?;
+        let env = CopyEnv {
+            opts: self.v.primary_opts.clone(),
+            mode: WriterMode::of(c),
+            retries: c.default_retries,
+            settings: self.settings.clone(),
+            stats: self.stats.clone(),
+            hooks: self.hooks.clone(),
+            chunk_time: c.copy.chunk_time,
+            throttled: self.throttled.clone(),
+            stop: self.tasks.stop_signal(),
+        };
+        match &frontier {
+            Some(f) => {
+                drop(copy_conn);
+                info!("copying with {} parallel workers (non-locking reads)", c.copy.copy_workers);
+                let env = CopyEnv { mode: env.mode.read_committed(), ..env };
+                self.tasks.spawn("copier", copy::run_parallel(plan, env, f.clone(), c.copy.copy_workers));
+            }
+            None => self.tasks.spawn("copier", copy::run(plan, copy_conn, env, range)),
+        }
+        self.applier.set_frontier(frontier.clone());
+        self.frontier = frontier;
+        while !self.copy_done {
+            self.step().await?;
+        }
+        Ok(())
+    }
+
+    /// Chunks above the resume point may have committed before the stop, and the applier may have written
+    /// keys there: clear them.
+    async fn clear_above_checkpoint(&self, conn: &mut Conn, plan: &CopyPlan, f: &Frontier) -> Result<()> {
+        let next = f.next_start().unwrap_or(i128::MAX);
+        let sql = format!(
+            "DELETE FROM {} WHERE {} BETWEEN {next} AND {}",
+            qualified(&self.m.cfg.database, &self.m.names.ghost),
+            ident(&plan.ghost_key_columns[0]),
+            f.max()
+        );
+        let cleared = conn.exec_iter(sql, ()).await?.affected_rows();
+        info!("resume: cleared {cleared} ghost rows above the checkpoint's copy position");
+        Ok(())
+    }
+
+    /// --exact-rowcount: count before the copy, or (--concurrent-rowcount) on a task while it runs.
+    async fn count_rows(&mut self) -> Result<()> {
+        let c = &self.m.cfg;
+        let count_sql = format!("SELECT COUNT(*) FROM {}", qualified(&c.database, &c.table));
+        let concurrent = c.copy.exact_rowcount && c.copy.concurrent_rowcount;
+        if c.copy.exact_rowcount && !concurrent {
+            let n = query_value(&mut self.prim, &count_sql).await?.and_then(|s| s.parse().ok()).unwrap_or(0);
+            self.stats.estimated_rows.store(n, Ordering::Relaxed);
+        }
+        if !concurrent {
+            return self.hook(HookEvent::RowCountComplete).await;
+        }
+        let (tx, rx) = tokio::sync::oneshot::channel::<u64>();
+        let (opts, timeout) = (self.v.primary_opts.clone(), c.conn.timeout);
+        self.tasks.spawn_until_stopped("row count", async move {
+            if let Ok(mut conn) = connect(&opts, "primary (row count)", timeout).await {
+                if let Ok(Some(n)) = query_value(&mut conn, &count_sql).await {
+                    let _ = tx.send(n.parse().unwrap_or(0));
+                }
+            }
+            Ok(())
+        });
+        self.row_count = Some(rx);
+        Ok(())
+    }
+}
+
+/// The range to copy: read now, or from the checkpoint (whose max is the one fixed at the first start: rows
+/// above it came through the binlog). None when there is nothing to copy.
+async fn copy_range(plan: &CopyPlan, conn: &mut Conn, resume: Option<&Checkpoint>) -> Result<Option<Range>> {
+    Ok(match resume {
+        None => plan.read_range(conn).await?,
+        Some(cp) if cp.copy_done => None,
+        Some(cp) => match (&cp.copy_max_key, plan.read_edge(conn, false).await?) {
+            (Some(max), Some(min)) => Some(Range { min, max: max.clone(), resume_after: cp.copy_last_key.clone() }),
+            _ => None,
+        },
+    })
+}

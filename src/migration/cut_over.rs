@@ -1,0 +1,125 @@
+//! The cut-over phase, after the copy: catch up on the binlog and wait for the gate (`cutover::gate`:
+//! backoff, postpone flag, throttle, backlog), then an attempt (`cutover::attempt`: lock, marker, backlog,
+//! rename), retried up to --default-retries with the gate's backoff in between.
+//!
+//! Invariants: the event loop keeps applying the binlog while the gate is closed, so the ghost stays in
+//! sync however long the cut-over is postponed; a failed attempt leaves the original table in place.
+
+use std::time::Instant;
+
+use mysql_async::prelude::Queryable;
+use tracing::{info, warn};
+
+use super::run_loop::{RunLoop, BACKLOG};
+use crate::control::hooks::HookEvent;
+use crate::cutover::gate::{Facts, Wait};
+use crate::cutover::{CutOver, CutOverReport};
+use crate::error::{Error, Result};
+use crate::mysql::connect::WriterMode;
+use crate::mysql::sql::qualified;
+use crate::phase::Phase;
+
+impl<'a> RunLoop<'a> {
+    pub(super) async fn cut_over(&mut self) -> Result<CutOverReport> {
+        let cut = self.cut_over_plan();
+        loop {
+            self.wait_for_gate().await?;
+            if let Some(report) = self.attempt(&cut).await? {
+                return Ok(report);
+            }
+        }
+    }
+
+    fn cut_over_plan(&self) -> CutOver<'a> {
+        let (m, v) = (self.m, self.v);
+        let (c, n, db) = (&m.cfg, &m.names, &m.cfg.database);
+        CutOver {
+            opts: &v.primary_opts,
+            database: db,
+            table: &c.table,
+            ghost: &n.ghost,
+            old: &n.old,
+            changelog: &n.changelog,
+            lock_timeout: c.cut_over.lock_timeout,
+            mode: WriterMode::of(c),
+            swap_back: c.topology.test_on_replica,
+            kind: c.cut_over.kind,
+            triggers: v
+                .ghost_triggers
+                .iter()
+                .map(|(t, name)| (name.clone(), t.create_on(db, &n.ghost, name), t.sql_mode.clone()))
+                .collect(),
+        }
+    }
+
+    /// Runs the event loop until the gate opens; the phase says what it waits for.
+    async fn wait_for_gate(&mut self) -> Result<()> {
+        loop {
+            let facts = Facts {
+                now: Instant::now(),
+                postpone_flag_exists: self.settings.postpone_flag_file.get().is_some_and(|f| f.exists()),
+                throttled: self.throttled.borrow().is_some(),
+                backlog: self.changes.len(),
+                backlog_capacity: BACKLOG,
+            };
+            match self.gate.check(facts) {
+                None => return Ok(()),
+                Some(Wait::Postponed) => {
+                    if !self.postponed_logged {
+                        if let Some(f) = self.settings.postpone_flag_file.get() {
+                            info!("cut-over postponed while {} exists; the ghost table keeps in sync", f.display());
+                        }
+                        self.postponed_logged = true;
+                        self.hook(HookEvent::BeginPostponed).await?;
+                    }
+                    self.m.set_phase(Phase::Postponing);
+                }
+                Some(Wait::Throttled) => self.m.set_phase(Phase::ThrottledBeforeCutOver),
+                Some(Wait::Backoff | Wait::Backlog) => {}
+            }
+            self.step().await?;
+        }
+    }
+
+    /// One attempt, with what precedes it (ANALYZE, the before-cut-over hook, STOP REPLICA for
+    /// --test-on-replica, the pending batch). None: it failed in a way worth retrying, and the gate backs off.
+    async fn attempt(&mut self, cut: &CutOver<'_>) -> Result<Option<CutOverReport>> {
+        let c = &self.m.cfg;
+        if c.cut_over.analyze_ghost_table && !self.analyzed {
+            info!("analyzing {} before the cut-over", self.m.names.ghost);
+            self.prim.query_drop(format!("ANALYZE TABLE {}", qualified(&c.database, &self.m.names.ghost))).await?;
+            self.analyzed = true;
+        }
+        self.m.set_phase(Phase::CuttingOver);
+        // gh-ost retries the whole cut-over, hook included, when the hook fails.
+        if let Err(e) = self.hook(HookEvent::BeforeCutOver).await {
+            self.cut_over_attempts += 1;
+            if self.cut_over_attempts >= c.default_retries {
+                return Err(e);
+            }
+            warn!("{e}; retrying the cut-over ({}/{})", self.cut_over_attempts, c.default_retries);
+            self.gate.retry_in_a_second(Instant::now());
+            return Ok(None);
+        }
+        let t = &c.topology;
+        if t.test_on_replica && !t.test_on_replica_skip_replica_stop && !self.replication_stopped {
+            self.hook(HookEvent::StopReplication).await?;
+            info!("--test-on-replica: stopping replication on {} before the cut-over", c.conn.inspect);
+            self.prim.query_drop("STOP REPLICA").await?;
+            self.replication_stopped = true;
+        }
+        self.flush().await?;
+        self.cut_over_attempts += 1;
+        let n = self.cut_over_attempts;
+        match cut.attempt(n, &mut self.applier, &mut self.changes, &mut self.marker_conn).await {
+            Ok(r) => Ok(Some(r)),
+            Err(Error::CutOver(why)) if n < c.default_retries => {
+                warn!("cut-over attempt {n} failed: {why}; the original table is in place; retrying");
+                self.gate.back_off(Instant::now(), n, &c.cut_over);
+                self.m.set_phase(Phase::Migrating);
+                Ok(None)
+            }
+            Err(e) => Err(e),
+        }
+    }
+}

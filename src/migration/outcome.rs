@@ -1,0 +1,54 @@
+//! What a run reports: `Outcome` on success, and the left-behind message that every failure after the
+//! ghost table was created carries.
+
+use std::time::{Duration, Instant};
+
+use super::names::TableNames;
+use crate::config::Config;
+use crate::mysql::sql::qualified;
+
+#[derive(Debug, Clone, Default)]
+pub struct Outcome {
+    /// False for a noop run (no --execute).
+    pub executed: bool,
+    pub rows_copied: u64,
+    pub events_applied: u64,
+    /// How long writes were blocked by the cut-over.
+    pub cut_over_locked_for: Option<Duration>,
+    /// What remains for the operator (the old table when not dropped).
+    pub left_behind: Vec<String>,
+    pub elapsed: Duration,
+    /// The copy ran in parallel with non-locking reads (integer key).
+    pub parallel_copy: bool,
+    /// Binlog changes dropped because the copy had not reached their key yet.
+    pub changes_dropped: u64,
+    /// Applier batches that waited for a chunk in flight.
+    pub applier_waits: u64,
+}
+
+impl Outcome {
+    /// A run that copied nothing: a noop, or an instant ALTER.
+    pub(super) fn without_copy(executed: bool, started: Instant) -> Self {
+        Outcome { executed, elapsed: started.elapsed(), ..Outcome::default() }
+    }
+}
+
+/// The original is untouched; the ghost, changelog (and checkpoint) tables are left for inspection.
+pub(super) fn left_behind_message(c: &Config, n: &TableNames) -> String {
+    let db = &c.database;
+    let resumable = if c.checkpoint.enabled {
+        format!(", and checkpoint {} (continue with --resume)", n.checkpoint)
+    } else {
+        String::new()
+    };
+    format!(
+        "the original table {db}.{} is untouched. Left behind for inspection: {}, {}{resumable}. \
+         Clean up with: DROP TABLE IF EXISTS {}, {}, {}; (or rerun with --initially-drop-ghost-table)",
+        c.table,
+        n.ghost,
+        n.changelog,
+        qualified(db, &n.ghost),
+        qualified(db, &n.changelog),
+        qualified(db, &n.checkpoint)
+    )
+}

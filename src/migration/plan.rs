@@ -1,0 +1,250 @@
+//! The plan of a migration: which unique key drives the copy and the apply (the migration key), and how
+//! each column of the original maps to the ghost (renames followed, generated columns never written).
+//! Pure functions over two table schemas: they test without a server.
+//!
+//! Invariant: the key is present in both tables over the same (mapped) columns, so a row's key identifies
+//! the same row on both sides; a key that cannot (nullable without --allow-nullable-unique-key, FLOAT,
+//! JSON, none shared) is refused before any row moves.
+
+use super::names::TableNames;
+use super::validate::Validated;
+use crate::config::Config;
+use crate::copy::CopyPlan;
+use crate::error::{Error, Result};
+use crate::mysql::schema::{TableInfo, UniqueKey};
+use crate::mysql::value::integer_bits;
+use crate::replication::applier::ApplyPlan;
+
+/// How rows are copied and changes applied.
+pub(crate) struct Plans {
+    pub(crate) copy: CopyPlan,
+    pub(crate) apply: ApplyPlan,
+}
+
+pub(crate) fn plans(c: &Config, n: &TableNames, v: &Validated, new: &TableInfo) -> Result<Plans> {
+    let old = &v.table;
+    let key = choose_migration_key(old, new, &v.renames, c.schema.allow_nullable_unique_key)?;
+    let shared = shared_columns(old, new, &v.renames);
+    let pos = |name: &str| old.columns.iter().position(|c| c.name.eq_ignore_ascii_case(name));
+    let mut columns = Vec::new();
+    for (o, nn) in &shared {
+        let i = pos(o).ok_or_else(|| Error::Binlog(format!("column {o} vanished")))?;
+        columns.push((i, old.columns[i].clone(), nn.clone()));
+    }
+    let map_name = |col: &str| {
+        v.renames.iter().find(|(o, _)| o.eq_ignore_ascii_case(col)).map(|(_, n)| n.clone()).unwrap_or(col.to_string())
+    };
+    let mut key_cols = Vec::new();
+    for k in &key.columns {
+        let i = pos(k).ok_or_else(|| Error::Binlog(format!("key column {k} vanished")))?;
+        let target = new.column(&map_name(k)).map(|c| c.name.clone()).unwrap_or(map_name(k));
+        key_cols.push((i, old.columns[i].clone(), target));
+    }
+    let copy = CopyPlan {
+        database: c.database.clone(),
+        table: c.table.clone(),
+        ghost: n.ghost.clone(),
+        key_index: key.name.clone(),
+        key_columns: key.columns.clone(),
+        ghost_key_columns: key_cols.iter().map(|(_, _, n)| n.clone()).collect(),
+        key_nullable: key.nullable,
+        key_numeric: key
+            .columns
+            .iter()
+            .map(|k| old.column(k).is_some_and(|c| matches!(c.data_type.as_str(), "enum" | "set")))
+            .collect(),
+        source_columns: shared.iter().map(|(o, _)| o.clone()).collect(),
+        ghost_columns: shared.iter().map(|(_, n)| n.clone()).collect(),
+        panic_on_warnings: c.copy.panic_on_warnings,
+        int_key: key.columns.len() == 1
+            && !key.nullable
+            && old.column(&key.columns[0]).is_some_and(|c| integer_bits(&c.data_type).is_some()),
+    };
+    let apply = ApplyPlan::new(&c.database, &n.ghost, columns, key_cols);
+    Ok(Plans { copy, apply })
+}
+
+/// Columns copied: (old name, new name) for every column that exists in both tables and is written in the
+/// new one. `renames` maps old -> new names from the ALTER; generated columns of the new table are skipped.
+pub(crate) fn shared_columns(old: &TableInfo, new: &TableInfo, renames: &[(String, String)]) -> Vec<(String, String)> {
+    old.columns
+        .iter()
+        .filter_map(|c| {
+            let target = renames
+                .iter()
+                .find(|(o, _)| o.eq_ignore_ascii_case(&c.name))
+                .map(|(_, n)| n.as_str())
+                .unwrap_or(&c.name);
+            let nc = new.column(target)?;
+            (!nc.generated).then(|| (c.name.clone(), nc.name.clone()))
+        })
+        .collect()
+}
+
+/// The unique key that drives the copy and the apply: present in both tables over the same (mapped)
+/// columns. Preference as gh-ost: PRIMARY, then non-nullable, then all-integer, then fewer columns.
+pub(crate) fn choose_migration_key(
+    old: &TableInfo,
+    new: &TableInfo,
+    renames: &[(String, String)],
+    allow_nullable: bool,
+) -> Result<UniqueKey> {
+    let map_name = |c: &str| {
+        renames.iter().find(|(o, _)| o.eq_ignore_ascii_case(c)).map(|(_, n)| n.clone()).unwrap_or(c.to_string())
+    };
+    let mut candidates: Vec<&UniqueKey> = Vec::new();
+    let mut refused: Vec<String> = Vec::new();
+    for k in &old.unique_keys {
+        // Compared case-sensitively, as gh-ost does: `MODIFY ID int` on key column `id` is not shared. A key
+        // whose columns are a subset of a new unique key still identifies one ghost row per source row.
+        let mapped: Vec<String> = k.columns.iter().map(|c| map_name(c)).collect();
+        let in_new = new.unique_keys.iter().any(|nk| mapped.iter().all(|c| nk.columns.contains(c)));
+        if !in_new {
+            continue;
+        }
+        let bad_type = k.columns.iter().find_map(|c| {
+            let col = old.column(c)?;
+            matches!(col.data_type.as_str(), "float" | "double" | "json").then(|| format!("{} ({})", c, col.data_type))
+        });
+        if let Some(b) = bad_type {
+            refused.push(format!("{} is on {b}, which cannot be compared exactly", k.name));
+            continue;
+        }
+        if k.nullable && !allow_nullable {
+            refused
+                .push(format!("{} has nullable columns (use --allow-nullable-unique-key if no NULLs exist)", k.name));
+            continue;
+        }
+        candidates.push(k);
+    }
+    let is_int = |k: &UniqueKey| {
+        k.columns.iter().all(|c| {
+            old.column(c).is_some_and(|c| {
+                matches!(c.data_type.as_str(), "tinyint" | "smallint" | "mediumint" | "int" | "bigint")
+            })
+        })
+    };
+    candidates.sort_by_key(|k| (!k.primary, k.nullable, !is_int(k), k.columns.len()));
+    if old.unique_keys.is_empty() {
+        return Err(Error::precondition(
+            format!("no PRIMARY nor UNIQUE key found in table {}.{}", old.database, old.name),
+            "add a PRIMARY KEY (or a UNIQUE key on NOT NULL columns) first: rows must be identifiable",
+        ));
+    }
+    if new.unique_keys.is_empty() {
+        return Err(Error::precondition(
+            format!("no PRIMARY nor UNIQUE key found in table {} after the ALTER", new.name),
+            "keep or add a PRIMARY or UNIQUE key in the ALTER",
+        ));
+    }
+    if let Some(k) = candidates.first() {
+        for c in &k.columns {
+            let was = old.column(c).map(|c| c.data_type.as_str());
+            let now = new.column(&map_name(c)).map(|c| c.data_type.as_str());
+            if was == Some("datetime") && now == Some("timestamp") {
+                return Err(Error::precondition(
+                    format!(
+                        "no support at this time for converting a column from DATETIME to TIMESTAMP that is also part of the chosen unique key ({c} in {})",
+                        k.name
+                    ),
+                    "convert the column in a separate migration that keeps another unique key",
+                ));
+            }
+        }
+    }
+    match candidates.first() {
+        Some(k) => Ok((*k).clone()),
+        None => {
+            let why = if refused.is_empty() { String::new() } else { format!(" ({})", refused.join("; ")) };
+            Err(Error::precondition(
+                format!(
+                    "no shared unique key can be found after ALTER: {}.{} and the altered table have no usable PRIMARY or UNIQUE key over the same columns{why}",
+                    old.database, old.name
+                ),
+                "keep a unique key (ideally the PRIMARY KEY) unchanged in the ALTER, or add one first",
+            ))
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::mysql::schema::Column;
+
+    fn col(name: &str, data_type: &str, nullable: bool) -> Column {
+        Column {
+            name: name.into(),
+            ordinal: 0,
+            data_type: data_type.into(),
+            column_type: data_type.into(),
+            nullable,
+            charset: None,
+            collation: None,
+            octet_length: None,
+            precision: None,
+            scale: None,
+            datetime_precision: None,
+            generated: false,
+            auto_increment: false,
+        }
+    }
+    fn key(name: &str, cols: &[&str], nullable: bool) -> UniqueKey {
+        UniqueKey {
+            name: name.into(),
+            columns: cols.iter().map(|s| s.to_string()).collect(),
+            primary: name == "PRIMARY",
+            nullable,
+        }
+    }
+    fn table(columns: Vec<Column>, keys: Vec<UniqueKey>) -> TableInfo {
+        TableInfo {
+            database: "d".into(),
+            name: "t".into(),
+            columns,
+            unique_keys: keys,
+            engine: "InnoDB".into(),
+            estimated_rows: 0,
+        }
+    }
+
+    #[test]
+    fn primary_is_preferred_and_renames_are_followed() {
+        let old = table(
+            vec![col("id", "int", false), col("u", "varchar", false)],
+            vec![key("u", &["u"], false), key("PRIMARY", &["id"], false)],
+        );
+        let new = table(
+            vec![col("id", "int", false), col("u2", "varchar", false)],
+            vec![key("PRIMARY", &["id"], false), key("u", &["u2"], false)],
+        );
+        let renames = vec![("u".to_string(), "u2".to_string())];
+        assert_eq!(choose_migration_key(&old, &new, &renames, false).unwrap().name, "PRIMARY");
+        assert_eq!(
+            shared_columns(&old, &new, &renames),
+            vec![("id".to_string(), "id".to_string()), ("u".to_string(), "u2".to_string())]
+        );
+    }
+
+    #[test]
+    fn nullable_float_and_missing_keys_are_refused() {
+        let old = table(
+            vec![col("f", "float", false), col("n", "int", true)],
+            vec![key("f", &["f"], false), key("n", &["n"], true)],
+        );
+        let err = choose_migration_key(&old, &old, &[], false).unwrap_err().to_string();
+        assert!(
+            err.contains("no shared unique key can be found after ALTER")
+                && err.contains("float")
+                && err.contains("nullable"),
+            "{err}"
+        );
+        assert_eq!(choose_migration_key(&old, &old, &[], true).unwrap().name, "n");
+        let new = table(vec![col("n", "int", true)], vec![]);
+        let err = choose_migration_key(&old, &new, &[], true).unwrap_err().to_string();
+        assert!(err.contains("no PRIMARY nor UNIQUE key found in table"), "{err}");
+        let none = table(vec![col("n", "int", true)], vec![]);
+        let err = choose_migration_key(&none, &old, &[], true).unwrap_err().to_string();
+        assert!(err.contains("no PRIMARY nor UNIQUE key found in table d.t"), "{err}");
+    }
+}

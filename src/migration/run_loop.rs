@@ -1,0 +1,344 @@
+//! The event loop of a migration with a ghost table: one struct that owns the run's state, and one handler
+//! per event (a binlog change, a task's end, an operator command, the row count, a checkpoint tick, a status
+//! tick). The phases that need the loop (`stream`, `copy`, `cut_over`, in `migration/mod.rs`) drive it with
+//! `step` until their condition holds.
+//!
+//! Invariants:
+//! - the loop is the only writer of the applier's batch and of the ghost table besides the copier; the
+//!   binlog is applied in the order it was read;
+//! - every task the loop started belongs to `tasks`, so every way out of the loop stops them all;
+//! - after each event the panic flag file is checked: its appearance aborts at once.
+
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use mysql_async::Conn;
+use tokio::sync::{mpsc, oneshot};
+use tokio::time::{Interval, MissedTickBehavior};
+use tracing::{info, warn};
+
+use super::checkpoint::{self, Checkpoint};
+use super::Migrator;
+use crate::control::hooks::{HookEvent, HookProgress, Hooks};
+use crate::control::status;
+use crate::control::throttle::Verdict;
+use crate::copy::frontier::Frontier;
+use crate::cutover::gate::Gate;
+use crate::error::{Error, Result};
+use crate::mysql::connect::{connect, setup_writer, WriterMode};
+use crate::phase::Phase;
+use crate::replication::applier::Applier;
+use crate::replication::streamer::StreamItem;
+use crate::state::command::Command;
+use crate::state::settings::Settings;
+use crate::state::stats::Stats;
+use crate::state::tasks::{Exit, Stop, Tasks};
+
+use super::validate::Validated;
+
+/// Capacity of the streamer -> applier channel: bounds memory, and lets the streamer run ahead a little.
+pub(crate) const BACKLOG: usize = 1000;
+
+/// --checkpoint: where checkpoints are written, and what they carry over from a resumed run.
+pub(super) struct Checkpointing {
+    pub(super) conn: Conn,
+    pub(super) tick: Interval,
+    /// Rows copied by the runs before this one.
+    pub(super) copied_before: u64,
+    /// The copy range's max, fixed at the first start.
+    pub(super) copy_max: Option<Vec<mysql_async::Value>>,
+    /// The resumed checkpoint's copy position, until this run commits a chunk.
+    pub(super) resumed_last_key: Option<Vec<mysql_async::Value>>,
+}
+
+pub(super) struct RunLoop<'a> {
+    pub(super) m: &'a Migrator,
+    pub(super) v: &'a Validated,
+    pub(super) hooks: Hooks,
+    /// The writer session on the primary (ANALYZE, STOP REPLICA, cleanup).
+    pub(super) prim: Conn,
+    pub(super) tasks: Tasks,
+    /// The run's interrupt (Ctrl-C in the binary).
+    pub(super) interrupt: Stop,
+    pub(super) inbox: mpsc::UnboundedReceiver<Command>,
+    pub(super) changes: mpsc::Receiver<StreamItem>,
+    pub(super) settings: Arc<Settings>,
+    pub(super) stats: Arc<Stats>,
+    pub(super) throttled: Verdict,
+    pub(super) applier: Applier,
+    pub(super) apply_conn: Conn,
+    /// The connection that writes the cut-over's marker.
+    pub(super) marker_conn: Conn,
+    pub(super) checkpoint: Option<Checkpointing>,
+    /// --concurrent-rowcount: the exact count, when it arrives.
+    pub(super) row_count: Option<oneshot::Receiver<u64>>,
+    pub(super) frontier: Option<Arc<Frontier>>,
+    pub(super) copy_done: bool,
+    pub(super) gate: Gate,
+    pub(super) cut_over_attempts: u32,
+    pub(super) postponed_logged: bool,
+    pub(super) replication_stopped: bool,
+    pub(super) analyzed: bool,
+    status_tick: Interval,
+    last_status_log: Instant,
+    last_status_hook: Instant,
+}
+
+/// What `RunLoop::new` is built from (the `stream` phase gathers it).
+pub(super) struct Parts<'a> {
+    pub(super) m: &'a Migrator,
+    pub(super) v: &'a Validated,
+    pub(super) hooks: Hooks,
+    pub(super) prim: Conn,
+    pub(super) tasks: Tasks,
+    pub(super) interrupt: Stop,
+    pub(super) inbox: mpsc::UnboundedReceiver<Command>,
+    pub(super) changes: mpsc::Receiver<StreamItem>,
+    pub(super) settings: Arc<Settings>,
+    pub(super) stats: Arc<Stats>,
+    pub(super) throttled: Verdict,
+    pub(super) applier: Applier,
+    pub(super) checkpoint: Option<Checkpointing>,
+}
+
+impl<'a> RunLoop<'a> {
+    pub(super) async fn new(p: Parts<'a>) -> Result<RunLoop<'a>> {
+        let c = &p.m.cfg;
+        let mut apply_conn = connect(&p.v.primary_opts, "primary (applier)", c.conn.timeout).await?;
+        setup_writer(&mut apply_conn, WriterMode::of(c).read_committed()).await?;
+        let marker_conn = connect(&p.v.primary_opts, "primary (markers)", c.conn.timeout).await?;
+        let mut status_tick = tokio::time::interval(c.control.status_interval.min(Duration::from_secs(1)));
+        status_tick.set_missed_tick_behavior(MissedTickBehavior::Delay);
+        Ok(RunLoop {
+            m: p.m,
+            v: p.v,
+            hooks: p.hooks,
+            prim: p.prim,
+            tasks: p.tasks,
+            interrupt: p.interrupt,
+            inbox: p.inbox,
+            changes: p.changes,
+            settings: p.settings,
+            stats: p.stats,
+            throttled: p.throttled,
+            applier: p.applier,
+            apply_conn,
+            marker_conn,
+            checkpoint: p.checkpoint,
+            row_count: None,
+            frontier: None,
+            copy_done: false,
+            gate: Gate::new(Instant::now()),
+            cut_over_attempts: 0,
+            postponed_logged: false,
+            replication_stopped: false,
+            analyzed: false,
+            status_tick,
+            last_status_log: Instant::now(),
+            last_status_hook: Instant::now(),
+        })
+    }
+
+    /// Waits for the next event and handles it.
+    pub(super) async fn step(&mut self) -> Result<()> {
+        tokio::select! {
+            item = self.changes.recv() => self.on_change(item).await?,
+            n = async { self.row_count.as_mut().expect("guarded").await }, if self.row_count.is_some() => {
+                self.row_count = None;
+                self.on_row_count(n.ok()).await;
+            }
+            exit = self.tasks.next_exit() => self.on_task_exit(exit).await?,
+            Some(command) = self.inbox.recv() => self.on_command(command).await?,
+            _ = async { self.checkpoint.as_mut().expect("guarded").tick.tick().await }, if self.checkpoint.is_some() => {
+                self.on_checkpoint().await;
+            }
+            _ = self.status_tick.tick() => self.on_tick().await,
+            _ = self.interrupt.stopped() => {
+                return Err(Error::Interrupted { phase: self.m.phase() });
+            }
+        }
+        if let Some(f) = &self.m.cfg.control.panic_flag_file {
+            if f.exists() {
+                return Err(Error::Aborted(format!("panic flag file {} exists", f.display())));
+            }
+        }
+        Ok(())
+    }
+
+    /// A binlog change (or marker, or position): into the applier's batch, with whatever is already queued,
+    /// then written. A batch never waits for more events.
+    async fn on_change(&mut self, item: Option<StreamItem>) -> Result<()> {
+        let Some(item) = item else {
+            // The streamer ended; its exit (with the reason) is the next task exit.
+            return Err(self.stream_error().await);
+        };
+        self.applier.max_batch = self.settings.dml_batch_size();
+        take(&mut self.applier, item);
+        while !self.applier.full() {
+            match self.changes.try_recv() {
+                Ok(item) => take(&mut self.applier, item),
+                Err(_) => break,
+            }
+        }
+        self.flush().await
+    }
+
+    /// Why the binlog stream stopped: the streamer's own error, or that it ended.
+    async fn stream_error(&mut self) -> Error {
+        let wait = async {
+            loop {
+                match self.tasks.next_exit().await {
+                    ("streamer", Err(e)) => return e,
+                    ("streamer", Ok(())) => return Error::Aborted("binlog stream stopped".into()),
+                    _ => {}
+                }
+            }
+        };
+        tokio::time::timeout(Duration::from_secs(10), wait)
+            .await
+            .unwrap_or_else(|_| Error::Aborted("binlog stream stopped".into()))
+    }
+
+    /// Writes the applier's batch, retrying transient failures (deadlocks with the copy, lock waits, a lost
+    /// connection): the batch stays intact until written, and writing it twice is harmless.
+    pub(super) async fn flush(&mut self) -> Result<()> {
+        let c = &self.m.cfg;
+        let mut attempt = 0u32;
+        loop {
+            match self.applier.flush(&mut self.apply_conn, true).await {
+                Ok(()) => return Ok(()),
+                Err(e) if e.is_transient() && attempt < c.default_retries => {
+                    attempt += 1;
+                    warn!("applying binlog changes failed ({e}); retry {attempt}/{}", c.default_retries);
+                    tokio::time::sleep(Duration::from_millis((20 * u64::from(attempt)).min(1000))).await;
+                    if matches!(e.server_code(), None | Some(2006 | 2013)) {
+                        self.apply_conn = connect(&self.v.primary_opts, "primary (applier)", c.conn.timeout).await?;
+                        setup_writer(&mut self.apply_conn, WriterMode::of(c).read_committed()).await?;
+                    }
+                }
+                Err(e) => return Err(e),
+            }
+        }
+    }
+
+    /// A task ended: the copier's success is the end of the copy; anything else ending is a failure.
+    async fn on_task_exit(&mut self, (name, result): Exit) -> Result<()> {
+        match (name, result) {
+            ("copier", Ok(())) => {
+                self.copy_done = true;
+                let rows = self.stats.rows_copied();
+                info!("row copy complete: {rows} rows");
+                self.stats.estimated_rows.store(rows, Ordering::Relaxed);
+                self.hook(HookEvent::RowCopyComplete).await
+            }
+            ("streamer", Ok(())) => Err(Error::Aborted("binlog stream stopped".into())),
+            (_, Ok(())) => Ok(()),
+            (_, Err(e)) => Err(e),
+        }
+    }
+
+    async fn on_command(&mut self, command: Command) -> Result<()> {
+        match command {
+            Command::Panic => Err(Error::Aborted("panic command received".into())),
+            Command::CriticalLoad(why) => Err(Error::Aborted(why)),
+            Command::Unpostpone => {
+                self.gate.unpostpone();
+                Ok(())
+            }
+            Command::Received(line) => {
+                let _ = self.hook(HookEvent::InteractiveCommand(line)).await;
+                Ok(())
+            }
+        }
+    }
+
+    async fn on_row_count(&mut self, n: Option<u64>) {
+        let Some(n) = n else { return };
+        info!("row count complete: {n} rows");
+        if !self.copy_done {
+            self.stats.estimated_rows.store(n, Ordering::Relaxed);
+        }
+        // Like gh-ost, a background count's hook cannot stop a copy already under way.
+        if let Err(e) = self.hook(HookEvent::RowCountComplete).await {
+            warn!("{e}");
+        }
+    }
+
+    async fn on_checkpoint(&mut self) {
+        let c = &self.m.cfg;
+        let Some(cp) = self.checkpoint.as_mut() else { return };
+        let record = Checkpoint {
+            alter: c.alter.clone(),
+            applied: self.applier.applied.clone(),
+            copy_done: self.copy_done,
+            copy_last_key: self.stats.copy.watermark().or_else(|| cp.resumed_last_key.clone()),
+            copy_max_key: cp.copy_max.clone(),
+            rows_copied: cp.copied_before + self.stats.rows_copied(),
+            events_applied: self.stats.apply.events.load(Ordering::Relaxed),
+        };
+        match checkpoint::write(&mut cp.conn, &c.database, &self.m.names.checkpoint, &record).await {
+            Ok(()) => {
+                info!("checkpoint: {} rows copied, binlog applied through {}", record.rows_copied, record.applied)
+            }
+            Err(e) => warn!("checkpoint write failed: {e}"),
+        }
+    }
+
+    /// The status line: logged every --status-interval, published for progress displays and the socket,
+    /// and handed to the on-status hook every --hooks-status-interval.
+    async fn on_tick(&mut self) {
+        let c = &self.m.cfg;
+        let phase = self.m.phase();
+        let state = status::state_word(phase, self.throttled.borrow().as_deref());
+        let line = status::line(&self.stats, &state, self.changes.len(), BACKLOG);
+        if self.last_status_log.elapsed() + Duration::from_millis(50) >= c.control.status_interval {
+            info!(target: "wraith::status", "{line}");
+            self.last_status_log = Instant::now();
+        }
+        let (copied, estimated) = (self.stats.rows_copied(), self.stats.estimated());
+        let coordinates = self.applier.applied.to_string();
+        self.m.progress.send_modify(|p| {
+            p.copied = copied;
+            p.estimated = estimated;
+            p.line = line.clone();
+            p.coordinates = coordinates;
+        });
+        if self.last_status_hook.elapsed() >= c.hooks.status_interval {
+            self.last_status_hook = Instant::now();
+            let _ = self.hook(HookEvent::Status(line)).await;
+        }
+    }
+
+    /// Runs the hooks of `event` with the run's progress (nothing when --hooks-path is not set).
+    pub(super) async fn hook(&self, event: HookEvent) -> Result<()> {
+        if !self.hooks.is_enabled() {
+            return Ok(());
+        }
+        self.hooks.run(&event, &hook_progress(&self.stats, self.m.phase())).await
+    }
+}
+
+fn take(applier: &mut Applier, item: StreamItem) {
+    match item {
+        StreamItem::Row(change) => applier.add(change),
+        StreamItem::Changelog { .. } => {}
+        StreamItem::Position(p) => applier.position(p),
+    }
+}
+
+/// The hooks' view of the run.
+pub(super) fn hook_progress(stats: &Stats, phase: Phase) -> HookProgress {
+    let lag = stats.lag();
+    HookProgress {
+        phase,
+        elapsed: stats.started.elapsed(),
+        elapsed_copy: stats.copy_elapsed(),
+        estimated_rows: stats.estimated(),
+        copied_rows: stats.rows_copied(),
+        inspected_lag: lag,
+        heartbeat_lag: lag,
+        progress_pct: stats.progress_pct(),
+        eta: stats.eta(),
+    }
+}

@@ -1,0 +1,153 @@
+//! The stream phase: everything that runs beside the copy is started here, each as a task of the run:
+//! the heartbeat, the binlog streamer, the control server and the throttler. The run loop that consumes
+//! what they produce is built last.
+//!
+//! Invariant: the binlog position (a GTID set) is taken before the copy reads its range, so every change
+//! the copy can miss is streamed. The binlog is read from the server that holds the ghost table (the
+//! primary, or the replica in the on-replica modes): changes reach the applier without waiting for
+//! replication, and the cut-over's lock is not held for the replica's lag. Replica lag is still measured
+//! (heartbeat) and throttled on.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use mysql_async::Conn;
+use tokio::sync::{mpsc, watch};
+use tokio::time::MissedTickBehavior;
+
+use super::checkpoint::Checkpoint;
+use super::run_loop::{Checkpointing, Parts, RunLoop, BACKLOG};
+use super::validate::Validated;
+use super::Migrator;
+use crate::control::commands::{Controls, Identity};
+use crate::control::hooks::Hooks;
+use crate::control::{server, throttle};
+use crate::error::Result;
+use crate::mysql::connect::connect;
+use crate::mysql::gtid::GtidSet;
+use crate::mysql::inspector::query_value;
+use crate::replication::applier::{Applier, ApplyPlan};
+use crate::replication::changelog;
+use crate::replication::streamer::{self, StreamerConfig};
+use crate::state::settings::Settings;
+use crate::state::stats::Stats;
+use crate::state::tasks::{Stop, Tasks};
+
+impl Migrator {
+    #[allow(clippy::too_many_arguments)]
+    pub(super) async fn stream<'a>(
+        &'a self,
+        v: &'a Validated,
+        hooks: Hooks,
+        mut prim: Conn,
+        apply: ApplyPlan,
+        resume: Option<&Checkpoint>,
+        interrupt: Stop,
+        started: Instant,
+    ) -> Result<RunLoop<'a>> {
+        let (c, n, db) = (&self.cfg, &self.names, &self.cfg.database);
+        changelog::create(&mut prim, db, &n.changelog).await?;
+        // As gh-ost: the first state row marks when the migration began (runbooks' throttle queries read it).
+        changelog::write(&mut prim, db, &n.changelog, changelog::STATE, "GhostTableMigrated").await?;
+        let mut tasks = Tasks::default();
+        let settings = Arc::new(Settings::from_config(c));
+        let stats = Arc::new(Stats::new(started));
+        stats.estimated_rows.store(v.table.estimated_rows, std::sync::atomic::Ordering::Relaxed);
+        let (inbox_tx, inbox) = mpsc::unbounded_channel();
+
+        let hb = connect(&v.primary_opts, "primary (heartbeat)", c.conn.timeout).await?;
+        let beat = changelog::heartbeat_loop(
+            hb,
+            db.clone(),
+            n.changelog.clone(),
+            c.throttle.heartbeat_interval,
+            tasks.stop_signal(),
+        );
+        tasks.spawn("heartbeat", beat);
+
+        let start = match resume {
+            // Everything after the checkpoint's applied set is streamed again (idempotently).
+            Some(cp) => cp.applied.clone(),
+            None => {
+                GtidSet::parse(&query_value(&mut prim, "SELECT @@global.gtid_executed").await?.unwrap_or_default())?
+            }
+        };
+        let (tx, changes) = mpsc::channel(BACKLOG);
+        let scfg = StreamerConfig {
+            opts: v.primary_opts.clone(),
+            server_id: c.conn.replica_server_id,
+            database: db.clone(),
+            table: c.table.clone(),
+            changelog: n.changelog.clone(),
+            columns: v.table.columns.len(),
+            read_timeout: Duration::from_secs(10).max(c.conn.timeout),
+            max_reconnects: c.default_retries,
+        };
+        tasks.spawn_until_stopped("streamer", streamer::run(scfg, start.clone(), tx, stats.clone()));
+
+        let ctl = &c.control;
+        let listeners =
+            server::bind(ctl.serve_socket_file.clone(), ctl.initially_drop_socket_file, ctl.serve_tcp_port).await?;
+        let controls = Controls {
+            settings: settings.clone(),
+            progress: self.progress.subscribe(),
+            inbox: inbox_tx.clone(),
+            identity: Arc::new(Identity {
+                table: c.table.clone(),
+                force_named_panic: ctl.force_named_panic,
+                force_named_cut_over: c.cut_over.force_named,
+                applier: v.primary.to_string(),
+                inspector: c.conn.inspect.to_string(),
+            }),
+        };
+        tasks.spawn_until_stopped("control server", listeners.serve(controls));
+
+        let (verdict, throttled) = watch::channel(Some("starting".to_string()));
+        let tcfg = throttle::ThrottleConfig {
+            database: db.clone(),
+            changelog: n.changelog.clone(),
+            flag_files: c.throttle.flag_files(),
+            replica_opts: v.inspect_opts.clone(),
+            critical_load_interval: c.throttle.critical_load_interval,
+            critical_load_hibernate: c.throttle.critical_load_hibernate,
+        };
+        let insp = connect(&v.inspect_opts, "inspected server", c.conn.timeout).await?;
+        let tmig = connect(&v.primary_opts, "primary (throttle)", c.conn.timeout).await?;
+        let lent = throttle::Lent { settings: settings.clone(), stats: stats.clone(), verdict, inbox: inbox_tx };
+        tasks.spawn("throttler", throttle::run(tcfg, insp, tmig, lent, tasks.stop_signal()));
+
+        let mut applier = Applier::new(apply, c.copy.dml_batch_size, stats.clone());
+        applier.applied = start;
+        let checkpoint = match c.checkpoint.enabled {
+            true => {
+                let mut tick = tokio::time::interval(c.checkpoint.interval);
+                tick.set_missed_tick_behavior(MissedTickBehavior::Delay);
+                tick.reset();
+                Some(Checkpointing {
+                    conn: connect(&v.primary_opts, "primary (checkpoint)", c.conn.timeout).await?,
+                    tick,
+                    copied_before: resume.map_or(0, |cp| cp.rows_copied),
+                    copy_max: None,
+                    resumed_last_key: resume.and_then(|cp| cp.copy_last_key.clone()),
+                })
+            }
+            false => None,
+        };
+        RunLoop::new(Parts {
+            m: self,
+            v,
+            hooks,
+            prim,
+            tasks,
+            interrupt,
+            inbox,
+            changes,
+            settings,
+            stats,
+            throttled,
+            applier,
+            checkpoint,
+        })
+        .await
+    }
+}

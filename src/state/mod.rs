@@ -1,0 +1,15 @@
+//! Runtime state with one owner. The run creates each piece and lends it out; the roles (copier, applier,
+//! throttler, control server, hooks) depend on these types, never on each other or on the run:
+//! - `Settings` (`Arc`): what operators can change;
+//! - `Stats` (`Arc`): counters;
+//! - `Progress` (a `watch` the run writes): the status snapshot, phase included;
+//! - `Command` (an `mpsc` the run reads): operator commands and the critical-load abort;
+//! - `Tasks` / `Stop`: every spawned task and the one signal that stops them all.
+
+pub(crate) mod command;
+pub(crate) mod progress;
+pub(crate) mod settings;
+pub(crate) mod stats;
+pub(crate) mod tasks;
+
+pub use progress::Progress;

@@ -1,0 +1,119 @@
+//! The counters of a run: one `Stats`, created by the run and lent (`Arc`) to every role that counts
+//! something. Roles only add to their own part; the status line, hooks and `Outcome` only read.
+//!
+//! Invariant: nothing here decides anything; a counter read late is only a stale number.
+
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Mutex, OnceLock};
+use std::time::{Duration, Instant};
+
+use mysql_async::Value;
+
+use crate::mysql::gtid::GtidSet;
+
+#[derive(Debug)]
+pub(crate) struct Stats {
+    pub(crate) started: Instant,
+    pub(crate) copy_started: OnceLock<Instant>,
+    /// Rows the copy is expected to copy (estimate, exact count, or the final count once done).
+    pub(crate) estimated_rows: AtomicU64,
+    /// Replication lag last measured on the inspected server (and control replicas).
+    pub(crate) lag_millis: AtomicU64,
+    pub(crate) copy: CopyStats,
+    pub(crate) apply: ApplyStats,
+    pub(crate) stream: StreamStats,
+}
+
+impl Stats {
+    pub(crate) fn new(started: Instant) -> Self {
+        Stats {
+            started,
+            copy_started: OnceLock::new(),
+            estimated_rows: AtomicU64::new(0),
+            lag_millis: AtomicU64::new(0),
+            copy: CopyStats::default(),
+            apply: ApplyStats::default(),
+            stream: StreamStats::default(),
+        }
+    }
+
+    pub(crate) fn rows_copied(&self) -> u64 {
+        self.copy.rows.load(Ordering::Relaxed)
+    }
+
+    pub(crate) fn estimated(&self) -> u64 {
+        self.estimated_rows.load(Ordering::Relaxed)
+    }
+
+    pub(crate) fn lag(&self) -> Duration {
+        Duration::from_millis(self.lag_millis.load(Ordering::Relaxed))
+    }
+
+    pub(crate) fn copy_elapsed(&self) -> Duration {
+        self.copy_started.get().map_or(Duration::ZERO, |t| t.elapsed())
+    }
+
+    pub(crate) fn progress_pct(&self) -> f64 {
+        if self.copy.done.load(Ordering::Relaxed) {
+            return 100.0;
+        }
+        let estimated = self.estimated();
+        if estimated == 0 {
+            return 0.0;
+        }
+        (self.rows_copied() as f64 * 100.0 / estimated as f64).min(99.9)
+    }
+
+    pub(crate) fn eta(&self) -> Option<Duration> {
+        let copied = self.rows_copied();
+        let elapsed = self.copy_started.get()?.elapsed();
+        if copied == 0 || self.copy.done.load(Ordering::Relaxed) {
+            return None;
+        }
+        let rate = copied as f64 / elapsed.as_secs_f64().max(0.001);
+        let left = self.estimated().saturating_sub(copied) as f64;
+        Some(Duration::from_secs_f64(left / rate.max(1e-9)))
+    }
+}
+
+#[derive(Debug, Default)]
+pub(crate) struct CopyStats {
+    pub(crate) rows: AtomicU64,
+    pub(crate) chunks: AtomicU64,
+    pub(crate) done: AtomicBool,
+    pub(crate) retries: AtomicU64,
+    /// Last key of the last committed chunk: everything up to it is in the ghost table.
+    pub(crate) watermark: Mutex<Option<Vec<Value>>>,
+}
+
+impl CopyStats {
+    pub(crate) fn watermark(&self) -> Option<Vec<Value>> {
+        self.watermark.lock().unwrap_or_else(|p| p.into_inner()).clone()
+    }
+    pub(crate) fn set_watermark(&self, key: Vec<Value>) {
+        *self.watermark.lock().unwrap_or_else(|p| p.into_inner()) = Some(key);
+    }
+}
+
+#[derive(Debug, Default)]
+pub(crate) struct ApplyStats {
+    /// Row changes taken from the binlog.
+    pub(crate) events: AtomicU64,
+    /// Row writes actually sent to the ghost after de-duplication.
+    pub(crate) rows_written: AtomicU64,
+    pub(crate) batches: AtomicU64,
+    /// Changes to keys the parallel copy had not reached: its later read holds them.
+    pub(crate) dropped: AtomicU64,
+    /// Batches that waited for a chunk in flight.
+    pub(crate) waits: AtomicU64,
+}
+
+#[derive(Debug, Default)]
+pub(crate) struct StreamStats {
+    pub(crate) row_events: AtomicU64,
+    pub(crate) reconnects: AtomicU64,
+    /// Unix millis of the last event's header timestamp (seconds precision from MySQL).
+    pub(crate) last_event_ts: AtomicU64,
+    /// GTID set of transactions received in full (where a reconnect resumes).
+    pub(crate) received: Mutex<GtidSet>,
+}
