@@ -16,9 +16,13 @@ mod types;
 use std::path::PathBuf;
 use std::time::Duration;
 
-pub use types::{parse_endpoint, parse_http_url, CutOverKind, Endpoint, LoadLimits, Secret, Tls};
+pub use crate::mysql::endpoint::{parse_endpoint, Endpoint, Tls};
+pub use types::{parse_http_url, CutOverKind, LoadLimits, Secret};
+
+use mysql_async::Opts;
 
 use crate::error::{Error, Result};
+use crate::mysql::connect::{self, WriterMode};
 
 #[derive(Debug, Clone)]
 pub struct Config {
@@ -324,6 +328,25 @@ impl Config {
             tls: None,
             skip_port_validation: false,
         }
+    }
+
+    /// Options for the inspected server (normally the replica).
+    pub(crate) fn inspect_opts(&self) -> Opts {
+        let c = &self.conn;
+        connect::opts(&c.inspect, &c.user, c.password.expose(), &self.database, c.timeout, c.tls.as_ref())
+    }
+
+    /// Options for the primary, where the ghost table lives (--master-user/--master-password when given).
+    pub(crate) fn primary_opts(&self, primary: &Endpoint) -> Opts {
+        let c = &self.conn;
+        let user = c.master_user.as_deref().unwrap_or(&c.user);
+        let pw = c.master_password.as_ref().unwrap_or(&c.password).expose();
+        connect::opts(primary, user, pw, &self.database, c.timeout, c.tls.as_ref())
+    }
+
+    /// How the copy and the applier set their sessions' sql_mode.
+    pub(crate) fn writer_mode(&self) -> WriterMode {
+        WriterMode::new(self.copy.allow_zero_in_date, !self.copy.skip_strict_mode)
     }
 
     /// Refuses settings that contradict each other or are out of range. Talks to no server.

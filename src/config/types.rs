@@ -1,8 +1,7 @@
-//! The values a setting can take, each parsed and printed in one place: endpoints, passwords that never
-//! print, TLS files, load thresholds, the cut-over kind and throttle URLs.
+//! The values a setting can take, each parsed and printed in one place: passwords that never print, load
+//! thresholds, the cut-over kind and throttle URLs. (Endpoints and TLS files are `mysql::endpoint`'s.)
 
 use std::fmt;
-use std::path::PathBuf;
 
 /// A password: never printed by `Debug` or `Display`.
 #[derive(Clone, Default, PartialEq, Eq)]
@@ -24,28 +23,6 @@ impl fmt::Debug for Secret {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(if self.0.is_empty() { "\"\"" } else { "\"<redacted>\"" })
     }
-}
-
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Endpoint {
-    pub host: String,
-    pub port: u16,
-}
-
-impl fmt::Display for Endpoint {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}:{}", self.host, self.port)
-    }
-}
-
-/// --ssl and friends.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct Tls {
-    pub ca: Option<PathBuf>,
-    pub cert: Option<PathBuf>,
-    pub key: Option<PathBuf>,
-    /// Accept any server certificate (--ssl-allow-insecure).
-    pub allow_insecure: bool,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -87,19 +64,6 @@ impl fmt::Display for LoadLimits {
         let parts: Vec<String> = self.0.iter().map(|(n, v)| format!("{n}={v}")).collect();
         f.write_str(&parts.join(","))
     }
-}
-
-/// Parses `host:port` (port defaults to 3306).
-pub fn parse_endpoint(s: &str) -> Result<Endpoint, String> {
-    let s = s.trim();
-    let (host, port) = match s.rsplit_once(':') {
-        Some((h, p)) if !h.is_empty() => (h, p.parse::<u16>().map_err(|_| format!("bad port in {s:?}"))?),
-        _ => (s, 3306),
-    };
-    if host.is_empty() {
-        return Err("empty host".into());
-    }
-    Ok(Endpoint { host: host.to_string(), port })
 }
 
 /// `http://host[:port]/path` -> (host, port, path). HTTPS is refused: wraith carries no TLS HTTP client.
@@ -145,12 +109,5 @@ mod tests {
         assert!(LoadLimits::parse("Threads_running").is_err());
         assert!(LoadLimits::parse("x=y").is_err());
         assert!(LoadLimits::parse("").unwrap().is_empty());
-    }
-
-    #[test]
-    fn endpoints() {
-        assert_eq!(parse_endpoint("db1:3307").unwrap(), Endpoint { host: "db1".into(), port: 3307 });
-        assert_eq!(parse_endpoint("db1").unwrap().port, 3306);
-        assert!(parse_endpoint("db1:x").is_err());
     }
 }

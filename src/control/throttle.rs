@@ -28,9 +28,6 @@ use crate::state::settings::Settings;
 use crate::state::stats::Stats;
 use crate::state::tasks::Stop;
 
-/// The throttler's verdict: why the copy must pause now, or None.
-pub(crate) type Verdict = watch::Receiver<Option<String>>;
-
 pub(crate) struct ThrottleConfig {
     pub(crate) database: String,
     pub(crate) changelog: String,

@@ -12,11 +12,10 @@ use mysql_async::{Conn, Value};
 use tracing::{debug, warn};
 
 use super::{CopyEnv, CopyPlan};
-use crate::control::hooks::{HookEvent, HookProgress};
-use crate::control::throttle::Verdict;
 use crate::error::{Error, Result};
 use crate::mysql::connect::{connect, setup_writer};
 use crate::state::tasks::Stop;
+use crate::state::Verdict;
 
 /// The next chunk size toward the target time: proportional, but at most 1.5x larger or 2x smaller per
 /// step (one slow chunk must not collapse it), within gh-ost's 10..100000.
@@ -113,10 +112,7 @@ pub(super) async fn insert_chunk(
                     return Err(e);
                 }
                 warn!("chunk copy failed ({e}); retry {attempt}/{}", env.retries);
-                if env.hooks.is_enabled() {
-                    let event = HookEvent::BatchCopyRetry(e.to_string());
-                    let _ = env.hooks.run(&event, &HookProgress::default()).await;
-                }
+                (env.on_retry)(e.to_string()).await;
                 tokio::time::sleep(Duration::from_millis((100 * attempt as u64).min(2000))).await;
                 if e.server_code().is_none() || matches!(e.server_code(), Some(2006 | 2013)) {
                     *conn = copy_connection(env).await?;

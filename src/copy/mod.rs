@@ -23,14 +23,13 @@ use std::time::Duration;
 use mysql_async::prelude::Queryable;
 use mysql_async::{Conn, Value};
 
-use crate::control::hooks::Hooks;
-use crate::control::throttle::Verdict;
 use crate::error::Result;
 use crate::mysql::connect::WriterMode;
 use crate::mysql::sql::{ident, qualified};
 use crate::state::settings::Settings;
 use crate::state::stats::Stats;
 use crate::state::tasks::Stop;
+use crate::state::Verdict;
 
 pub(crate) use parallel::run_parallel;
 pub(crate) use serial::run;
@@ -131,6 +130,9 @@ impl CopyPlan {
     }
 }
 
+/// Awaited before a failed chunk is retried, with the error's text.
+pub(crate) type RetryHook = Arc<dyn Fn(String) -> futures_util::future::BoxFuture<'static, ()> + Send + Sync>;
+
 /// What a copy needs besides its plan: how to reconnect and retry, what it may be told mid-run, where it
 /// counts, and when to stop.
 pub(crate) struct CopyEnv {
@@ -140,8 +142,8 @@ pub(crate) struct CopyEnv {
     /// Runtime settings: chunk size and nice-ratio may change mid-run.
     pub(crate) settings: Arc<Settings>,
     pub(crate) stats: Arc<Stats>,
-    /// For gh-ost-on-batch-copy-retry.
-    pub(crate) hooks: Hooks,
+    /// Called with the error before a chunk is retried (the run hands in gh-ost's on-batch-copy-retry hook).
+    pub(crate) on_retry: RetryHook,
     /// Target time per chunk (zero: the chunk size stays as set).
     pub(crate) chunk_time: Duration,
     pub(crate) throttled: Verdict,

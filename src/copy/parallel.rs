@@ -3,19 +3,22 @@
 //!
 //! Invariants: chunk bounds are read and claimed one worker at a time (so claims are in key order); however
 //! the copy ends short of the whole range (error, stop, or the task dropped), the frontier is failed, which
-//! releases every applier batch waiting on a chunk.
+//! releases every applier batch waiting on a chunk; when one worker fails or the run stops, every worker
+//! ends at its next chunk and is waited for before the copy returns.
 
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
 
 use mysql_async::prelude::Queryable;
 use mysql_async::{Conn, Value};
+use tokio::sync::watch;
 
 use super::chunk::{copy_connection, insert_chunk, next_turn};
 use super::frontier::Frontier;
 use super::{int_of, value_of, CopyEnv, CopyPlan};
 use crate::error::{Error, Result};
 use crate::mysql::sql::{ident, ident_list, qualified};
+use crate::state::tasks::Stop;
 
 /// The parallel copy of a single NOT NULL integer key: `workers` connections each claim the next chunk
 /// from the frontier and copy it with a non-locking `INSERT ... SELECT` under READ COMMITTED. The applier
@@ -31,21 +34,45 @@ pub(crate) async fn run_parallel(plan: CopyPlan, env: CopyEnv, frontier: Arc<Fro
         }
     }
     let mut guard = FailUnlessDone(frontier.clone(), false);
-    let env = Arc::new(env);
+    // The workers stop on a signal of their own: the run's stop, or the first worker's failure. Either way
+    // every worker ends at its next chunk and is waited for, so no statement of this copy is left running.
+    let (halt, halted) = watch::channel(false);
+    let mut run_stop = env.stop.clone();
+    let env = Arc::new(CopyEnv { stop: Stop::new(halted), ..env });
     let plan = Arc::new(plan);
     // Chunk bounds are read and claimed one worker at a time, so chunks are claimed in key order.
     let cursor = Arc::new(tokio::sync::Mutex::new(()));
     let mut set = tokio::task::JoinSet::new();
+    // Every connection first: a failure to connect must not leave started workers behind.
+    let mut conns = Vec::new();
     for _ in 0..workers.max(1) {
-        let conn = copy_connection(&env).await?;
+        conns.push(copy_connection(&env).await?);
+    }
+    for conn in conns {
         set.spawn(worker(plan.clone(), env.clone(), conn, frontier.clone(), cursor.clone()));
     }
-    while let Some(r) = set.join_next().await {
-        match r {
-            Ok(Ok(())) => {}
-            Ok(Err(e)) => return Err(e),
-            Err(e) => return Err(Error::Aborted(format!("copy worker failed: {e}"))),
+    let mut failed = None;
+    loop {
+        tokio::select! {
+            r = set.join_next() => match r {
+                None => break,
+                Some(Ok(Ok(()))) => {}
+                Some(Ok(Err(e))) => {
+                    failed.get_or_insert(e);
+                    let _ = halt.send(true);
+                }
+                Some(Err(e)) => {
+                    failed.get_or_insert(Error::Aborted(format!("copy worker failed: {e}")));
+                    let _ = halt.send(true);
+                }
+            },
+            _ = run_stop.stopped(), if !*halt.borrow() => {
+                let _ = halt.send(true);
+            }
         }
+    }
+    if let Some(e) = failed {
+        return Err(e);
     }
     guard.1 = true;
     env.stats.copy.done.store(true, Ordering::Relaxed);

@@ -17,11 +17,11 @@ use tracing::info;
 
 use super::checkpoint::Checkpoint;
 use super::run_loop::RunLoop;
-use crate::control::hooks::HookEvent;
+use crate::control::hooks::{HookEvent, HookProgress, Hooks};
 use crate::copy::frontier::Frontier;
-use crate::copy::{self, CopyEnv, CopyPlan, Range};
+use crate::copy::{self, CopyEnv, CopyPlan, Range, RetryHook};
 use crate::error::Result;
-use crate::mysql::connect::{connect, setup_writer, WriterMode};
+use crate::mysql::connect::{connect, setup_writer};
 use crate::mysql::inspector::query_value;
 use crate::mysql::sql::{ident, qualified};
 use crate::phase::Phase;
@@ -30,7 +30,7 @@ impl RunLoop<'_> {
     pub(super) async fn copy(&mut self, plan: CopyPlan, resume: Option<&Checkpoint>) -> Result<()> {
         let c = &self.m.cfg;
         let mut copy_conn = connect(&self.v.primary_opts, "primary (copy)", c.conn.timeout).await?;
-        setup_writer(&mut copy_conn, WriterMode::of(c)).await?;
+        setup_writer(&mut copy_conn, c.writer_mode()).await?;
         let range = copy_range(&plan, &mut copy_conn, resume).await?;
         if let Some(cp) = self.checkpoint.as_mut() {
             cp.copy_max = range.as_ref().map(|r| r.max.clone());
@@ -48,11 +48,11 @@ impl RunLoop<'_> {
         self.hook(HookEvent::BeforeRowCopy).await?;
         let env = CopyEnv {
             opts: self.v.primary_opts.clone(),
-            mode: WriterMode::of(c),
+            mode: c.writer_mode(),
             retries: c.default_retries,
             settings: self.settings.clone(),
             stats: self.stats.clone(),
-            hooks: self.hooks.clone(),
+            on_retry: retry_hook(self.hooks.clone()),
             chunk_time: c.copy.chunk_time,
             throttled: self.throttled.clone(),
             stop: self.tasks.stop_signal(),
@@ -114,6 +114,18 @@ impl RunLoop<'_> {
         self.row_count = Some(rx);
         Ok(())
     }
+}
+
+/// gh-ost-on-batch-copy-retry, run before each retry of a chunk (its failure does not stop the copy).
+fn retry_hook(hooks: Hooks) -> RetryHook {
+    Arc::new(move |error| {
+        let hooks = hooks.clone();
+        Box::pin(async move {
+            if hooks.is_enabled() {
+                let _ = hooks.run(&HookEvent::BatchCopyRetry(error), &HookProgress::default()).await;
+            }
+        })
+    })
 }
 
 /// The range to copy: read now, or from the checkpoint (whose max is the one fixed at the first start: rows

@@ -15,7 +15,6 @@ use crate::control::hooks::HookEvent;
 use crate::cutover::gate::{Facts, Wait};
 use crate::cutover::{CutOver, CutOverReport};
 use crate::error::{Error, Result};
-use crate::mysql::connect::WriterMode;
 use crate::mysql::sql::qualified;
 use crate::phase::Phase;
 
@@ -41,7 +40,7 @@ impl<'a> RunLoop<'a> {
             old: &n.old,
             changelog: &n.changelog,
             lock_timeout: c.cut_over.lock_timeout,
-            mode: WriterMode::of(c),
+            mode: c.writer_mode(),
             swap_back: c.topology.test_on_replica,
             kind: c.cut_over.kind,
             triggers: v

@@ -16,7 +16,7 @@ use super::plan::{self, Plans};
 use super::validate::Validated;
 use crate::config::Config;
 use crate::error::{server_error_text, Error, Result};
-use crate::mysql::connect::{connect, setup_writer, WriterMode};
+use crate::mysql::connect::{connect, setup_writer};
 use crate::mysql::inspector;
 use crate::mysql::sql::{qualified, quote};
 
@@ -65,7 +65,7 @@ pub(crate) struct Ghost {
 pub(crate) async fn prepare(c: &Config, n: &TableNames, v: &Validated) -> Result<Prepared> {
     let mut prim = connect(&v.primary_opts, "primary", c.conn.timeout).await?;
     // The ghost's ALTER runs with the writers' sql_mode, so --allow-zero-in-date applies to it too.
-    setup_writer(&mut prim, WriterMode::of(c)).await?;
+    setup_writer(&mut prim, c.writer_mode()).await?;
     leftovers(c, n, &mut prim).await?;
     // Instant DDL changes the table in place: never in --test-on-replica, whose point is to leave it be.
     if c.schema.attempt_instant_ddl && c.execute && !c.checkpoint.resume && !c.topology.test_on_replica {

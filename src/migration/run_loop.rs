@@ -22,11 +22,10 @@ use super::checkpoint::{self, Checkpoint};
 use super::Migrator;
 use crate::control::hooks::{HookEvent, HookProgress, Hooks};
 use crate::control::status;
-use crate::control::throttle::Verdict;
 use crate::copy::frontier::Frontier;
 use crate::cutover::gate::Gate;
 use crate::error::{Error, Result};
-use crate::mysql::connect::{connect, setup_writer, WriterMode};
+use crate::mysql::connect::{connect, setup_writer};
 use crate::phase::Phase;
 use crate::replication::applier::Applier;
 use crate::replication::streamer::StreamItem;
@@ -34,6 +33,7 @@ use crate::state::command::Command;
 use crate::state::settings::Settings;
 use crate::state::stats::Stats;
 use crate::state::tasks::{Exit, Stop, Tasks};
+use crate::state::Verdict;
 
 use super::validate::Validated;
 
@@ -106,7 +106,7 @@ impl<'a> RunLoop<'a> {
     pub(super) async fn new(p: Parts<'a>) -> Result<RunLoop<'a>> {
         let c = &p.m.cfg;
         let mut apply_conn = connect(&p.v.primary_opts, "primary (applier)", c.conn.timeout).await?;
-        setup_writer(&mut apply_conn, WriterMode::of(c).read_committed()).await?;
+        setup_writer(&mut apply_conn, c.writer_mode().read_committed()).await?;
         let marker_conn = connect(&p.v.primary_opts, "primary (markers)", c.conn.timeout).await?;
         let mut status_tick = tokio::time::interval(c.control.status_interval.min(Duration::from_secs(1)));
         status_tick.set_missed_tick_behavior(MissedTickBehavior::Delay);
@@ -214,7 +214,7 @@ impl<'a> RunLoop<'a> {
                     tokio::time::sleep(Duration::from_millis((20 * u64::from(attempt)).min(1000))).await;
                     if matches!(e.server_code(), None | Some(2006 | 2013)) {
                         self.apply_conn = connect(&self.v.primary_opts, "primary (applier)", c.conn.timeout).await?;
-                        setup_writer(&mut self.apply_conn, WriterMode::of(c).read_committed()).await?;
+                        setup_writer(&mut self.apply_conn, c.writer_mode().read_committed()).await?;
                     }
                 }
                 Err(e) => return Err(e),

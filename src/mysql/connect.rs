@@ -6,8 +6,8 @@ use std::time::Duration;
 use mysql_async::prelude::Queryable;
 use mysql_async::{ClientIdentity, Conn, Opts, OptsBuilder, SslOpts};
 
-use crate::config::{Config, Endpoint, Tls};
 use crate::error::{Context, Result};
+use crate::mysql::endpoint::{Endpoint, Tls};
 
 /// Every connection defaults to the migrated database, so operator queries (--throttle-query) can name
 /// tables unqualified, as with gh-ost.
@@ -37,18 +37,6 @@ pub fn opts(ep: &Endpoint, user: &str, password: &str, db: &str, timeout: Durati
         .into()
 }
 
-/// Options for the inspected server (normally the replica).
-pub fn inspect_opts(c: &Config) -> Opts {
-    opts(&c.conn.inspect, &c.conn.user, c.conn.password.expose(), &c.database, c.conn.timeout, c.conn.tls.as_ref())
-}
-
-/// Options for the primary, where the ghost table lives.
-pub fn primary_opts(c: &Config, primary: &Endpoint) -> Opts {
-    let user = c.conn.master_user.clone().unwrap_or_else(|| c.conn.user.clone());
-    let pw = c.conn.master_password.as_ref().unwrap_or(&c.conn.password).expose().to_string();
-    opts(primary, &user, &pw, &c.database, c.conn.timeout, c.conn.tls.as_ref())
-}
-
 pub async fn connect(opts: &Opts, what: &str, timeout: Duration) -> Result<Conn> {
     let ep = format!("{}:{}", opts.ip_or_hostname(), opts.tcp_port());
     match tokio::time::timeout(timeout, Conn::new(opts.clone())).await {
@@ -70,12 +58,9 @@ pub struct WriterMode {
 }
 
 impl WriterMode {
-    pub fn of(c: &Config) -> Self {
-        WriterMode {
-            allow_zero_in_date: c.copy.allow_zero_in_date,
-            strict: !c.copy.skip_strict_mode,
-            read_committed: false,
-        }
+    /// `strict`: add STRICT_ALL_TABLES (unless --skip-strict-mode).
+    pub fn new(allow_zero_in_date: bool, strict: bool) -> Self {
+        WriterMode { allow_zero_in_date, strict, read_committed: false }
     }
 
     pub fn read_committed(self) -> Self {

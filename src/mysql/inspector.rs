@@ -5,8 +5,8 @@
 use mysql_async::prelude::Queryable;
 use mysql_async::Conn;
 
-use crate::config::Endpoint;
 use crate::error::{Context, Error, Result};
+use crate::mysql::endpoint::Endpoint;
 use crate::mysql::schema::{Column, TableInfo, UniqueKey};
 use crate::mysql::sql::quote;
 

@@ -4,6 +4,7 @@
 
 pub(crate) mod alter;
 pub(crate) mod connect;
+pub(crate) mod endpoint;
 pub(crate) mod gtid;
 pub(crate) mod inspector;
 pub(crate) mod schema;

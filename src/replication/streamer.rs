@@ -9,7 +9,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use futures_util::StreamExt;
-use mysql_async::binlog::events::{EventData, RowsEventData};
+use mysql_async::binlog::events::{EventData, RowsEventData, TableMapEvent};
 use mysql_async::binlog::row::BinlogRow;
 use mysql_async::binlog::value::BinlogValue;
 use mysql_async::{BinlogStreamRequest, Conn, Opts};
@@ -163,23 +163,7 @@ async fn stream_once(
                         cfg.columns
                     )));
                 }
-                let mut items = Vec::new();
-                for row in rows.rows(tme) {
-                    let (before, after) = row.map_err(|e| Error::Binlog(format!("cannot decode row: {e}")))?;
-                    let before = before.map(|r| image(r, tme.columns_count() as usize)).transpose()?;
-                    let after = after.map(|r| image(r, tme.columns_count() as usize)).transpose()?;
-                    if is_table {
-                        let change = match (before, after) {
-                            (None, Some(a)) => RowChange::Insert(a),
-                            (Some(b), Some(a)) => RowChange::Update(b, a),
-                            (Some(b), None) => RowChange::Delete(b),
-                            (None, None) => continue,
-                        };
-                        items.push(StreamItem::Row(change));
-                    } else if let Some(a) = after {
-                        items.push(StreamItem::Changelog { hint: text(&a, 2), value: text(&a, 3) });
-                    }
-                }
+                let items = decode_rows(&rows, tme, is_table)?;
                 touched |= !items.is_empty();
                 for item in items {
                     if matches!(item, StreamItem::Row(_)) {
@@ -197,6 +181,29 @@ async fn stream_once(
         }
         debug!("binlog event at {ts}");
     }
+}
+
+/// The row images of one rows event: changes of the migrated table, or rows written to the changelog.
+fn decode_rows(rows: &RowsEventData<'_>, tme: &TableMapEvent<'_>, is_table: bool) -> Result<Vec<StreamItem>> {
+    let columns = tme.columns_count() as usize;
+    let mut items = Vec::new();
+    for row in rows.rows(tme) {
+        let (before, after) = row.map_err(|e| Error::Binlog(format!("cannot decode row: {e}")))?;
+        let before = before.map(|r| image(r, columns)).transpose()?;
+        let after = after.map(|r| image(r, columns)).transpose()?;
+        if is_table {
+            let change = match (before, after) {
+                (None, Some(a)) => RowChange::Insert(a),
+                (Some(b), Some(a)) => RowChange::Update(b, a),
+                (Some(b), None) => RowChange::Delete(b),
+                (None, None) => continue,
+            };
+            items.push(StreamItem::Row(change));
+        } else if let Some(a) = after {
+            items.push(StreamItem::Changelog { hint: text(&a, 2), value: text(&a, 3) });
+        }
+    }
+    Ok(items)
 }
 
 async fn send_position(

@@ -3,6 +3,7 @@
 //! - `Settings` (`Arc`): what operators can change;
 //! - `Stats` (`Arc`): counters;
 //! - `Progress` (a `watch` the run writes): the status snapshot, phase included;
+//! - `Verdict` (a `watch` the throttler writes): why the copy must pause, or None;
 //! - `Command` (an `mpsc` the run reads): operator commands and the critical-load abort;
 //! - `Tasks` / `Stop`: every spawned task and the one signal that stops them all.
 
@@ -13,3 +14,7 @@ pub(crate) mod stats;
 pub(crate) mod tasks;
 
 pub use progress::Progress;
+
+/// The throttler's verdict, as the copier and the cut-over gate watch it: why the copy must pause now, or
+/// None.
+pub(crate) type Verdict = tokio::sync::watch::Receiver<Option<String>>;

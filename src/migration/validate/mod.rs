@@ -13,7 +13,7 @@ use mysql_async::Opts;
 use crate::config::{Config, Endpoint};
 use crate::error::{Error, Result};
 use crate::mysql::alter::{self, AlterAnalysis};
-use crate::mysql::connect::{self, connect};
+use crate::mysql::connect::connect;
 use crate::mysql::inspector::Trigger;
 use crate::mysql::schema::TableInfo;
 
@@ -30,11 +30,11 @@ pub(crate) struct Validated {
 }
 
 pub(crate) async fn validate(c: &Config) -> Result<Validated> {
-    let inspect_opts = connect::inspect_opts(c);
+    let inspect_opts = c.inspect_opts();
     let mut insp = connect(&inspect_opts, "inspected server", c.conn.timeout).await?;
     let insp_info = servers::inspected(c, &mut insp).await?;
     let primary = servers::find_primary(c, &mut insp).await?;
-    let primary_opts = connect::primary_opts(c, &primary);
+    let primary_opts = c.primary_opts(&primary);
     let mut prim = connect(&primary_opts, "primary", c.conn.timeout).await?;
     servers::primary(c, &mut prim, &primary, &insp_info).await?;
     servers::check_status_variables(c, &mut prim).await?;
