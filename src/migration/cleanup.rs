@@ -48,7 +48,7 @@ impl RunLoop<'_> {
                 "--test-on-replica: tables swapped and swapped back; compare {db}.{} with {db}.{}; replication {}",
                 c.table,
                 n.ghost,
-                if self.replication_stopped { "is stopped (START REPLICA when done)" } else { "kept running" }
+                if self.state.replication_stopped { "is stopped (START REPLICA when done)" } else { "kept running" }
             );
             left_behind.push(format!("{db}.{}", n.ghost));
         } else if c.tables.ok_to_drop_table {
@@ -62,7 +62,7 @@ impl RunLoop<'_> {
             left_behind.push(format!("{db}.{}", n.old));
         }
         self.m.set_phase(Phase::Done);
-        info!(target: "wraith::status", "{}", status::line(&self.stats, "done", 0, super::run_loop::BACKLOG));
+        info!(target: "wraith::status", "{}", status::line(&self.stats, Phase::Done.as_str(), 0, super::run_loop::BACKLOG));
         let apply = &self.stats.apply;
         Ok(Outcome {
             executed: true,
@@ -71,7 +71,7 @@ impl RunLoop<'_> {
             cut_over_locked_for: Some(report.locked_for),
             left_behind,
             elapsed: self.stats.started.elapsed(),
-            parallel_copy: self.frontier.is_some(),
+            parallel_copy: self.state.frontier.is_some(),
             changes_dropped: apply.dropped.load(Ordering::Relaxed),
             applier_waits: apply.waits.load(Ordering::Relaxed),
         })

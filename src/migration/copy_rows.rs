@@ -67,8 +67,8 @@ impl RunLoop<'_> {
             None => self.tasks.spawn("copier", copy::run(plan, copy_conn, env, range)),
         }
         self.applier.set_frontier(frontier.clone());
-        self.frontier = frontier;
-        while !self.copy_done {
+        self.state.frontier = frontier;
+        while !self.state.copy_done {
             self.step().await?;
         }
         Ok(())
@@ -111,7 +111,7 @@ impl RunLoop<'_> {
             }
             Ok(())
         });
-        self.row_count = Some(rx);
+        self.state.row_count = Some(rx);
         Ok(())
     }
 }

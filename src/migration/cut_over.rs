@@ -61,14 +61,14 @@ impl<'a> RunLoop<'a> {
                 backlog: self.changes.len(),
                 backlog_capacity: BACKLOG,
             };
-            match self.gate.check(facts) {
+            match self.state.gate.check(facts) {
                 None => return Ok(()),
                 Some(Wait::Postponed) => {
-                    if !self.postponed_logged {
+                    if !self.state.postponed_logged {
                         if let Some(f) = self.settings.postpone_flag_file.get() {
                             info!("cut-over postponed while {} exists; the ghost table keeps in sync", f.display());
                         }
-                        self.postponed_logged = true;
+                        self.state.postponed_logged = true;
                         self.hook(HookEvent::BeginPostponed).await?;
                     }
                     self.m.set_phase(Phase::Postponing);
@@ -84,37 +84,37 @@ impl<'a> RunLoop<'a> {
     /// --test-on-replica, the pending batch). None: it failed in a way worth retrying, and the gate backs off.
     async fn attempt(&mut self, cut: &CutOver<'_>) -> Result<Option<CutOverReport>> {
         let c = &self.m.cfg;
-        if c.cut_over.analyze_ghost_table && !self.analyzed {
+        if c.cut_over.analyze_ghost_table && !self.state.analyzed {
             info!("analyzing {} before the cut-over", self.m.names.ghost);
             self.prim.query_drop(format!("ANALYZE TABLE {}", qualified(&c.database, &self.m.names.ghost))).await?;
-            self.analyzed = true;
+            self.state.analyzed = true;
         }
         self.m.set_phase(Phase::CuttingOver);
         // gh-ost retries the whole cut-over, hook included, when the hook fails.
         if let Err(e) = self.hook(HookEvent::BeforeCutOver).await {
-            self.cut_over_attempts += 1;
-            if self.cut_over_attempts >= c.default_retries {
+            self.state.cut_over_attempts += 1;
+            if self.state.cut_over_attempts >= c.default_retries {
                 return Err(e);
             }
-            warn!("{e}; retrying the cut-over ({}/{})", self.cut_over_attempts, c.default_retries);
-            self.gate.retry_in_a_second(Instant::now());
+            warn!("{e}; retrying the cut-over ({}/{})", self.state.cut_over_attempts, c.default_retries);
+            self.state.gate.retry_in_a_second(Instant::now());
             return Ok(None);
         }
         let t = &c.topology;
-        if t.test_on_replica && !t.test_on_replica_skip_replica_stop && !self.replication_stopped {
+        if t.test_on_replica && !t.test_on_replica_skip_replica_stop && !self.state.replication_stopped {
             self.hook(HookEvent::StopReplication).await?;
             info!("--test-on-replica: stopping replication on {} before the cut-over", c.conn.inspect);
             self.prim.query_drop("STOP REPLICA").await?;
-            self.replication_stopped = true;
+            self.state.replication_stopped = true;
         }
         self.flush().await?;
-        self.cut_over_attempts += 1;
-        let n = self.cut_over_attempts;
+        self.state.cut_over_attempts += 1;
+        let n = self.state.cut_over_attempts;
         match cut.attempt(n, &mut self.applier, &mut self.changes, &mut self.marker_conn).await {
             Ok(r) => Ok(Some(r)),
             Err(Error::CutOver(why)) if n < c.default_retries => {
                 warn!("cut-over attempt {n} failed: {why}; the original table is in place; retrying");
-                self.gate.back_off(Instant::now(), n, &c.cut_over);
+                self.state.gate.back_off(Instant::now(), n, &c.cut_over);
                 self.m.set_phase(Phase::Migrating);
                 Ok(None)
             }

@@ -20,6 +20,7 @@ use tracing::{info, warn};
 
 use super::checkpoint::{self, Checkpoint};
 use super::Migrator;
+use crate::config::Config;
 use crate::control::hooks::{HookEvent, HookProgress, Hooks};
 use crate::control::status;
 use crate::copy::frontier::Frontier;
@@ -52,6 +53,22 @@ pub(super) struct Checkpointing {
     pub(super) resumed_last_key: Option<Vec<mysql_async::Value>>,
 }
 
+impl Checkpointing {
+    /// The checkpoint connection and tick; the first checkpoint is written one interval from now.
+    pub(super) async fn open(c: &Config, v: &Validated, resume: Option<&Checkpoint>) -> Result<Self> {
+        let mut tick = tokio::time::interval(c.checkpoint.interval);
+        tick.set_missed_tick_behavior(MissedTickBehavior::Delay);
+        tick.reset();
+        Ok(Checkpointing {
+            conn: connect(&v.primary_opts, "primary (checkpoint)", c.conn.timeout).await?,
+            tick,
+            copied_before: resume.map_or(0, |cp| cp.rows_copied),
+            copy_max: None,
+            resumed_last_key: resume.and_then(|cp| cp.copy_last_key.clone()),
+        })
+    }
+}
+
 pub(super) struct RunLoop<'a> {
     pub(super) m: &'a Migrator,
     pub(super) v: &'a Validated,
@@ -71,6 +88,12 @@ pub(super) struct RunLoop<'a> {
     /// The connection that writes the cut-over's marker.
     pub(super) marker_conn: Conn,
     pub(super) checkpoint: Option<Checkpointing>,
+    /// The loop's own bookkeeping.
+    pub(super) state: LoopState,
+}
+
+/// What the loop keeps track of between events.
+pub(super) struct LoopState {
     /// --concurrent-rowcount: the exact count, when it arrives.
     pub(super) row_count: Option<oneshot::Receiver<u64>>,
     pub(super) frontier: Option<Arc<Frontier>>,
@@ -85,47 +108,11 @@ pub(super) struct RunLoop<'a> {
     last_status_hook: Instant,
 }
 
-/// What `RunLoop::new` is built from (the `stream` phase gathers it).
-pub(super) struct Parts<'a> {
-    pub(super) m: &'a Migrator,
-    pub(super) v: &'a Validated,
-    pub(super) hooks: Hooks,
-    pub(super) prim: Conn,
-    pub(super) tasks: Tasks,
-    pub(super) interrupt: Stop,
-    pub(super) inbox: mpsc::UnboundedReceiver<Command>,
-    pub(super) changes: mpsc::Receiver<StreamItem>,
-    pub(super) settings: Arc<Settings>,
-    pub(super) stats: Arc<Stats>,
-    pub(super) throttled: Verdict,
-    pub(super) applier: Applier,
-    pub(super) checkpoint: Option<Checkpointing>,
-}
-
-impl<'a> RunLoop<'a> {
-    pub(super) async fn new(p: Parts<'a>) -> Result<RunLoop<'a>> {
-        let c = &p.m.cfg;
-        let mut apply_conn = connect(&p.v.primary_opts, "primary (applier)", c.conn.timeout).await?;
-        setup_writer(&mut apply_conn, c.writer_mode().read_committed()).await?;
-        let marker_conn = connect(&p.v.primary_opts, "primary (markers)", c.conn.timeout).await?;
-        let mut status_tick = tokio::time::interval(c.control.status_interval.min(Duration::from_secs(1)));
+impl LoopState {
+    pub(super) fn new(status_interval: Duration) -> Self {
+        let mut status_tick = tokio::time::interval(status_interval.min(Duration::from_secs(1)));
         status_tick.set_missed_tick_behavior(MissedTickBehavior::Delay);
-        Ok(RunLoop {
-            m: p.m,
-            v: p.v,
-            hooks: p.hooks,
-            prim: p.prim,
-            tasks: p.tasks,
-            interrupt: p.interrupt,
-            inbox: p.inbox,
-            changes: p.changes,
-            settings: p.settings,
-            stats: p.stats,
-            throttled: p.throttled,
-            applier: p.applier,
-            apply_conn,
-            marker_conn,
-            checkpoint: p.checkpoint,
+        LoopState {
             row_count: None,
             frontier: None,
             copy_done: false,
@@ -137,15 +124,17 @@ impl<'a> RunLoop<'a> {
             status_tick,
             last_status_log: Instant::now(),
             last_status_hook: Instant::now(),
-        })
+        }
     }
+}
 
+impl RunLoop<'_> {
     /// Waits for the next event and handles it.
     pub(super) async fn step(&mut self) -> Result<()> {
         tokio::select! {
             item = self.changes.recv() => self.on_change(item).await?,
-            n = async { self.row_count.as_mut().expect("guarded").await }, if self.row_count.is_some() => {
-                self.row_count = None;
+            n = async { self.state.row_count.as_mut().expect("guarded").await }, if self.state.row_count.is_some() => {
+                self.state.row_count = None;
                 self.on_row_count(n.ok()).await;
             }
             exit = self.tasks.next_exit() => self.on_task_exit(exit).await?,
@@ -153,7 +142,7 @@ impl<'a> RunLoop<'a> {
             _ = async { self.checkpoint.as_mut().expect("guarded").tick.tick().await }, if self.checkpoint.is_some() => {
                 self.on_checkpoint().await;
             }
-            _ = self.status_tick.tick() => self.on_tick().await,
+            _ = self.state.status_tick.tick() => self.on_tick().await,
             _ = self.interrupt.stopped() => {
                 return Err(Error::Interrupted { phase: self.m.phase() });
             }
@@ -226,7 +215,7 @@ impl<'a> RunLoop<'a> {
     async fn on_task_exit(&mut self, (name, result): Exit) -> Result<()> {
         match (name, result) {
             ("copier", Ok(())) => {
-                self.copy_done = true;
+                self.state.copy_done = true;
                 let rows = self.stats.rows_copied();
                 info!("row copy complete: {rows} rows");
                 self.stats.estimated_rows.store(rows, Ordering::Relaxed);
@@ -243,7 +232,7 @@ impl<'a> RunLoop<'a> {
             Command::Panic => Err(Error::Aborted("panic command received".into())),
             Command::CriticalLoad(why) => Err(Error::Aborted(why)),
             Command::Unpostpone => {
-                self.gate.unpostpone();
+                self.state.gate.unpostpone();
                 Ok(())
             }
             Command::Received(line) => {
@@ -256,7 +245,7 @@ impl<'a> RunLoop<'a> {
     async fn on_row_count(&mut self, n: Option<u64>) {
         let Some(n) = n else { return };
         info!("row count complete: {n} rows");
-        if !self.copy_done {
+        if !self.state.copy_done {
             self.stats.estimated_rows.store(n, Ordering::Relaxed);
         }
         // Like gh-ost, a background count's hook cannot stop a copy already under way.
@@ -271,7 +260,7 @@ impl<'a> RunLoop<'a> {
         let record = Checkpoint {
             alter: c.alter.clone(),
             applied: self.applier.applied.clone(),
-            copy_done: self.copy_done,
+            copy_done: self.state.copy_done,
             copy_last_key: self.stats.copy.watermark().or_else(|| cp.resumed_last_key.clone()),
             copy_max_key: cp.copy_max.clone(),
             rows_copied: cp.copied_before + self.stats.rows_copied(),
@@ -292,9 +281,9 @@ impl<'a> RunLoop<'a> {
         let phase = self.m.phase();
         let state = status::state_word(phase, self.throttled.borrow().as_deref());
         let line = status::line(&self.stats, &state, self.changes.len(), BACKLOG);
-        if self.last_status_log.elapsed() + Duration::from_millis(50) >= c.control.status_interval {
+        if self.state.last_status_log.elapsed() + Duration::from_millis(50) >= c.control.status_interval {
             info!(target: "wraith::status", "{line}");
-            self.last_status_log = Instant::now();
+            self.state.last_status_log = Instant::now();
         }
         let (copied, estimated) = (self.stats.rows_copied(), self.stats.estimated());
         let coordinates = self.applier.applied.to_string();
@@ -304,8 +293,8 @@ impl<'a> RunLoop<'a> {
             p.line = line.clone();
             p.coordinates = coordinates;
         });
-        if self.last_status_hook.elapsed() >= c.hooks.status_interval {
-            self.last_status_hook = Instant::now();
+        if self.state.last_status_hook.elapsed() >= c.hooks.status_interval {
+            self.state.last_status_hook = Instant::now();
             let _ = self.hook(HookEvent::Status(line)).await;
         }
     }

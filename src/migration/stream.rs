@@ -13,17 +13,16 @@ use std::time::{Duration, Instant};
 
 use mysql_async::Conn;
 use tokio::sync::{mpsc, watch};
-use tokio::time::MissedTickBehavior;
 
 use super::checkpoint::Checkpoint;
-use super::run_loop::{Checkpointing, Parts, RunLoop, BACKLOG};
+use super::run_loop::{Checkpointing, LoopState, RunLoop, BACKLOG};
 use super::validate::Validated;
 use super::Migrator;
 use crate::control::commands::{Controls, Identity};
 use crate::control::hooks::Hooks;
 use crate::control::{server, throttle};
 use crate::error::Result;
-use crate::mysql::connect::connect;
+use crate::mysql::connect::{connect, setup_writer};
 use crate::mysql::gtid::GtidSet;
 use crate::mysql::inspector::query_value;
 use crate::replication::applier::{Applier, ApplyPlan};
@@ -119,21 +118,13 @@ impl Migrator {
         let mut applier = Applier::new(apply, c.copy.dml_batch_size, stats.clone());
         applier.applied = start;
         let checkpoint = match c.checkpoint.enabled {
-            true => {
-                let mut tick = tokio::time::interval(c.checkpoint.interval);
-                tick.set_missed_tick_behavior(MissedTickBehavior::Delay);
-                tick.reset();
-                Some(Checkpointing {
-                    conn: connect(&v.primary_opts, "primary (checkpoint)", c.conn.timeout).await?,
-                    tick,
-                    copied_before: resume.map_or(0, |cp| cp.rows_copied),
-                    copy_max: None,
-                    resumed_last_key: resume.and_then(|cp| cp.copy_last_key.clone()),
-                })
-            }
+            true => Some(Checkpointing::open(c, v, resume).await?),
             false => None,
         };
-        RunLoop::new(Parts {
+        let mut apply_conn = connect(&v.primary_opts, "primary (applier)", c.conn.timeout).await?;
+        setup_writer(&mut apply_conn, c.writer_mode().read_committed()).await?;
+        let marker_conn = connect(&v.primary_opts, "primary (markers)", c.conn.timeout).await?;
+        Ok(RunLoop {
             m: self,
             v,
             hooks,
@@ -146,8 +137,10 @@ impl Migrator {
             stats,
             throttled,
             applier,
+            apply_conn,
+            marker_conn,
             checkpoint,
+            state: LoopState::new(c.control.status_interval),
         })
-        .await
     }
 }
