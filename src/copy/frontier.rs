@@ -19,7 +19,7 @@ use tokio::sync::watch;
 
 /// What the applier does with a change to one key.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Verdict {
+pub(crate) enum Verdict {
     Apply,
     Drop,
     /// Wait for the chunk with this start key to commit.
@@ -43,7 +43,7 @@ struct State {
 }
 
 #[derive(Debug)]
-pub struct Frontier {
+pub(crate) struct Frontier {
     state: Mutex<State>,
     /// Bumped whenever a chunk commits.
     commits: watch::Sender<u64>,
@@ -51,7 +51,7 @@ pub struct Frontier {
 
 impl Frontier {
     /// A frontier for copying keys `after + 1 ..= max` (`after` is min - 1, or a resume point).
-    pub fn new(after: i128, max: i128) -> Self {
+    pub(crate) fn new(after: i128, max: i128) -> Self {
         Frontier {
             state: Mutex::new(State {
                 max,
@@ -69,7 +69,7 @@ impl Frontier {
         self.state.lock().unwrap_or_else(|p| p.into_inner())
     }
 
-    pub fn verdict(&self, key: i128) -> Verdict {
+    pub(crate) fn verdict(&self, key: i128) -> Verdict {
         let s = self.lock();
         if key > s.max || key <= s.committed {
             return Verdict::Apply;
@@ -84,18 +84,18 @@ impl Frontier {
     }
 
     /// The copy range's last key.
-    pub fn max(&self) -> i128 {
+    pub(crate) fn max(&self) -> i128 {
         self.lock().max
     }
 
     /// The next unclaimed key, or None when the whole range is claimed.
-    pub fn next_start(&self) -> Option<i128> {
+    pub(crate) fn next_start(&self) -> Option<i128> {
         let s = self.lock();
         (s.claimed < s.max).then_some(s.claimed + 1)
     }
 
     /// Claims `start..=end`; `start` must be `next_start()`. Call before the chunk's snapshot is taken.
-    pub fn claim(&self, start: i128, end: i128) {
+    pub(crate) fn claim(&self, start: i128, end: i128) {
         let mut s = self.lock();
         debug_assert_eq!(start, s.claimed + 1);
         let end = end.min(s.max);
@@ -104,7 +104,7 @@ impl Frontier {
     }
 
     /// Marks a claimed chunk committed; returns the new contiguous committed key (the resume point).
-    pub fn commit(&self, start: i128) -> i128 {
+    pub(crate) fn commit(&self, start: i128) -> i128 {
         let mut s = self.lock();
         if let Some(end) = s.in_flight.remove(&start) {
             s.committed_ends.insert(start, end);
@@ -124,13 +124,13 @@ impl Frontier {
 
     /// The copy stopped with an error: releases every waiter, so the applier cannot wait forever for a
     /// chunk no one will commit.
-    pub fn fail(&self) {
+    pub(crate) fn fail(&self) {
         self.lock().failed = true;
         self.commits.send_modify(|n| *n += 1);
     }
 
     /// Waits until the chunk that started at `start` has committed (or the copy failed).
-    pub async fn wait(&self, start: i128) {
+    pub(crate) async fn wait(&self, start: i128) {
         let mut rx = self.commits.subscribe();
         loop {
             {

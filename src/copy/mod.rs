@@ -35,35 +35,35 @@ pub(crate) use parallel::run_parallel;
 pub(crate) use serial::run;
 
 #[derive(Debug, Clone)]
-pub struct CopyPlan {
-    pub database: String,
-    pub table: String,
-    pub ghost: String,
+pub(crate) struct CopyPlan {
+    pub(crate) database: String,
+    pub(crate) table: String,
+    pub(crate) ghost: String,
     /// Index of the migration key on the original table.
-    pub key_index: String,
+    pub(crate) key_index: String,
     /// Key columns on the original / the ghost table.
-    pub key_columns: Vec<String>,
-    pub ghost_key_columns: Vec<String>,
-    pub key_nullable: bool,
+    pub(crate) key_columns: Vec<String>,
+    pub(crate) ghost_key_columns: Vec<String>,
+    pub(crate) key_nullable: bool,
     /// Key columns that are ENUM or SET: they sort by their numeric value, so chunk bounds are read and
     /// compared as numbers (comparing them to strings would order them alphabetically and skip rows).
-    pub key_numeric: Vec<bool>,
+    pub(crate) key_numeric: Vec<bool>,
     /// Source expressions (column names) and ghost columns, in the same order.
-    pub source_columns: Vec<String>,
-    pub ghost_columns: Vec<String>,
+    pub(crate) source_columns: Vec<String>,
+    pub(crate) ghost_columns: Vec<String>,
     /// Fail on any warning a chunk raises (gh-ost's --panic-on-warnings).
-    pub panic_on_warnings: bool,
+    pub(crate) panic_on_warnings: bool,
     /// The key is one NOT NULL integer column: eligible for the parallel, non-locking copy.
-    pub int_key: bool,
+    pub(crate) int_key: bool,
 }
 
 /// The copy range, as the key values of the first and last rows at start.
 #[derive(Debug, Clone)]
-pub struct Range {
-    pub min: Vec<Value>,
-    pub max: Vec<Value>,
+pub(crate) struct Range {
+    pub(crate) min: Vec<Value>,
+    pub(crate) max: Vec<Value>,
     /// Resuming: the copy continues after this key (exclusive) instead of at `min`.
-    pub resume_after: Option<Vec<Value>>,
+    pub(crate) resume_after: Option<Vec<Value>>,
 }
 
 /// `(k1 > ?) OR (k1 = ? AND k2 > ?) ...` with `op` for the last column of each term (`>`, `>=`, `<`, `<=`);
@@ -106,7 +106,7 @@ impl CopyPlan {
     }
 
     /// Reads the first or last key of the table (None when empty).
-    pub async fn read_edge(&self, conn: &mut Conn, last: bool) -> Result<Option<Vec<Value>>> {
+    pub(crate) async fn read_edge(&self, conn: &mut Conn, last: bool) -> Result<Option<Vec<Value>>> {
         let dir = if last { " DESC" } else { "" };
         let order: Vec<String> = self.key_columns.iter().map(|c| format!("{}{dir}", ident(c))).collect();
         let sql = format!(
@@ -120,7 +120,7 @@ impl CopyPlan {
         Ok(row.map(|r| r.unwrap()))
     }
 
-    pub async fn read_range(&self, conn: &mut Conn) -> Result<Option<Range>> {
+    pub(crate) async fn read_range(&self, conn: &mut Conn) -> Result<Option<Range>> {
         let min = self.read_edge(conn, false).await?;
         let max = self.read_edge(conn, true).await?;
         Ok(match (min, max) {
@@ -169,7 +169,7 @@ pub(super) fn value_of(n: i128) -> Value {
 
 /// The copy range of a single integer key as numbers: (last key already copied, max). None when the
 /// range's values are not integers (then the key is not eligible for the parallel copy).
-pub fn int_range(range: &Range) -> Option<(i128, i128)> {
+pub(crate) fn int_range(range: &Range) -> Option<(i128, i128)> {
     let one = |v: &[Value]| if v.len() == 1 { int_of(&v[0]) } else { None };
     let max = one(&range.max)?;
     let after = match &range.resume_after {

@@ -27,33 +27,33 @@ use crate::replication::applier::Applier;
 use crate::replication::changelog;
 use crate::replication::streamer::StreamItem;
 
-pub struct CutOver<'a> {
-    pub opts: &'a Opts,
-    pub database: &'a str,
-    pub table: &'a str,
-    pub ghost: &'a str,
-    pub old: &'a str,
-    pub changelog: &'a str,
-    pub lock_timeout: Duration,
-    pub mode: connect::WriterMode,
+pub(crate) struct CutOver<'a> {
+    pub(crate) opts: &'a Opts,
+    pub(crate) database: &'a str,
+    pub(crate) table: &'a str,
+    pub(crate) ghost: &'a str,
+    pub(crate) old: &'a str,
+    pub(crate) changelog: &'a str,
+    pub(crate) lock_timeout: Duration,
+    pub(crate) mode: connect::WriterMode,
     /// --test-on-replica: rename and rename back in the same lock, leaving both tables in place.
-    pub swap_back: bool,
-    pub kind: CutOverKind,
+    pub(crate) swap_back: bool,
+    pub(crate) kind: CutOverKind,
     /// --include-triggers: (name, CREATE TRIGGER statement, sql_mode) created on the ghost under the lock,
     /// once nothing else writes to it, so they never fire for the migration's own writes.
-    pub triggers: Vec<(String, String, String)>,
+    pub(crate) triggers: Vec<(String, String, String)>,
 }
 
 /// What a successful cut-over measured.
 #[derive(Debug, Clone, Copy)]
-pub struct CutOverReport {
+pub(crate) struct CutOverReport {
     /// From holding the write lock to releasing it: how long writes to the table were blocked.
-    pub locked_for: Duration,
+    pub(crate) locked_for: Duration,
 }
 
 impl CutOver<'_> {
     /// One attempt. On error the original table is untouched and the caller may retry.
-    pub async fn attempt(
+    pub(crate) async fn attempt(
         &self,
         attempt: u32,
         applier: &mut Applier,

@@ -13,20 +13,20 @@ use crate::mysql::gtid::GtidSet;
 use crate::mysql::sql::{qualified, quote};
 
 #[derive(Debug, Clone, PartialEq)]
-pub struct Checkpoint {
-    pub alter: String,
+pub(crate) struct Checkpoint {
+    pub(crate) alter: String,
     /// Binlog transactions applied to the ghost table.
-    pub applied: GtidSet,
-    pub copy_done: bool,
+    pub(crate) applied: GtidSet,
+    pub(crate) copy_done: bool,
     /// Last key of the last committed chunk (None: no chunk yet).
-    pub copy_last_key: Option<Vec<Value>>,
+    pub(crate) copy_last_key: Option<Vec<Value>>,
     /// The copy range's max key, fixed at the first start.
-    pub copy_max_key: Option<Vec<Value>>,
-    pub rows_copied: u64,
-    pub events_applied: u64,
+    pub(crate) copy_max_key: Option<Vec<Value>>,
+    pub(crate) rows_copied: u64,
+    pub(crate) events_applied: u64,
 }
 
-pub async fn create(conn: &mut Conn, db: &str, table: &str) -> Result<()> {
+pub(crate) async fn create(conn: &mut Conn, db: &str, table: &str) -> Result<()> {
     conn.query_drop(format!(
         "CREATE TABLE IF NOT EXISTS {} (
             id bigint unsigned auto_increment primary key,
@@ -45,7 +45,7 @@ pub async fn create(conn: &mut Conn, db: &str, table: &str) -> Result<()> {
     Ok(())
 }
 
-pub async fn write(conn: &mut Conn, db: &str, table: &str, c: &Checkpoint) -> Result<()> {
+pub(crate) async fn write(conn: &mut Conn, db: &str, table: &str, c: &Checkpoint) -> Result<()> {
     let t = qualified(db, table);
     let key = |k: &Option<Vec<Value>>| k.as_ref().map_or("NULL".to_string(), |k| quote(&encode_key(k)));
     conn.query_drop(format!(
@@ -65,7 +65,7 @@ pub async fn write(conn: &mut Conn, db: &str, table: &str, c: &Checkpoint) -> Re
     Ok(())
 }
 
-pub async fn read_latest(conn: &mut Conn, db: &str, table: &str) -> Result<Option<Checkpoint>> {
+pub(crate) async fn read_latest(conn: &mut Conn, db: &str, table: &str) -> Result<Option<Checkpoint>> {
     type Row = (String, String, u8, Option<String>, Option<String>, u64, u64);
     let row: Option<Row> = conn
         .query_first(format!(
@@ -87,7 +87,7 @@ pub async fn read_latest(conn: &mut Conn, db: &str, table: &str) -> Result<Optio
 }
 
 /// Key values as text that decodes to exactly the same `Value`s: `i-5,bC3A9,D2024-1-2-3-4-5-6,n`.
-pub fn encode_key(key: &[Value]) -> String {
+pub(crate) fn encode_key(key: &[Value]) -> String {
     key.iter()
         .map(|v| match v {
             Value::NULL => "n".to_string(),
@@ -103,7 +103,7 @@ pub fn encode_key(key: &[Value]) -> String {
         .join(",")
 }
 
-pub fn decode_key(text: &str) -> Result<Vec<Value>> {
+pub(crate) fn decode_key(text: &str) -> Result<Vec<Value>> {
     let bad = || Error::Config(format!("corrupt checkpoint key {text:?}"));
     text.split(',')
         .map(|tok| {

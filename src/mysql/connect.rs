@@ -11,7 +11,7 @@ use crate::mysql::endpoint::{Endpoint, Tls};
 
 /// Every connection defaults to the migrated database, so operator queries (--throttle-query) can name
 /// tables unqualified, as with gh-ost.
-pub fn opts(ep: &Endpoint, user: &str, password: &str, db: &str, timeout: Duration, tls: Option<&Tls>) -> Opts {
+pub(crate) fn opts(ep: &Endpoint, user: &str, password: &str, db: &str, timeout: Duration, tls: Option<&Tls>) -> Opts {
     let ssl = tls.map(|t| {
         let mut o = SslOpts::default()
             .with_root_certs(t.ca.iter().map(|p| p.clone().into()).collect())
@@ -37,7 +37,7 @@ pub fn opts(ep: &Endpoint, user: &str, password: &str, db: &str, timeout: Durati
         .into()
 }
 
-pub async fn connect(opts: &Opts, what: &str, timeout: Duration) -> Result<Conn> {
+pub(crate) async fn connect(opts: &Opts, what: &str, timeout: Duration) -> Result<Conn> {
     let ep = format!("{}:{}", opts.ip_or_hostname(), opts.tcp_port());
     match tokio::time::timeout(timeout, Conn::new(opts.clone())).await {
         Ok(r) => r.context(format!("cannot connect to {what} at {ep}")),
@@ -50,20 +50,20 @@ pub async fn connect(opts: &Opts, what: &str, timeout: Duration) -> Result<Conn>
 
 /// How writers set their sql_mode: --allow-zero-in-date and --skip-strict-mode.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct WriterMode {
-    pub allow_zero_in_date: bool,
-    pub strict: bool,
+pub(crate) struct WriterMode {
+    pub(crate) allow_zero_in_date: bool,
+    pub(crate) strict: bool,
     /// READ COMMITTED: no gap locks, and INSERT ... SELECT reads its source without locking it.
-    pub read_committed: bool,
+    pub(crate) read_committed: bool,
 }
 
 impl WriterMode {
     /// `strict`: add STRICT_ALL_TABLES (unless --skip-strict-mode).
-    pub fn new(allow_zero_in_date: bool, strict: bool) -> Self {
+    pub(crate) fn new(allow_zero_in_date: bool, strict: bool) -> Self {
         WriterMode { allow_zero_in_date, strict, read_committed: false }
     }
 
-    pub fn read_committed(self) -> Self {
+    pub(crate) fn read_committed(self) -> Self {
         WriterMode { read_committed: true, ..self }
     }
 }
@@ -71,7 +71,7 @@ impl WriterMode {
 /// Session settings of connections that write to the ghost table: UTC so TIMESTAMP literals mean what they
 /// say, strict mode so nothing is silently truncated, NO_AUTO_VALUE_ON_ZERO so a 0 id stays 0, REPEATABLE READ
 /// so INSERT ... SELECT takes shared locks on what it reads (unless the mode asks for READ COMMITTED).
-pub async fn setup_writer(conn: &mut Conn, mode: WriterMode) -> Result<()> {
+pub(crate) async fn setup_writer(conn: &mut Conn, mode: WriterMode) -> Result<()> {
     let extra = if mode.strict { ",NO_AUTO_VALUE_ON_ZERO,STRICT_ALL_TABLES" } else { ",NO_AUTO_VALUE_ON_ZERO" };
     let mut sql_mode = format!("CONCAT(@@session.sql_mode, '{extra}')");
     if mode.allow_zero_in_date {

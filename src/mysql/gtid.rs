@@ -10,13 +10,13 @@ use crate::error::{Error, Result};
 
 /// A GTID set: for each source UUID (and optional tag), sorted disjoint inclusive intervals.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct GtidSet {
+pub(crate) struct GtidSet {
     sets: BTreeMap<(String, String), Vec<(u64, u64)>>,
 }
 
 impl GtidSet {
     /// Parses `uuid:1-5:7,uuid2:1-3` (whitespace and newlines allowed; MySQL 8.4 tags `uuid:tag:1-5` too).
-    pub fn parse(text: &str) -> Result<Self> {
+    pub(crate) fn parse(text: &str) -> Result<Self> {
         let mut set = GtidSet::default();
         let cleaned: String = text.chars().filter(|c| !c.is_whitespace()).collect();
         for part in cleaned.split(',').filter(|p| !p.is_empty()) {
@@ -44,7 +44,7 @@ impl GtidSet {
         Ok(set)
     }
 
-    pub fn add(&mut self, uuid: &str, tag: &str, gno: u64) {
+    pub(crate) fn add(&mut self, uuid: &str, tag: &str, gno: u64) {
         self.add_range(uuid, tag, gno, gno);
     }
 
@@ -63,14 +63,14 @@ impl GtidSet {
     }
 
     #[cfg(test)]
-    pub fn contains(&self, uuid: &str, tag: &str, gno: u64) -> bool {
+    pub(crate) fn contains(&self, uuid: &str, tag: &str, gno: u64) -> bool {
         self.sets
             .get(&(uuid.to_string(), tag.to_string()))
             .is_some_and(|v| v.iter().any(|&(a, b)| a <= gno && gno <= b))
     }
 
     /// The set as the binlog dump request wants it (intervals with exclusive ends).
-    pub fn to_sids(&self) -> Result<Vec<Sid<'static>>> {
+    pub(crate) fn to_sids(&self) -> Result<Vec<Sid<'static>>> {
         let mut out = Vec::new();
         for ((uuid, tag), intervals) in &self.sets {
             if !tag.is_empty() {
@@ -114,7 +114,7 @@ impl fmt::Display for GtidSet {
 }
 
 /// Formats a 16-byte server UUID as text.
-pub fn uuid_text(raw: &[u8; 16]) -> String {
+pub(crate) fn uuid_text(raw: &[u8; 16]) -> String {
     let h: String = raw.iter().map(|b| format!("{b:02x}")).collect();
     format!("{}-{}-{}-{}-{}", &h[0..8], &h[8..12], &h[12..16], &h[16..20], &h[20..32])
 }

@@ -12,26 +12,26 @@ use crate::mysql::sql::quote;
 
 /// Server settings that decide whether a migration can be run faithfully.
 #[derive(Debug, Clone)]
-pub struct ServerInfo {
+pub(crate) struct ServerInfo {
     /// Read with the rest for diagnostics (`{:?}`); no check depends on them yet.
     #[allow(dead_code)]
-    pub version: String,
+    pub(crate) version: String,
     #[allow(dead_code)]
-    pub hostname: String,
-    pub port: u16,
-    pub server_uuid: String,
-    pub log_bin: bool,
-    pub binlog_format: String,
-    pub binlog_row_image: String,
-    pub gtid_mode: String,
-    pub log_replica_updates: bool,
-    pub binlog_row_value_options: String,
-    pub binlog_transaction_compression: bool,
-    pub read_only: bool,
+    pub(crate) hostname: String,
+    pub(crate) port: u16,
+    pub(crate) server_uuid: String,
+    pub(crate) log_bin: bool,
+    pub(crate) binlog_format: String,
+    pub(crate) binlog_row_image: String,
+    pub(crate) gtid_mode: String,
+    pub(crate) log_replica_updates: bool,
+    pub(crate) binlog_row_value_options: String,
+    pub(crate) binlog_transaction_compression: bool,
+    pub(crate) read_only: bool,
 }
 
 /// Runs a text-protocol query and returns every cell as text (NULL as None).
-pub async fn query_text(conn: &mut Conn, sql: &str) -> Result<Vec<Vec<Option<String>>>> {
+pub(crate) async fn query_text(conn: &mut Conn, sql: &str) -> Result<Vec<Vec<Option<String>>>> {
     let rows: Vec<mysql_async::Row> = conn.query(sql).await.context(format!("query failed: {sql}"))?;
     Ok(rows
         .into_iter()
@@ -49,7 +49,7 @@ pub async fn query_text(conn: &mut Conn, sql: &str) -> Result<Vec<Vec<Option<Str
 }
 
 /// First cell of the first row.
-pub async fn query_value(conn: &mut Conn, sql: &str) -> Result<Option<String>> {
+pub(crate) async fn query_value(conn: &mut Conn, sql: &str) -> Result<Option<String>> {
     Ok(query_text(conn, sql).await?.into_iter().next().and_then(|r| r.into_iter().next().flatten()))
 }
 
@@ -61,7 +61,7 @@ fn on(s: &str) -> bool {
     matches!(s.to_ascii_uppercase().as_str(), "1" | "ON" | "TRUE")
 }
 
-pub async fn server_info(conn: &mut Conn) -> Result<ServerInfo> {
+pub(crate) async fn server_info(conn: &mut Conn) -> Result<ServerInfo> {
     let r = query_text(
         conn,
         "SELECT @@version, @@hostname, @@port, @@server_uuid, @@log_bin, @@binlog_format, @@binlog_row_image, \
@@ -88,7 +88,7 @@ pub async fn server_info(conn: &mut Conn) -> Result<ServerInfo> {
 
 /// Checks that this server's binlog carries every row change in full, decodable form.
 /// `reads_replicated_changes`: the binlog read here must contain changes replicated from the primary.
-pub fn check_binlog(info: &ServerInfo, what: &str, reads_replicated_changes: bool) -> Result<()> {
+pub(crate) fn check_binlog(info: &ServerInfo, what: &str, reads_replicated_changes: bool) -> Result<()> {
     let fail = |what: String, hint: &str| Err(Error::precondition(what, hint));
     if !info.log_bin {
         return fail(format!("binary logging is off on {what}"), "start mysqld with --log-bin");
@@ -133,7 +133,7 @@ pub fn check_binlog(info: &ServerInfo, what: &str, reads_replicated_changes: boo
 }
 
 /// The replica's replication source, from performance_schema (default channel).
-pub async fn replication_source(conn: &mut Conn) -> Result<Option<Endpoint>> {
+pub(crate) async fn replication_source(conn: &mut Conn) -> Result<Option<Endpoint>> {
     let rows = query_text(
         conn,
         "SELECT HOST, PORT FROM performance_schema.replication_connection_configuration \
@@ -154,7 +154,7 @@ pub async fn replication_source(conn: &mut Conn) -> Result<Option<Endpoint>> {
 }
 
 /// The table's columns and unique keys, or None if there is no such base table.
-pub async fn table_info(conn: &mut Conn, db: &str, table: &str) -> Result<Option<TableInfo>> {
+pub(crate) async fn table_info(conn: &mut Conn, db: &str, table: &str) -> Result<Option<TableInfo>> {
     let t = query_text(
         conn,
         &format!(
@@ -246,7 +246,7 @@ pub async fn table_info(conn: &mut Conn, db: &str, table: &str) -> Result<Option
 }
 
 /// Foreign keys of the table: (child side: the table references others, parent side: others reference it).
-pub async fn foreign_keys(conn: &mut Conn, db: &str, table: &str) -> Result<(Vec<String>, Vec<String>)> {
+pub(crate) async fn foreign_keys(conn: &mut Conn, db: &str, table: &str) -> Result<(Vec<String>, Vec<String>)> {
     let rows = query_text(
         conn,
         &format!(
@@ -268,21 +268,21 @@ pub async fn foreign_keys(conn: &mut Conn, db: &str, table: &str) -> Result<(Vec
 
 /// A trigger of the migrated table, with what it takes to recreate it on the ghost table.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Trigger {
-    pub name: String,
+pub(crate) struct Trigger {
+    pub(crate) name: String,
     /// BEFORE / AFTER
-    pub timing: String,
+    pub(crate) timing: String,
     /// INSERT / UPDATE / DELETE
-    pub event: String,
-    pub statement: String,
+    pub(crate) event: String,
+    pub(crate) statement: String,
     /// The sql_mode the trigger was created with (it runs with it).
-    pub sql_mode: String,
+    pub(crate) sql_mode: String,
 }
 
 impl Trigger {
     /// `CREATE TRIGGER` for the same body on another table under another name (no DEFINER: the migration
     /// account becomes the definer, as with gh-ost, since setting another needs SET_USER_ID).
-    pub fn create_on(&self, db: &str, table: &str, name: &str) -> String {
+    pub(crate) fn create_on(&self, db: &str, table: &str, name: &str) -> String {
         format!(
             "CREATE TRIGGER {} {} {} ON {} FOR EACH ROW {}",
             crate::mysql::sql::qualified(db, name),
@@ -295,7 +295,7 @@ impl Trigger {
 }
 
 /// The table's triggers, in the order they fire (per timing and event).
-pub async fn triggers(conn: &mut Conn, db: &str, table: &str) -> Result<Vec<Trigger>> {
+pub(crate) async fn triggers(conn: &mut Conn, db: &str, table: &str) -> Result<Vec<Trigger>> {
     let rows = query_text(
         conn,
         &format!(
@@ -320,7 +320,7 @@ pub async fn triggers(conn: &mut Conn, db: &str, table: &str) -> Result<Vec<Trig
 }
 
 /// Which of `names` already exist as triggers anywhere in the schema (trigger names are per schema).
-pub async fn existing_triggers(conn: &mut Conn, db: &str, names: &[String]) -> Result<Vec<String>> {
+pub(crate) async fn existing_triggers(conn: &mut Conn, db: &str, names: &[String]) -> Result<Vec<String>> {
     if names.is_empty() {
         return Ok(Vec::new());
     }
@@ -339,7 +339,7 @@ pub async fn existing_triggers(conn: &mut Conn, db: &str, names: &[String]) -> R
 
 /// gh-ost's ghost trigger name: the suffix added, or removed when the name already ends with it and
 /// --remove-trigger-suffix-if-exists is given.
-pub fn ghost_trigger_name(name: &str, suffix: &str, remove_if_exists: bool) -> String {
+pub(crate) fn ghost_trigger_name(name: &str, suffix: &str, remove_if_exists: bool) -> String {
     match name.strip_suffix(suffix) {
         Some(base) if remove_if_exists && !suffix.is_empty() => base.to_string(),
         _ => format!("{name}{suffix}"),
@@ -347,7 +347,7 @@ pub fn ghost_trigger_name(name: &str, suffix: &str, remove_if_exists: bool) -> S
 }
 
 /// The table's next AUTO_INCREMENT value, read fresh (information_schema caches it by default).
-pub async fn auto_increment(conn: &mut Conn, db: &str, table: &str) -> Result<Option<u64>> {
+pub(crate) async fn auto_increment(conn: &mut Conn, db: &str, table: &str) -> Result<Option<u64>> {
     conn.query_drop("SET SESSION information_schema_stats_expiry = 0").await?;
     Ok(query_value(
         conn,
@@ -361,7 +361,7 @@ pub async fn auto_increment(conn: &mut Conn, db: &str, table: &str) -> Result<Op
     .and_then(|v| v.parse().ok()))
 }
 
-pub async fn table_exists(conn: &mut Conn, db: &str, table: &str) -> Result<bool> {
+pub(crate) async fn table_exists(conn: &mut Conn, db: &str, table: &str) -> Result<bool> {
     Ok(query_value(
         conn,
         &format!(
@@ -382,7 +382,7 @@ const REPLICATION_PRIVS: &[&str] = &["REPLICATION SLAVE", "REPLICATION CLIENT"];
 
 /// Checks the current account's grants. `needs_tables`: this server gets the ghost table and the copy;
 /// `needs_binlog`: wraith reads this server's binlog.
-pub async fn check_privileges(conn: &mut Conn, db: &str, needs_tables: bool, needs_binlog: bool) -> Result<()> {
+pub(crate) async fn check_privileges(conn: &mut Conn, db: &str, needs_tables: bool, needs_binlog: bool) -> Result<()> {
     let grants: Vec<String> =
         query_text(conn, "SHOW GRANTS").await?.into_iter().filter_map(|r| r.into_iter().next().flatten()).collect();
     let missing = missing_privileges(&grants, db, needs_tables, needs_binlog);
@@ -399,7 +399,7 @@ pub async fn check_privileges(conn: &mut Conn, db: &str, needs_tables: bool, nee
 }
 
 /// Pure part of the privilege check, on `SHOW GRANTS` lines.
-pub fn missing_privileges(grants: &[String], db: &str, needs_tables: bool, needs_binlog: bool) -> Vec<String> {
+pub(crate) fn missing_privileges(grants: &[String], db: &str, needs_tables: bool, needs_binlog: bool) -> Vec<String> {
     let mut global: Vec<String> = Vec::new();
     let mut on_db: Vec<String> = Vec::new();
     let db_scope = format!("`{}`.*", db.replace('_', "\\_"));

@@ -1,18 +1,18 @@
 //! Small SQL text helpers: identifier and literal quoting for our own SQL text.
 
 /// Quotes an identifier with backticks, doubling any backtick inside.
-pub fn ident(name: &str) -> String {
+pub(crate) fn ident(name: &str) -> String {
     format!("`{}`", name.replace('`', "``"))
 }
 
 /// `db`.`table`
-pub fn qualified(db: &str, table: &str) -> String {
+pub(crate) fn qualified(db: &str, table: &str) -> String {
     format!("{}.{}", ident(db), ident(table))
 }
 
 /// Quotes a string literal for SQL text (only for our own trusted text such as names and markers;
 /// row values go through `value::push_literal`).
-pub fn quote(s: &str) -> String {
+pub(crate) fn quote(s: &str) -> String {
     let mut out = String::with_capacity(s.len() + 2);
     out.push('\'');
     for c in s.chars() {
@@ -28,7 +28,7 @@ pub fn quote(s: &str) -> String {
 }
 
 /// Comma-joined quoted identifiers.
-pub fn ident_list<S: AsRef<str>>(names: &[S]) -> String {
+pub(crate) fn ident_list<S: AsRef<str>>(names: &[S]) -> String {
     names.iter().map(|n| ident(n.as_ref())).collect::<Vec<_>>().join(", ")
 }
 

@@ -26,17 +26,17 @@ use crate::state::stats::Stats;
 
 /// Which source columns go where in the ghost, and the key that identifies a row in both.
 #[derive(Debug, Clone)]
-pub struct ApplyPlan {
-    pub ghost: String,
+pub(crate) struct ApplyPlan {
+    pub(crate) ghost: String,
     /// (index in the source image, source column, ghost column name), written columns only.
-    pub columns: Vec<(usize, Column, String)>,
+    pub(crate) columns: Vec<(usize, Column, String)>,
     /// (index in the source image, source column, ghost column name) of the migration key.
-    pub key: Vec<(usize, Column, String)>,
-    pub key_nullable: bool,
+    pub(crate) key: Vec<(usize, Column, String)>,
+    pub(crate) key_nullable: bool,
 }
 
 impl ApplyPlan {
-    pub fn new(
+    pub(crate) fn new(
         db: &str,
         ghost: &str,
         columns: Vec<(usize, Column, String)>,
@@ -55,14 +55,14 @@ enum Op {
 /// Flush when the statement grows past this, whatever the row count (rows can be large BLOBs).
 const MAX_BATCH_BYTES: usize = 8 << 20;
 
-pub struct Applier {
+pub(crate) struct Applier {
     plan: ApplyPlan,
     batch: HashMap<Vec<u8>, Op>,
     batch_bytes: usize,
-    pub max_batch: usize,
-    pub stats: Arc<Stats>,
+    pub(crate) max_batch: usize,
+    pub(crate) stats: Arc<Stats>,
     /// Binlog transactions fully written to the ghost table.
-    pub applied: GtidSet,
+    pub(crate) applied: GtidSet,
     /// A position whose preceding changes are in the unwritten batch.
     pending_position: Option<GtidSet>,
     /// Set while a parallel copy runs: decides, per key, apply / drop / wait.
@@ -70,7 +70,7 @@ pub struct Applier {
 }
 
 impl Applier {
-    pub fn new(plan: ApplyPlan, max_batch: usize, stats: Arc<Stats>) -> Self {
+    pub(crate) fn new(plan: ApplyPlan, max_batch: usize, stats: Arc<Stats>) -> Self {
         Applier {
             plan,
             batch: HashMap::new(),
@@ -84,7 +84,7 @@ impl Applier {
     }
 
     /// Coordinates with a parallel copy (single integer key, see `frontier`).
-    pub fn set_frontier(&mut self, frontier: Option<Arc<Frontier>>) {
+    pub(crate) fn set_frontier(&mut self, frontier: Option<Arc<Frontier>>) {
         self.frontier = frontier;
     }
 
@@ -121,7 +121,7 @@ impl Applier {
     }
 
     /// True when the batch should be written before taking more changes.
-    pub fn full(&self) -> bool {
+    pub(crate) fn full(&self) -> bool {
         self.batch.len() >= self.max_batch || self.batch_bytes >= MAX_BATCH_BYTES
     }
 
@@ -144,7 +144,7 @@ impl Applier {
     }
 
     /// Notes that every change before this point has been handed to the applier.
-    pub fn position(&mut self, set: GtidSet) {
+    pub(crate) fn position(&mut self, set: GtidSet) {
         if self.batch.is_empty() {
             self.applied = set;
             self.pending_position = None;
@@ -154,7 +154,7 @@ impl Applier {
     }
 
     /// Adds one change to the batch. An update that moves the key deletes the old key and writes the new one.
-    pub fn add(&mut self, change: RowChange) {
+    pub(crate) fn add(&mut self, change: RowChange) {
         self.stats.apply.events.fetch_add(1, Ordering::Relaxed);
         match change {
             RowChange::Insert(after) => {
@@ -178,7 +178,7 @@ impl Applier {
 
     /// Writes the batch. `in_transaction`: wrap in one transaction (not allowed under LOCK TABLES, where
     /// START TRANSACTION would release the cut-over's locks).
-    pub async fn flush(&mut self, conn: &mut Conn, in_transaction: bool) -> Result<()> {
+    pub(crate) async fn flush(&mut self, conn: &mut Conn, in_transaction: bool) -> Result<()> {
         self.settle_with_copy().await;
         if self.batch.is_empty() {
             if let Some(p) = self.pending_position.take() {

@@ -11,10 +11,10 @@ use crate::error::Result;
 use crate::mysql::sql::{qualified, quote};
 use crate::state::tasks::Stop;
 
-pub const HEARTBEAT: &str = "heartbeat";
-pub const STATE: &str = "state";
+pub(crate) const HEARTBEAT: &str = "heartbeat";
+pub(crate) const STATE: &str = "state";
 
-pub async fn create(conn: &mut Conn, db: &str, changelog: &str) -> Result<()> {
+pub(crate) async fn create(conn: &mut Conn, db: &str, changelog: &str) -> Result<()> {
     let t = qualified(db, changelog);
     conn.query_drop(format!("DROP TABLE IF EXISTS {t}")).await?;
     conn.query_drop(format!(
@@ -31,7 +31,7 @@ pub async fn create(conn: &mut Conn, db: &str, changelog: &str) -> Result<()> {
     Ok(())
 }
 
-pub async fn write(conn: &mut Conn, db: &str, changelog: &str, hint: &str, value: &str) -> Result<()> {
+pub(crate) async fn write(conn: &mut Conn, db: &str, changelog: &str, hint: &str, value: &str) -> Result<()> {
     conn.query_drop(format!(
         "INSERT INTO {} (hint, value) VALUES ({}, {}) ON DUPLICATE KEY UPDATE last_update = NOW(), value = VALUES(value)",
         qualified(db, changelog),
@@ -42,13 +42,13 @@ pub async fn write(conn: &mut Conn, db: &str, changelog: &str, hint: &str, value
     Ok(())
 }
 
-pub fn now_micros() -> u64 {
+pub(crate) fn now_micros() -> u64 {
     SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_micros() as u64).unwrap_or(0)
 }
 
 /// Writes a heartbeat (wraith's clock, in microseconds) every `interval` until stop is signalled.
 /// Failures are logged and retried: a missing heartbeat shows up as lag and throttles, which is safe.
-pub async fn heartbeat_loop(
+pub(crate) async fn heartbeat_loop(
     mut conn: Conn,
     db: String,
     changelog: String,
@@ -72,7 +72,7 @@ pub async fn heartbeat_loop(
 }
 
 /// Replication lag seen on the inspected server: now minus the last heartbeat that arrived there.
-pub async fn read_lag(conn: &mut Conn, db: &str, changelog: &str) -> Result<Option<Duration>> {
+pub(crate) async fn read_lag(conn: &mut Conn, db: &str, changelog: &str) -> Result<Option<Duration>> {
     let v: Option<String> = conn
         .query_first(format!("SELECT value FROM {} WHERE hint = {}", qualified(db, changelog), quote(HEARTBEAT)))
         .await?;

@@ -21,17 +21,17 @@ use crate::mysql::gtid::{uuid_text, GtidSet};
 use crate::state::stats::{Stats, StreamStats};
 
 /// One row image: every column of the source table in ordinal order.
-pub type Image = Vec<BinlogValue<'static>>;
+pub(crate) type Image = Vec<BinlogValue<'static>>;
 
 #[derive(Debug, Clone)]
-pub enum RowChange {
+pub(crate) enum RowChange {
     Insert(Image),
     Update(Image, Image),
     Delete(Image),
 }
 
 #[derive(Debug)]
-pub enum StreamItem {
+pub(crate) enum StreamItem {
     /// A change of the migrated table.
     Row(RowChange),
     /// A row written to the changelog table (`hint`, `value`): heartbeats and state markers.
@@ -41,20 +41,25 @@ pub enum StreamItem {
     Position(GtidSet),
 }
 
-pub struct StreamerConfig {
-    pub opts: Opts,
-    pub server_id: u32,
-    pub database: String,
-    pub table: String,
-    pub changelog: String,
-    pub columns: usize,
+pub(crate) struct StreamerConfig {
+    pub(crate) opts: Opts,
+    pub(crate) server_id: u32,
+    pub(crate) database: String,
+    pub(crate) table: String,
+    pub(crate) changelog: String,
+    pub(crate) columns: usize,
     /// A read that takes longer than this (with 1 s server heartbeats) means the connection is dead.
-    pub read_timeout: Duration,
-    pub max_reconnects: u32,
+    pub(crate) read_timeout: Duration,
+    pub(crate) max_reconnects: u32,
 }
 
 /// Runs until `tx` is closed (the migration is done) or a fatal error.
-pub async fn run(cfg: StreamerConfig, start: GtidSet, tx: mpsc::Sender<StreamItem>, stats: Arc<Stats>) -> Result<()> {
+pub(crate) async fn run(
+    cfg: StreamerConfig,
+    start: GtidSet,
+    tx: mpsc::Sender<StreamItem>,
+    stats: Arc<Stats>,
+) -> Result<()> {
     let stats = &stats.stream;
     *stats.received.lock().unwrap_or_else(|p| p.into_inner()) = start;
     let mut failures = 0u32;
