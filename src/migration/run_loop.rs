@@ -133,13 +133,13 @@ impl RunLoop<'_> {
     pub(super) async fn step(&mut self) -> Result<()> {
         tokio::select! {
             item = self.changes.recv() => self.on_change(item).await?,
-            n = async { self.state.row_count.as_mut().expect("guarded").await }, if self.state.row_count.is_some() => {
+            n = or_pending(self.state.row_count.as_mut()), if self.state.row_count.is_some() => {
                 self.state.row_count = None;
                 self.on_row_count(n.ok()).await;
             }
             exit = self.tasks.next_exit() => self.on_task_exit(exit).await?,
             Some(command) = self.inbox.recv() => self.on_command(command).await?,
-            _ = async { self.checkpoint.as_mut().expect("guarded").tick.tick().await }, if self.checkpoint.is_some() => {
+            _ = or_pending(self.checkpoint.as_mut().map(|cp| cp.tick.tick())), if self.checkpoint.is_some() => {
                 self.on_checkpoint().await;
             }
             _ = self.state.status_tick.tick() => self.on_tick().await,
@@ -305,6 +305,14 @@ impl RunLoop<'_> {
             return Ok(());
         }
         self.hooks.run(&event, &hook_progress(&self.stats, self.m.phase())).await
+    }
+}
+
+/// The future, or one that never resolves (for `select!` branches whose source may be absent).
+async fn or_pending<F: std::future::Future>(f: Option<F>) -> F::Output {
+    match f {
+        Some(f) => f.await,
+        None => std::future::pending().await,
     }
 }
 
