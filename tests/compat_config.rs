@@ -76,6 +76,36 @@ async fn noop_with_credentials_only_from_the_ini_file() -> Result<()> {
     Ok(())
 }
 
+/// A password on the command line is masked in the process table once read (`tests/process_args.rs`), yet
+/// the run authenticates with it: a noop run with `--user`/`--password` flags only succeeds.
+#[tokio::test(flavor = "multi_thread")]
+async fn noop_with_the_password_on_the_command_line() -> Result<()> {
+    let db = TestDb::new("compat_conf_argv").await?;
+    numbers_table(&db, 200).await?;
+    let user = migration_account(&db).await?;
+    let dir = TempDir::new("conf");
+    let s = settings();
+    let args = [
+        "migrate".to_string(),
+        "--table=t".into(),
+        "--alter".into(),
+        ALTER.into(),
+        "--replica-server-id=424603".into(),
+        format!("--throttle-additional-flag-file={}", dir.path("none").display()),
+        format!("--database={}", db.name()),
+        format!("--host={}", s.replica_host),
+        format!("--port={}", s.replica_port),
+        format!("--user={}", user.name),
+        format!("--password={}", user.password),
+    ];
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    let (status, out, err) = run_wraith(&args, &["WRAITH_PASSWORD", "MYSQL_PWD"], RUN_TIMEOUT).await?;
+    assert!(status.success(), "noop with --password on the command line failed ({status}):\n{out}\n{err}");
+    assert!(out.contains("noop"), "stdout:\n{out}\nstderr:\n{err}");
+    assert!(!out.contains(&user.password) && !err.contains(&user.password), "the password was printed");
+    Ok(())
+}
+
 /// The runbook's YAML carries the settings (chunk-size, max-lag-millis as a duration, execute, ...), the INI
 /// the account: the running migration reports the YAML's values and connects as the INI's user.
 #[tokio::test(flavor = "multi_thread")]

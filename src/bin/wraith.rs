@@ -13,16 +13,21 @@ use wraith::config::cli::{normalize_args, Cli, Command};
 use wraith::config::conffile;
 use wraith::Migrator;
 
+/// Flags whose values are secrets: hidden from the process table once read.
+const SECRET_FLAGS: &[&str] = &["password", "master-password"];
+
 fn main() -> ExitCode {
+    let argv: Vec<String> = std::env::args().collect();
+    // Read: now the values can go from the process's argument memory (`ps`, /proc/<pid>/cmdline).
+    process_args::mask(SECRET_FLAGS);
     // Config files (--conf INI, --config YAML) become flags placed before the command line's own.
-    let args =
-        match conffile::expand(normalize_args(std::env::args()), &conffile::known_flags_from_clap(&Cli::command())) {
-            Ok(a) => a,
-            Err(e) => {
-                eprintln!("FATAL {e}");
-                return ExitCode::FAILURE;
-            }
-        };
+    let args = match conffile::expand(normalize_args(argv), &conffile::known_flags_from_clap(&Cli::command())) {
+        Ok(a) => a,
+        Err(e) => {
+            eprintln!("FATAL {e}");
+            return ExitCode::FAILURE;
+        }
+    };
     let cli = match Cli::try_parse_from(args) {
         Ok(c) => c,
         Err(e) => e.exit(),
@@ -165,4 +170,74 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             Ok(())
         }
     }
+}
+
+/// A password given on the command line stays readable in `ps` and /proc/<pid>/cmdline for the whole run.
+/// As the mysql client does, wraith overwrites the value in its own argument memory once it has read it:
+/// the flag stays, the value shows as `***`. (WRAITH_PASSWORD, --ask-pass and config files keep it out of
+/// the command line altogether.)
+#[cfg(all(target_os = "linux", target_env = "gnu"))]
+mod process_args {
+    use std::ffi::{c_char, c_int, CStr};
+    use std::sync::atomic::{AtomicPtr, AtomicUsize, Ordering};
+
+    static ARGV: AtomicPtr<*mut c_char> = AtomicPtr::new(std::ptr::null_mut());
+    static ARGC: AtomicUsize = AtomicUsize::new(0);
+
+    /// glibc calls the functions in .init_array with (argc, argv, envp) before main: keep the pointers.
+    #[used]
+    #[link_section = ".init_array"]
+    static CAPTURE: extern "C" fn(c_int, *mut *mut c_char, *mut *mut c_char) = capture;
+
+    extern "C" fn capture(argc: c_int, argv: *mut *mut c_char, _envp: *mut *mut c_char) {
+        ARGC.store(usize::try_from(argc).unwrap_or(0), Ordering::Relaxed);
+        ARGV.store(argv, Ordering::Relaxed);
+    }
+
+    /// Overwrites the values of `flags` (`--flag=value`, `-flag=value`, `--flag value`) in place.
+    pub(super) fn mask(flags: &[&str]) {
+        let argv = ARGV.load(Ordering::Relaxed);
+        if argv.is_null() {
+            return;
+        }
+        let mut value_next = false;
+        for i in 1..ARGC.load(Ordering::Relaxed) {
+            // SAFETY: argv holds argc pointers to NUL-terminated strings the kernel laid out for this process,
+            // which stay valid for its whole life; std has already copied what it needs from them.
+            let p = unsafe { *argv.add(i) };
+            if p.is_null() {
+                break;
+            }
+            let len = unsafe { CStr::from_ptr(p) }.to_bytes().len();
+            let arg = unsafe { std::slice::from_raw_parts_mut(p.cast::<u8>(), len) };
+            if std::mem::take(&mut value_next) {
+                overwrite(arg);
+                continue;
+            }
+            if arg == b"--" {
+                break;
+            }
+            let eq = arg.iter().position(|&b| b == b'=');
+            let name = &arg[..eq.unwrap_or(len)];
+            let name = name.strip_prefix(b"--").or_else(|| name.strip_prefix(b"-")).unwrap_or(b"");
+            if flags.iter().any(|f| f.as_bytes() == name) {
+                match eq {
+                    Some(eq) => overwrite(&mut arg[eq + 1..]),
+                    None => value_next = true,
+                }
+            }
+        }
+    }
+
+    /// `***`, then NULs to the old length (the length of the secret is not shown either).
+    fn overwrite(value: &mut [u8]) {
+        for (i, b) in value.iter_mut().enumerate() {
+            *b = if i < 3 { b'*' } else { 0 };
+        }
+    }
+}
+
+#[cfg(not(all(target_os = "linux", target_env = "gnu")))]
+mod process_args {
+    pub(super) fn mask(_flags: &[&str]) {}
 }

@@ -54,8 +54,8 @@ pub struct MigrateArgs {
     pub port: u16,
     #[arg(long, default_value = "")]
     pub user: String,
-    /// Prefer --ask-pass style input or the WRAITH_PASSWORD environment variable: a password on the command
-    /// line is visible to other local users in the process list.
+    /// Prefer --ask-pass, the WRAITH_PASSWORD environment variable or --conf: a password on the command line
+    /// is masked in the process list once read (shown as ***), but shell history keeps it.
     #[arg(long, env = "WRAITH_PASSWORD", hide_env_values = true, default_value = "")]
     pub password: String,
     /// User on the primary, when it differs from --user
