@@ -464,6 +464,58 @@ async fn types_drop_column() -> Result<()> {
     run_case(case).await
 }
 
+/// A column dropped and added anew under its name (issue 14, item 1): every row holds the new column's
+/// default, as a native ALTER and gh-ost give it, whether the row was copied or written through the binlog
+/// during the copy or the postponed cut-over; nothing of the old column is carried over (before, its NULLs
+/// failed the copy with "Column cannot be null").
+#[tokio::test(flavor = "multi_thread")]
+async fn a_column_dropped_and_added_again_gets_the_new_default() -> Result<()> {
+    let db = TestDb::new("drop_add_same_name").await?;
+    db.exec(
+        "CREATE TABLE t (id INT PRIMARY KEY, n INT NOT NULL, c1 VARCHAR(20) NULL);
+         INSERT INTO t (id, n, c1) WITH RECURSIVE seq(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM seq WHERE i < 300)
+           SELECT i, i * 3, IF(i % 3 = 0, NULL, CONCAT('old ', i)) FROM seq;
+         CREATE TABLE c LIKE t; INSERT INTO c SELECT * FROM t",
+    )
+    .await?;
+    db.wait_replica_caught_up().await?;
+    let throttle = FlagFile::new(&db, "throttle");
+    let postpone = FlagFile::new(&db, "postpone");
+    throttle.create()?;
+    postpone.create()?;
+    let mut cfg = config(&db, "t", "DROP COLUMN c1, ADD COLUMN c1 INT NOT NULL DEFAULT 47");
+    cfg.throttle.flag_file = Some(throttle.path.clone());
+    cfg.cut_over.postpone_flag_file = Some(postpone.path.clone());
+    let mut run = Running::start(cfg);
+    run.wait_phase(Phase::Migrating, PHASE_TIMEOUT).await?;
+    // The same writes to t and to the control table: while the copy is held, and while the cut-over waits.
+    let writes = |round: i32| {
+        format!(
+            "UPDATE {{t}} SET c1 = NULL, n = n + 1 WHERE id % 7 = {round};
+             UPDATE {{t}} SET c1 = 'changed' WHERE id % 11 = {round};
+             DELETE FROM {{t}} WHERE id = {};
+             INSERT INTO {{t}} (id, n, c1) VALUES ({}, 1, NULL), ({}, 2, 'new')",
+            10 + round,
+            1000 + 2 * round,
+            1001 + 2 * round
+        )
+    };
+    for table in ["t", "c"] {
+        db.exec(writes(1).replace("{t}", table)).await?;
+    }
+    throttle.remove()?;
+    run.wait_phase(Phase::Postponing, PHASE_TIMEOUT).await?;
+    for table in ["t", "c"] {
+        db.exec(writes(2).replace("{t}", table)).await?;
+    }
+    postpone.remove()?;
+    run.finish_ok(RUN_TIMEOUT).await?;
+    let n = assert_matches_control(&db, "id, n, c1", "id, n, 47").await?;
+    assert!(n >= 300, "{n} rows");
+    assert!(show_create(&db, "t").await?.contains("`c1` int NOT NULL DEFAULT '47'"));
+    Ok(())
+}
+
 #[tokio::test(flavor = "multi_thread")]
 async fn types_modify_column_type() -> Result<()> {
     let mut case = Case::same_columns("types_modify_column_type", "MODIFY i BIGINT NULL, MODIFY f DOUBLE NULL");

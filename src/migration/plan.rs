@@ -23,8 +23,8 @@ pub(crate) struct Plans {
 
 pub(crate) fn plans(c: &Config, n: &TableNames, v: &Validated, new: &TableInfo) -> Result<Plans> {
     let old = &v.table;
-    let key = choose_migration_key(old, new, &v.renames, c.schema.allow_nullable_unique_key)?;
-    let shared = shared_columns(old, new, &v.renames);
+    let key = choose_migration_key(old, new, &v.renames, &v.dropped, c.schema.allow_nullable_unique_key)?;
+    let shared = shared_columns(old, new, &v.renames, &v.dropped);
     let pos = |name: &str| old.columns.iter().position(|c| c.name.eq_ignore_ascii_case(name));
     let mut columns = Vec::new();
     for (o, nn) in &shared {
@@ -64,11 +64,25 @@ pub(crate) fn plans(c: &Config, n: &TableNames, v: &Validated, new: &TableInfo) 
     Ok(Plans { copy, apply })
 }
 
+/// Whether the ALTER drops this column of the original. A column dropped and then added again under its
+/// name (`DROP COLUMN c, ADD COLUMN c ...`, or `DROP COLUMN c, CHANGE other c ...`) is a new column: its
+/// rows get the new definition's default, as with a native ALTER, and nothing is carried over.
+fn is_dropped(dropped: &[String], column: &str) -> bool {
+    dropped.iter().any(|d| d.eq_ignore_ascii_case(column))
+}
+
 /// Columns copied: (old name, new name) for every column that exists in both tables and is written in the
-/// new one. `renames` maps old -> new names from the ALTER; generated columns of the new table are skipped.
-pub(crate) fn shared_columns(old: &TableInfo, new: &TableInfo, renames: &[(String, String)]) -> Vec<(String, String)> {
+/// new one. `renames` maps old -> new names from the ALTER; columns it drops are not shared, whatever is
+/// added under their names; generated columns of the new table are skipped.
+pub(crate) fn shared_columns(
+    old: &TableInfo,
+    new: &TableInfo,
+    renames: &[(String, String)],
+    dropped: &[String],
+) -> Vec<(String, String)> {
     old.columns
         .iter()
+        .filter(|c| !is_dropped(dropped, &c.name))
         .filter_map(|c| {
             let target = renames
                 .iter()
@@ -87,6 +101,7 @@ pub(crate) fn choose_migration_key(
     old: &TableInfo,
     new: &TableInfo,
     renames: &[(String, String)],
+    dropped: &[String],
     allow_nullable: bool,
 ) -> Result<UniqueKey> {
     let map_name = |c: &str| {
@@ -98,7 +113,8 @@ pub(crate) fn choose_migration_key(
         // Compared case-sensitively, as gh-ost does: `MODIFY ID int` on key column `id` is not shared. A key
         // whose columns are a subset of a new unique key still identifies one ghost row per source row.
         let mapped: Vec<String> = k.columns.iter().map(|c| map_name(c)).collect();
-        let in_new = new.unique_keys.iter().any(|nk| mapped.iter().all(|c| nk.columns.contains(c)));
+        let kept = !k.columns.iter().any(|c| is_dropped(dropped, c));
+        let in_new = kept && new.unique_keys.iter().any(|nk| mapped.iter().all(|c| nk.columns.contains(c)));
         if !in_new {
             continue;
         }
@@ -219,9 +235,9 @@ mod tests {
             vec![key("PRIMARY", &["id"], false), key("u", &["u2"], false)],
         );
         let renames = vec![("u".to_string(), "u2".to_string())];
-        assert_eq!(choose_migration_key(&old, &new, &renames, false).unwrap().name, "PRIMARY");
+        assert_eq!(choose_migration_key(&old, &new, &renames, &[], false).unwrap().name, "PRIMARY");
         assert_eq!(
-            shared_columns(&old, &new, &renames),
+            shared_columns(&old, &new, &renames, &[]),
             vec![("id".to_string(), "id".to_string()), ("u".to_string(), "u2".to_string())]
         );
     }
@@ -232,19 +248,62 @@ mod tests {
             vec![col("f", "float", false), col("n", "int", true)],
             vec![key("f", &["f"], false), key("n", &["n"], true)],
         );
-        let err = choose_migration_key(&old, &old, &[], false).unwrap_err().to_string();
+        let err = choose_migration_key(&old, &old, &[], &[], false).unwrap_err().to_string();
         assert!(
             err.contains("no shared unique key can be found after ALTER")
                 && err.contains("float")
                 && err.contains("nullable"),
             "{err}"
         );
-        assert_eq!(choose_migration_key(&old, &old, &[], true).unwrap().name, "n");
+        assert_eq!(choose_migration_key(&old, &old, &[], &[], true).unwrap().name, "n");
         let new = table(vec![col("n", "int", true)], vec![]);
-        let err = choose_migration_key(&old, &new, &[], true).unwrap_err().to_string();
+        let err = choose_migration_key(&old, &new, &[], &[], true).unwrap_err().to_string();
         assert!(err.contains("no PRIMARY nor UNIQUE key found in table"), "{err}");
         let none = table(vec![col("n", "int", true)], vec![]);
-        let err = choose_migration_key(&none, &old, &[], true).unwrap_err().to_string();
+        let err = choose_migration_key(&none, &old, &[], &[], true).unwrap_err().to_string();
         assert!(err.contains("no PRIMARY nor UNIQUE key found in table d.t"), "{err}");
+    }
+
+    #[test]
+    fn a_column_dropped_and_added_again_is_a_new_column() {
+        use crate::mysql::alter::analyze;
+        let old = table(
+            vec![col("id", "int", false), col("c1", "int", true), col("other", "int", true)],
+            vec![key("PRIMARY", &["id"], false)],
+        );
+        let new = table(
+            vec![col("id", "int", false), col("other", "int", true), col("c1", "int", false)],
+            vec![key("PRIMARY", &["id"], false)],
+        );
+        let pairs = |alter: &str| {
+            let a = analyze(alter).unwrap();
+            shared_columns(&old, &new, &a.renamed_columns, &a.dropped_columns)
+        };
+        let p = |o: &str, n: &str| (o.to_string(), n.to_string());
+        // DROP + ADD: the new c1 gets its default; nothing is copied into it.
+        assert_eq!(
+            pairs("DROP COLUMN c1, ADD COLUMN c1 INT NOT NULL DEFAULT 47"),
+            vec![p("id", "id"), p("other", "other")]
+        );
+        // CHANGE c c keeps the column (and its data).
+        assert_eq!(pairs("CHANGE c1 c1 INT NOT NULL"), vec![p("id", "id"), p("c1", "c1"), p("other", "other")]);
+        // DROP + CHANGE other c1: c1's data is other's.
+        let new2 = table(vec![col("id", "int", false), col("c1", "int", true)], vec![key("PRIMARY", &["id"], false)]);
+        let a = analyze("DROP COLUMN c1, CHANGE COLUMN other c1 INT NULL").unwrap();
+        assert_eq!(
+            shared_columns(&old, &new2, &a.renamed_columns, &a.dropped_columns),
+            vec![p("id", "id"), p("other", "c1")]
+        );
+    }
+
+    #[test]
+    fn a_key_over_a_dropped_column_is_not_shared() {
+        let old = table(
+            vec![col("id", "int", false), col("u", "int", false)],
+            vec![key("PRIMARY", &["id"], false), key("u", &["u"], false)],
+        );
+        // `id` dropped and re-added: the rows' old ids say nothing about the new ones; `u` drives the copy.
+        let dropped = vec!["id".to_string()];
+        assert_eq!(choose_migration_key(&old, &old, &[], &dropped, false).unwrap().name, "u");
     }
 }

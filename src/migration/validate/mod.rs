@@ -24,6 +24,8 @@ pub(crate) struct Validated {
     pub(crate) inspect_opts: Opts,
     pub(crate) table: TableInfo,
     pub(crate) renames: Vec<(String, String)>,
+    /// Columns the ALTER drops (a column added again under such a name is a new one).
+    pub(crate) dropped: Vec<String>,
     pub(crate) alter_sets_auto_increment: bool,
     /// --include-triggers: each trigger of the table and the name it gets on the new table.
     pub(crate) ghost_triggers: Vec<(Trigger, String)>,
@@ -53,6 +55,7 @@ pub(crate) async fn validate(c: &Config) -> Result<Validated> {
         inspect_opts,
         table,
         renames,
+        dropped: a.dropped_columns.clone(),
         alter_sets_auto_increment: a.auto_increment.is_some(),
         ghost_triggers,
     })
