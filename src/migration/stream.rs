@@ -113,7 +113,8 @@ impl Migrator {
         let insp = connect(&v.inspect_opts, "inspected server", c.conn.timeout).await?;
         let tmig = connect(&v.primary_opts, "primary (throttle)", c.conn.timeout).await?;
         let lent = throttle::Lent { settings: settings.clone(), stats: stats.clone(), verdict, inbox: inbox_tx };
-        tasks.spawn("throttler", throttle::run(tcfg, insp, tmig, lent, tasks.stop_signal()));
+        // It only reads (a critical-load confirmation sleeps): dropped at the stop signal, not waited for.
+        tasks.spawn_until_stopped("throttler", throttle::run(tcfg, insp, tmig, lent, tasks.stop_signal()));
 
         let mut applier = Applier::new(apply, c.copy.dml_batch_size, stats.clone());
         applier.applied = start;
