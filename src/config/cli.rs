@@ -7,8 +7,9 @@ use std::time::Duration;
 use clap::{Args, Parser, Subcommand};
 
 use super::{
-    defaults, parse_endpoint, CheckpointSettings, Config, Connection, ControlSettings, CopySettings, CutOverKind,
-    CutOverSettings, HelperTables, HookSettings, LoadLimits, SchemaRules, Secret, ThrottleSettings, Tls, Topology,
+    defaults, parse_endpoint, require_target, CheckpointSettings, Config, Connection, ControlSettings, CopySettings,
+    CutOverKind, CutOverSettings, HelperTables, HookSettings, LoadLimits, SchemaRules, Secret, ThrottleSettings, Tls,
+    Topology,
 };
 use crate::error::{Error, Result};
 use crate::mysql::alter;
@@ -378,6 +379,7 @@ fn limits(s: &str, flag: &str) -> Result<LoadLimits> {
 impl MigrateArgs {
     /// Turns the flags into the engine's `Config` (gh-ost's clamps applied), then validates it.
     pub fn into_config(self) -> Result<Config> {
+        require_target(&self.database, &self.table, &self.alter)?;
         if !self.storage_engine.eq_ignore_ascii_case("innodb") {
             return Err(Error::Config(format!(
                 "--storage-engine={} is not supported; wraith migrates InnoDB tables only",
@@ -389,8 +391,7 @@ impl MigrateArgs {
             "two-step" => CutOverKind::TwoStep,
             other => return Err(Error::Config(format!("--cut-over={other}: expected atomic or two-step"))),
         };
-        let alter =
-            if self.alter.trim().is_empty() { String::new() } else { alter::normalize(&self.alter, &self.table)? };
+        let alter = alter::normalize(&self.alter, &self.table)?;
         let mut c = Config::new(self.connection()?, &self.database, &self.table, &alter);
         c.execute = self.execute;
         c.default_retries = clamp(self.default_retries, 1, 100_000) as u32;

@@ -293,6 +293,16 @@ impl Default for ControlSettings {
     }
 }
 
+/// --database, --table and --alter are required (checked before anything reads them).
+pub(crate) fn require_target(database: &str, table: &str, alter: &str) -> Result<()> {
+    for (v, flag) in [(database, "database"), (table, "table"), (alter, "alter")] {
+        if v.trim().is_empty() {
+            return Err(Error::Config(format!("--{flag} is required")));
+        }
+    }
+    Ok(())
+}
+
 impl Config {
     /// A config with gh-ost's defaults, for the given target; used by the CLI and by tests.
     pub fn new(conn: Connection, database: &str, table: &str, alter: &str) -> Self {
@@ -352,11 +362,7 @@ impl Config {
     /// Refuses settings that contradict each other or are out of range. Talks to no server.
     pub fn validate(&self) -> Result<()> {
         let bad = |m: &str| Err(Error::Config(m.to_string()));
-        for (v, flag) in [(&self.database, "database"), (&self.table, "table"), (&self.alter, "alter")] {
-            if v.trim().is_empty() {
-                return Err(Error::Config(format!("--{flag} is required")));
-            }
-        }
+        require_target(&self.database, &self.table, &self.alter)?;
         let s = &self.schema;
         if s.approve_renamed_columns && s.skip_renamed_columns {
             return bad("--approve-renamed-columns and --skip-renamed-columns contradict each other");
