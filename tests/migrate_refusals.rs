@@ -434,3 +434,45 @@ async fn refuses_alter_the_server_rejects_and_noop_creates_nothing() -> Result<(
     assert!(helper_tables(&db, "t").await?.is_empty());
     Ok(())
 }
+
+/// A new unique key over duplicate data: the copy meets error 1062 on its first chunk and stops there, as a
+/// definite error (no retry: the gh-ost-on-batch-copy-retry hook never runs), naming the duplicate. The
+/// original table keeps its schema and data.
+#[tokio::test(flavor = "multi_thread")]
+async fn unique_key_over_duplicates_fails_at_once_without_retries() -> Result<()> {
+    use std::os::unix::fs::PermissionsExt;
+    let db = TestDb::new("refuse_unique_over_duplicates").await?;
+    db.exec(
+        "CREATE TABLE t (id INT NOT NULL PRIMARY KEY, v VARCHAR(20) NOT NULL);
+         INSERT INTO t VALUES (1, 'a'), (2, 'dup-value'), (3, 'b'), (4, 'dup-value'), (5, 'c')",
+    )
+    .await?;
+    db.wait_replica_caught_up().await?;
+    let before = snapshot(&db, "t", "id").await?;
+    let schema_before = show_create(&db, "t").await?;
+
+    let hooks = std::env::temp_dir().join(format!("wraith-test-{}-hooks", db.name()));
+    let _ = std::fs::remove_dir_all(&hooks);
+    std::fs::create_dir_all(&hooks)?;
+    let retried = hooks.join("retried");
+    let hook = hooks.join("gh-ost-on-batch-copy-retry");
+    std::fs::write(&hook, format!("#!/bin/sh\necho \"$GH_OST_LAST_BATCH_COPY_ERROR\" >> '{}'\n", retried.display()))?;
+    std::fs::set_permissions(&hook, std::fs::Permissions::from_mode(0o755))?;
+
+    let mut cfg = config(&db, "t", "ADD UNIQUE KEY uv (v)");
+    cfg.hooks.path = Some(hooks.clone());
+    let (err, msg) = run_expect_error(cfg).await?;
+    let root = match &err {
+        Error::Context { source, .. } => source.as_ref(),
+        other => other,
+    };
+    assert!(matches!(root, Error::Data(_)), "a definite data error, not {err:?}");
+    assert!(!err.is_transient());
+    assert_contains(&msg, &["Duplicate entry 'dup-value'", "uv", "the new schema cannot hold rows of the table"]);
+    assert!(!retried.exists(), "the duplicate was retried: {}", std::fs::read_to_string(&retried)?);
+    assert_eq!(show_create(&db, "t").await?, schema_before, "the original table's schema changed");
+    let after = snapshot(&db, "t", "id").await?;
+    assert_eq!(after.checksum, before.checksum, "the original table's data changed");
+    std::fs::remove_dir_all(&hooks)?;
+    Ok(())
+}

@@ -21,6 +21,7 @@ use tokio::time::Instant;
 use tracing::{info, warn};
 
 use crate::config::{parse_http_url, Endpoint, LoadLimits};
+use crate::error::codes::ER_NO_SUCH_TABLE;
 use crate::error::Result;
 use crate::replication::changelog;
 use crate::state::command::Command;
@@ -128,7 +129,7 @@ async fn lag_reason(
         }
         Ok(None) => return Some("no heartbeat seen yet on the inspected server".to_string()),
         // The changelog's CREATE has not replicated yet.
-        Err(e) if e.server_code() == Some(1146) => {
+        Err(e) if e.server_code() == Some(ER_NO_SUCH_TABLE) => {
             return Some("no heartbeat seen yet on the inspected server".to_string())
         }
         Err(e) => return Some(format!("cannot read lag: {e}")),

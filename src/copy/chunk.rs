@@ -2,7 +2,9 @@
 //! the diagnosis of rows the new schema cannot hold, the chunk-size adaptation and nice-ratio pause after.
 //!
 //! Invariants: a chunk is one autocommitted statement, so a retry or a stop never leaves half a chunk; a
-//! row that does not fit fails the copy with every problem listed, it is never skipped.
+//! row that does not fit fails the copy with every problem listed, it is never skipped; only what
+//! `error::codes` calls transient is retried, plus a duplicate while it may still be a race with the
+//! applier (bounded, see `duplicate_may_be_a_race`).
 
 use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
@@ -11,9 +13,12 @@ use mysql_async::prelude::Queryable;
 use mysql_async::{Conn, Value};
 use tracing::{debug, warn};
 
+use super::frontier::Frontier;
 use super::{CopyEnv, CopyPlan};
+use crate::error::codes::ER_DUP_ENTRY;
 use crate::error::{Error, Result};
 use crate::mysql::connect::{connect, setup_writer};
+use crate::mysql::gtid::GtidSet;
 use crate::state::tasks::Stop;
 use crate::state::Verdict;
 
@@ -67,24 +72,28 @@ impl CopyEnv {
     }
 }
 
-/// Runs one chunk's INSERT ... SELECT (autocommit), retrying transient failures and duplicates; returns the
-/// rows copied.
+/// Runs one chunk's INSERT ... SELECT (autocommit), retrying what can heal; returns the rows copied.
+/// `claim`: the parallel copy's frontier and the chunk's start, released while a duplicate is checked.
 pub(super) async fn insert_chunk(
     conn: &mut Conn,
     insert: &str,
     params: &[Value],
     plan: &CopyPlan,
     env: &CopyEnv,
+    claim: Option<(&Frontier, i128)>,
 ) -> Result<u64> {
     let mut attempt = 0;
+    let mut duplicate_rounds = 0;
     loop {
+        // Binlog changes of the table taken so far: the duplicate check asks whether any came in since.
+        let events_before = env.stats.apply.events.load(Ordering::Relaxed);
         // Without parameters, a plain query: no prepare round trip for a statement used once.
         let result = if params.is_empty() {
             conn.query_iter(insert).await.map(|r| r.affected_rows())
         } else {
             conn.exec_iter(insert, params.to_vec()).await.map(|r| r.affected_rows())
         };
-        match result {
+        let e = match result {
             Ok(n) => {
                 if plan.panic_on_warnings && conn.get_warnings() > 0 {
                     let w = warnings(conn).await?;
@@ -94,32 +103,81 @@ pub(super) async fn insert_chunk(
                 }
                 return Ok(n);
             }
-            Err(e) => {
-                let e = Error::from(e);
-                attempt += 1;
-                env.stats.copy.retries.fetch_add(1, Ordering::Relaxed);
-                // A duplicate may be a race with the applier on a unique key (it resolves once the applier
-                // catches up); one that persists is a row the new schema cannot hold.
-                let retryable = e.is_transient() || e.server_code() == Some(1062);
-                if !retryable || attempt >= env.retries.max(1) || env.stop.is_stopped() {
-                    if e.server_code().is_some_and(|c| DATA_ERRORS.contains(&c)) {
-                        let why = diagnose(conn, insert, params).await;
-                        return Err(Error::Data(format!(
-                            "{}: the new schema cannot hold rows of the table. What the rows would become:\n{why}",
-                            server_message(&e)
-                        )));
-                    }
-                    return Err(e);
-                }
-                warn!("chunk copy failed ({e}); retry {attempt}/{}", env.retries);
-                (env.on_retry)(e.to_string()).await;
-                tokio::time::sleep(Duration::from_millis((100 * attempt as u64).min(2000))).await;
-                if e.server_code().is_none() || matches!(e.server_code(), Some(2006 | 2013)) {
-                    *conn = copy_connection(env).await?;
-                }
+            Err(e) => Error::from(e),
+        };
+        let retry = if e.server_code() == Some(ER_DUP_ENTRY) && duplicate_rounds < DUPLICATE_ROUNDS {
+            duplicate_rounds += 1;
+            // The applier may be waiting for this very chunk before it can write the change that frees the
+            // value: release the chunk while waiting for the applier, claim it again before the retry.
+            if let Some((frontier, start)) = claim {
+                frontier.release(start);
             }
+            let race = duplicate_may_be_a_race(conn, env, events_before).await;
+            if let Some((frontier, start)) = claim {
+                frontier.reclaim(start);
+            }
+            race?
+        } else {
+            e.is_transient() && attempt < env.retries.max(1)
+        };
+        if !retry || env.stop.is_stopped() {
+            if e.is_data_error() {
+                let why = diagnose(conn, insert, params).await;
+                return Err(Error::Data(format!(
+                    "{}: the new schema cannot hold rows of the table. What the rows would become:\n{why}",
+                    server_message(&e)
+                )));
+            }
+            return Err(e);
+        }
+        env.stats.copy.retries.fetch_add(1, Ordering::Relaxed);
+        if e.server_code() == Some(ER_DUP_ENTRY) {
+            warn!(
+                "chunk copy met a duplicate while the table changed ({e}); the applier has caught up, retry \
+                 {duplicate_rounds}/{DUPLICATE_ROUNDS}"
+            );
+        } else {
+            attempt += 1;
+            warn!("chunk copy failed ({e}){}; retry {attempt}/{}", e.code_label(), env.retries);
+        }
+        (env.on_retry)(e.to_string()).await;
+        if e.server_code() != Some(ER_DUP_ENTRY) {
+            tokio::time::sleep(Duration::from_millis((100 * attempt as u64).min(2000))).await;
+        }
+        if e.needs_reconnect() {
+            *conn = copy_connection(env).await?;
         }
     }
+}
+
+/// How many times a chunk that meets a duplicate is retried after the applier has caught up, at most.
+const DUPLICATE_ROUNDS: u32 = 5;
+/// How long the duplicate check waits for the applier to catch up before it retries anyway.
+const CATCH_UP_LIMIT: Duration = Duration::from_secs(10);
+
+/// A duplicate for a unique key of the ghost can be a race, not a row the schema cannot hold: another row
+/// held the value when it was copied, gave it up since, and the applier has not written that change yet
+/// (the chunk reads the present, the rest of the ghost lags by the applier's delay). It is real when the
+/// ghost was caught up: once the applier has written every transaction committed before the failure, if no
+/// change of the table came in since the chunk began, the two rows hold the same value at one moment of the
+/// original, and no retry changes that. Returns whether to retry.
+async fn duplicate_may_be_a_race(conn: &mut Conn, env: &CopyEnv, events_before: u64) -> Result<bool> {
+    let executed: Option<String> = conn.query_first("SELECT @@global.gtid_executed").await?;
+    let executed = GtidSet::parse(&executed.unwrap_or_default())?;
+    let deadline = Instant::now() + CATCH_UP_LIMIT;
+    let mut stop = env.stop.clone();
+    while !env.stats.apply.applied().includes(&executed) {
+        if Instant::now() >= deadline {
+            debug!("duplicate during the copy: the applier is still behind after {CATCH_UP_LIMIT:?}; retrying");
+            return Ok(true);
+        }
+        // Polled: the applier's position is a counter in Stats, not an event; the wait is bounded.
+        tokio::select! {
+            _ = tokio::time::sleep(Duration::from_millis(20)) => {}
+            _ = stop.stopped() => return Ok(false),
+        }
+    }
+    Ok(env.stats.apply.events.load(Ordering::Relaxed) != events_before)
 }
 
 pub(super) async fn copy_connection(env: &CopyEnv) -> Result<Conn> {
@@ -130,9 +188,6 @@ pub(super) async fn copy_connection(env: &CopyEnv) -> Result<Conn> {
     conn.query_drop("SET SESSION innodb_lock_wait_timeout = 3").await?;
     Ok(conn)
 }
-
-/// Server errors that mean "this row does not fit the new schema".
-const DATA_ERRORS: &[u16] = &[1048, 1062, 1264, 1265, 1292, 1366, 1406, 3140, 1690];
 
 /// `Warning: <message>` lines of the last statement, gh-ost's --panic-on-warnings format.
 async fn warnings(conn: &mut Conn) -> Result<String> {

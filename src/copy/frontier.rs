@@ -7,10 +7,14 @@
 //! - a key above every claimed chunk (and within the copy range) is **dropped**: its chunk will copy it;
 //! - a key inside a claimed chunk that is not yet committed **waits** for that chunk, so the change
 //!   lands after the (possibly older) copied row and wins;
-//! - a key in a committed chunk, or above the copy range (which only the binlog fills), is **applied**.
+//! - a key in a committed chunk, or above the copy range (which only the binlog fills), is **applied**;
+//! - a key in a chunk **released** for a retry (its statement failed on a duplicate that may be a race with
+//!   the applier) is **dropped**: the chunk is claimed again before its next read, under the same lock as
+//!   the verdicts, so that read is taken after every change dropped meanwhile was committed.
 //!
 //! The ghost table therefore never holds a row of an unclaimed chunk, which lets the copier use a plain
-//! `INSERT ... SELECT`: a duplicate is a real unique-key violation, never a race.
+//! `INSERT ... SELECT`: a duplicate on the migration key cannot happen. (One on another unique key of the
+//! ghost can still be a race with the applier's delay; `copy::chunk` tells it from a real one.)
 
 use std::collections::BTreeMap;
 use std::sync::Mutex;
@@ -34,6 +38,8 @@ struct State {
     claimed: i128,
     /// Claimed chunks not yet committed: start -> end (inclusive).
     in_flight: BTreeMap<i128, i128>,
+    /// Claimed chunks whose statement failed and that are not being read now: start -> end.
+    released: BTreeMap<i128, i128>,
     /// Every key <= committed is in a committed chunk.
     committed: i128,
     /// Ends of committed chunks above `committed` (chunks commit out of order).
@@ -57,6 +63,7 @@ impl Frontier {
                 max,
                 claimed: after,
                 in_flight: BTreeMap::new(),
+                released: BTreeMap::new(),
                 committed: after,
                 committed_ends: BTreeMap::new(),
                 failed: false,
@@ -76,6 +83,11 @@ impl Frontier {
         }
         if key > s.claimed {
             return Verdict::Drop;
+        }
+        if let Some((_, &end)) = s.released.range(..=key).next_back() {
+            if key <= end {
+                return Verdict::Drop;
+            }
         }
         match s.in_flight.range(..=key).next_back() {
             Some((&start, &end)) if key <= end => Verdict::Wait(start),
@@ -101,6 +113,25 @@ impl Frontier {
         let end = end.min(s.max);
         s.in_flight.insert(start, end);
         s.claimed = end;
+    }
+
+    /// The chunk's statement failed and will be retried later: changes to its keys are dropped meanwhile,
+    /// and whoever waits for it is woken (the applier must not wait for a chunk that waits for it).
+    pub(crate) fn release(&self, start: i128) {
+        let mut s = self.lock();
+        if let Some(end) = s.in_flight.remove(&start) {
+            s.released.insert(start, end);
+        }
+        drop(s);
+        self.commits.send_modify(|n| *n += 1);
+    }
+
+    /// Claims a released chunk again; call before its next read.
+    pub(crate) fn reclaim(&self, start: i128) {
+        let mut s = self.lock();
+        if let Some(end) = s.released.remove(&start) {
+            s.in_flight.insert(start, end);
+        }
     }
 
     /// Marks a claimed chunk committed; returns the new contiguous committed key (the resume point).
@@ -129,7 +160,11 @@ impl Frontier {
         self.commits.send_modify(|n| *n += 1);
     }
 
-    /// Waits until the chunk that started at `start` has committed (or the copy failed).
+    pub(crate) fn failed(&self) -> bool {
+        self.lock().failed
+    }
+
+    /// Waits until the chunk that started at `start` has committed or was released (or the copy failed).
     pub(crate) async fn wait(&self, start: i128) {
         let mut rx = self.commits.subscribe();
         loop {
@@ -171,6 +206,33 @@ mod tests {
         assert_eq!(f.next_start(), None, "the claim is capped at the range max");
         assert_eq!(f.commit(21), 100);
         assert_eq!(f.verdict(50), Verdict::Apply);
+    }
+
+    #[test]
+    fn a_released_chunk_drops_changes_until_it_is_claimed_again() {
+        let f = Frontier::new(0, 100);
+        f.claim(1, 10);
+        f.claim(11, 20);
+        f.release(11);
+        assert_eq!(f.verdict(15), Verdict::Drop, "its next read holds the change");
+        assert_eq!(f.verdict(5), Verdict::Wait(1), "other chunks keep their verdicts");
+        assert_eq!(f.verdict(25), Verdict::Drop);
+        f.reclaim(11);
+        assert_eq!(f.verdict(15), Verdict::Wait(11));
+        assert_eq!(f.commit(1), 10);
+        assert_eq!(f.commit(11), 20);
+        assert_eq!(f.verdict(15), Verdict::Apply);
+    }
+
+    #[tokio::test]
+    async fn releasing_wakes_the_waiters() {
+        let f = std::sync::Arc::new(Frontier::new(0, 10));
+        f.claim(1, 5);
+        let g = f.clone();
+        let waiter = tokio::spawn(async move { g.wait(1).await });
+        tokio::task::yield_now().await;
+        f.release(1);
+        waiter.await.unwrap();
     }
 
     #[tokio::test]

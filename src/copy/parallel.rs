@@ -117,7 +117,7 @@ async fn worker(
         };
         let chunk_started = std::time::Instant::now();
         let insert = format!("{insert_head} WHERE {key} BETWEEN {start} AND {end}");
-        let copied = insert_chunk(&mut conn, &insert, &[], &plan, &env).await?;
+        let copied = insert_chunk(&mut conn, &insert, &[], &plan, &env, Some((&frontier, start))).await?;
         let committed = frontier.commit(start);
         // Workers adapt the chunk size in turn; the control socket's chunk-size= sets a new starting point.
         env.chunk_done(chunk, copied, chunk_started);

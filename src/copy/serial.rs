@@ -77,7 +77,7 @@ pub(crate) async fn run(plan: CopyPlan, mut conn: Conn, env: CopyEnv, range: Opt
             exists.join(" AND ")
         );
         let chunk_started = std::time::Instant::now();
-        let copied = insert_chunk(&mut conn, &insert, &params, &plan, &env).await?;
+        let copied = insert_chunk(&mut conn, &insert, &params, &plan, &env, None).await?;
         env.chunk_done(chunk, copied, chunk_started);
         progress.set_watermark(end.clone());
         env.nice_pause(chunk_started).await;

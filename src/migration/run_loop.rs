@@ -199,9 +199,13 @@ impl RunLoop<'_> {
                 Ok(()) => return Ok(()),
                 Err(e) if e.is_transient() && attempt < c.default_retries => {
                     attempt += 1;
-                    warn!("applying binlog changes failed ({e}); retry {attempt}/{}", c.default_retries);
+                    warn!(
+                        "applying binlog changes failed ({e}){}; retry {attempt}/{}",
+                        e.code_label(),
+                        c.default_retries
+                    );
                     tokio::time::sleep(Duration::from_millis((20 * u64::from(attempt)).min(1000))).await;
-                    if matches!(e.server_code(), None | Some(2006 | 2013)) {
+                    if e.needs_reconnect() {
                         self.apply_conn = connect(&self.v.primary_opts, "primary (applier)", c.conn.timeout).await?;
                         setup_writer(&mut self.apply_conn, c.writer_mode().read_committed()).await?;
                     }
@@ -259,7 +263,7 @@ impl RunLoop<'_> {
         let Some(cp) = self.checkpoint.as_mut() else { return };
         let record = Checkpoint {
             alter: c.alter.clone(),
-            applied: self.applier.applied.clone(),
+            applied: self.applier.applied().clone(),
             copy_done: self.state.copy_done,
             copy_last_key: self.stats.copy.watermark().or_else(|| cp.resumed_last_key.clone()),
             copy_max_key: cp.copy_max.clone(),
@@ -286,7 +290,7 @@ impl RunLoop<'_> {
             self.state.last_status_log = Instant::now();
         }
         let (copied, estimated) = (self.stats.rows_copied(), self.stats.estimated());
-        let coordinates = self.applier.applied.to_string();
+        let coordinates = self.applier.applied().to_string();
         self.m.progress.send_modify(|p| {
             p.copied = copied;
             p.estimated = estimated;

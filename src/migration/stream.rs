@@ -117,7 +117,7 @@ impl Migrator {
         tasks.spawn_until_stopped("throttler", throttle::run(tcfg, insp, tmig, lent, tasks.stop_signal()));
 
         let mut applier = Applier::new(apply, c.copy.dml_batch_size, stats.clone());
-        applier.applied = start;
+        applier.set_applied(start);
         let checkpoint = match c.checkpoint.enabled {
             true => Some(Checkpointing::open(c, v, resume).await?),
             false => None,

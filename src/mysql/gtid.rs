@@ -69,6 +69,15 @@ impl GtidSet {
             .is_some_and(|v| v.iter().any(|&(a, b)| a <= gno && gno <= b))
     }
 
+    /// Whether every transaction of `other` is in this set.
+    pub(crate) fn includes(&self, other: &GtidSet) -> bool {
+        other.sets.iter().all(|(sid, wanted)| {
+            let have = self.sets.get(sid).map_or(&[][..], |v| v.as_slice());
+            // Both lists are sorted and merged: each wanted interval lies inside one held interval.
+            wanted.iter().all(|&(a, b)| have.iter().any(|&(x, y)| x <= a && b <= y))
+        })
+    }
+
     /// The set as the binlog dump request wants it (intervals with exclusive ends).
     pub(crate) fn to_sids(&self) -> Result<Vec<Sid<'static>>> {
         let mut out = Vec::new();
@@ -136,6 +145,25 @@ mod tests {
     use super::*;
 
     const U: &str = "3e11fa47-71ca-11e1-9e33-c80aa9429562";
+
+    #[test]
+    fn includes_is_set_containment() {
+        let v = "4e11fa47-71ca-11e1-9e33-c80aa9429562";
+        let big = GtidSet::parse(&format!("{U}:1-10:12-20,{v}:1-3")).unwrap();
+        for (small, inside) in [
+            (String::new(), true),
+            (format!("{U}:1-10"), true),
+            (format!("{U}:3,{U}:15-20,{v}:2"), true),
+            (format!("{U}:1-12"), false),
+            (format!("{U}:11"), false),
+            (format!("{U}:20-21"), false),
+            (format!("{v}:4"), false),
+            ("5e11fa47-71ca-11e1-9e33-c80aa9429562:1".to_string(), false),
+        ] {
+            assert_eq!(big.includes(&GtidSet::parse(&small).unwrap()), inside, "{small}");
+        }
+        assert!(GtidSet::default().includes(&GtidSet::default()));
+    }
 
     #[test]
     fn parse_and_print() {

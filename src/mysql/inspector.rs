@@ -5,6 +5,7 @@
 use mysql_async::prelude::Queryable;
 use mysql_async::Conn;
 
+use crate::error::codes::ER_TABLEACCESS_DENIED_ERROR;
 use crate::error::{Context, Error, Result};
 use crate::mysql::endpoint::Endpoint;
 use crate::mysql::schema::{Column, TableInfo, UniqueKey};
@@ -141,7 +142,7 @@ pub(crate) async fn replication_source(conn: &mut Conn) -> Result<Option<Endpoin
     )
     .await
     .map_err(|e| {
-        if e.server_code() == Some(1142) {
+        if e.server_code() == Some(ER_TABLEACCESS_DENIED_ERROR) {
             Error::precondition(
                 "the account cannot read performance_schema.replication_connection_configuration to find the primary",
                 "GRANT SELECT ON performance_schema.* to the migration user, or pass --assume-master-host",

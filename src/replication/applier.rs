@@ -16,6 +16,7 @@ use mysql_async::prelude::Queryable;
 use mysql_async::Conn;
 
 use crate::copy::frontier::{Frontier, Verdict};
+use crate::error::codes::ER_DUP_ENTRY;
 use crate::error::{Error, Result};
 use crate::mysql::gtid::GtidSet;
 use crate::mysql::schema::Column;
@@ -52,6 +53,9 @@ enum Op {
     Delete(Image),
 }
 
+/// Immediate rewrites of a batch that met a duplicate (see `flush`).
+const DUPLICATE_RETRIES: u32 = 2;
+
 /// Flush when the statement grows past this, whatever the row count (rows can be large BLOBs).
 const MAX_BATCH_BYTES: usize = 8 << 20;
 
@@ -61,8 +65,8 @@ pub(crate) struct Applier {
     batch_bytes: usize,
     pub(crate) max_batch: usize,
     pub(crate) stats: Arc<Stats>,
-    /// Binlog transactions fully written to the ghost table.
-    pub(crate) applied: GtidSet,
+    /// Binlog transactions fully written to the ghost table (also published in `stats.apply.applied`).
+    applied: GtidSet,
     /// A position whose preceding changes are in the unwritten batch.
     pending_position: Option<GtidSet>,
     /// Set while a parallel copy runs: decides, per key, apply / drop / wait.
@@ -83,6 +87,17 @@ impl Applier {
         }
     }
 
+    /// Binlog transactions fully written to the ghost table.
+    pub(crate) fn applied(&self) -> &GtidSet {
+        &self.applied
+    }
+
+    /// Moves the applied position (and publishes it, for the copier's duplicate check).
+    pub(crate) fn set_applied(&mut self, set: GtidSet) {
+        self.stats.apply.set_applied(&set);
+        self.applied = set;
+    }
+
     /// Coordinates with a parallel copy (single integer key, see `frontier`).
     pub(crate) fn set_frontier(&mut self, frontier: Option<Arc<Frontier>>) {
         self.frontier = frontier;
@@ -92,26 +107,35 @@ impl Applier {
     async fn settle_with_copy(&mut self) {
         let Some(f) = self.frontier.clone() else { return };
         let Some((i, col, _)) = self.plan.key.first().cloned() else { return };
-        let mut waits = Vec::new();
-        let before = self.batch.len();
-        self.batch.retain(|_, op| {
-            let img = match op {
-                Op::Upsert(img) | Op::Delete(img) => img,
-            };
-            // A key that cannot be read as an integer is applied; the plan only enables the frontier for
-            // NOT NULL integer keys, so this does not happen.
-            match img.get(i).and_then(|v| integer_key(&col, v)).map(|k| f.verdict(k)) {
-                Some(Verdict::Drop) => false,
-                Some(Verdict::Wait(start)) => {
-                    waits.push(start);
-                    true
+        let mut waited = false;
+        // Verdicts are taken again after every wait: the chunk waited for may have been released for a
+        // retry rather than committed, and its keys are then dropped.
+        loop {
+            let mut waits = Vec::new();
+            let before = self.batch.len();
+            self.batch.retain(|_, op| {
+                let img = match op {
+                    Op::Upsert(img) | Op::Delete(img) => img,
+                };
+                // A key that cannot be read as an integer is applied; the plan only enables the frontier for
+                // NOT NULL integer keys, so this does not happen.
+                match img.get(i).and_then(|v| integer_key(&col, v)).map(|k| f.verdict(k)) {
+                    Some(Verdict::Drop) => false,
+                    Some(Verdict::Wait(start)) => {
+                        waits.push(start);
+                        true
+                    }
+                    _ => true,
                 }
-                _ => true,
+            });
+            self.stats.apply.dropped.fetch_add((before - self.batch.len()) as u64, Ordering::Relaxed);
+            if waits.is_empty() || f.failed() {
+                break;
             }
-        });
-        self.stats.apply.dropped.fetch_add((before - self.batch.len()) as u64, Ordering::Relaxed);
-        if !waits.is_empty() {
-            self.stats.apply.waits.fetch_add(1, Ordering::Relaxed);
+            if !waited {
+                self.stats.apply.waits.fetch_add(1, Ordering::Relaxed);
+                waited = true;
+            }
             waits.sort_unstable();
             waits.dedup();
             for start in waits {
@@ -146,7 +170,7 @@ impl Applier {
     /// Notes that every change before this point has been handed to the applier.
     pub(crate) fn position(&mut self, set: GtidSet) {
         if self.batch.is_empty() {
-            self.applied = set;
+            self.set_applied(set);
             self.pending_position = None;
         } else {
             self.pending_position = Some(set);
@@ -182,7 +206,7 @@ impl Applier {
         self.settle_with_copy().await;
         if self.batch.is_empty() {
             if let Some(p) = self.pending_position.take() {
-                self.applied = p;
+                self.set_applied(p);
             }
             return Ok(());
         }
@@ -199,18 +223,25 @@ impl Applier {
         if in_transaction {
             sql.push_str("; COMMIT");
         }
-        if let Err(e) = conn.query_drop(&sql).await {
+        let mut duplicates = 0;
+        while let Err(e) = conn.query_drop(&sql).await {
             // The batch is kept: the caller retries it (after reconnecting) or aborts.
             if in_transaction {
                 let _ = conn.query_drop("ROLLBACK").await;
             }
             let e = Error::from(e);
-            if e.server_code() == Some(1062) {
+            if e.server_code() != Some(ER_DUP_ENTRY) {
+                return Err(e);
+            }
+            // The copy may have inserted one of the batch's keys between its DELETE and its INSERT (deleting
+            // a key that is not there yet locks nothing under READ COMMITTED). The batch deletes every key it
+            // writes, so writing it again settles that; a duplicate that stays is a row the schema rejects.
+            if duplicates == DUPLICATE_RETRIES {
                 return Err(Error::Data(format!(
                     "applying binlog changes to the ghost table: {e} (the new schema rejects rows the old one holds)"
                 )));
             }
-            return Err(e);
+            duplicates += 1;
         }
         let written = self.batch.len() as u64;
         self.stats.apply.rows_written.fetch_add(written, Ordering::Relaxed);
@@ -218,7 +249,7 @@ impl Applier {
         self.batch.clear();
         self.batch_bytes = 0;
         if let Some(p) = self.pending_position.take() {
-            self.applied = p;
+            self.set_applied(p);
         }
         Ok(())
     }

@@ -106,6 +106,17 @@ pub(crate) struct ApplyStats {
     pub(crate) dropped: AtomicU64,
     /// Batches that waited for a chunk in flight.
     pub(crate) waits: AtomicU64,
+    /// GTID set of the binlog transactions written to the ghost table (the applier's position).
+    pub(crate) applied: Mutex<GtidSet>,
+}
+
+impl ApplyStats {
+    pub(crate) fn applied(&self) -> GtidSet {
+        self.applied.lock().unwrap_or_else(|p| p.into_inner()).clone()
+    }
+    pub(crate) fn set_applied(&self, set: &GtidSet) {
+        self.applied.lock().unwrap_or_else(|p| p.into_inner()).clone_from(set);
+    }
 }
 
 #[derive(Debug, Default)]

@@ -1,5 +1,8 @@
 //! One error type for the engine, split into transient failures (retry, reconnect, resume) and fatal ones
-//! (abort safely, leaving the original table as it was).
+//! (abort safely, leaving the original table as it was). What a server error code means is decided in one
+//! place, `codes`.
+
+pub(crate) mod codes;
 
 use std::fmt;
 
@@ -60,19 +63,36 @@ pub enum Error {
     },
 }
 
-/// MySQL server error codes worth retrying: deadlock, lock wait timeout, lost connection, server shutdown,
-/// query interrupted (our own KILL of a stuck statement), too many connections.
-const TRANSIENT_SERVER_CODES: &[u16] = &[1205, 1213, 1040, 1053, 1317, 2006, 2013, 3572, 4031];
-
 impl Error {
     /// Transient errors may succeed on retry (after reconnecting); fatal ones must abort the run.
     pub fn is_transient(&self) -> bool {
         match self {
-            Error::Mysql(e) => mysql_is_transient(e),
+            Error::Mysql(e) => mysql_kind(e).is_transient(),
             Error::Io(_) | Error::CutOver(_) => true,
             Error::Context { source, .. } => source.is_transient(),
             _ => false,
         }
+    }
+
+    /// Whether a retry must open a new connection first (the old one is gone, or the server behind it
+    /// refuses writes).
+    pub(crate) fn needs_reconnect(&self) -> bool {
+        match self {
+            Error::Mysql(e) => mysql_kind(e).needs_reconnect(),
+            Error::Io(_) => true,
+            Error::Context { source, .. } => source.needs_reconnect(),
+            _ => false,
+        }
+    }
+
+    /// The server code's symbol for logs, e.g. ` [ER_LOCK_WAIT_TIMEOUT]`; empty when there is none.
+    pub(crate) fn code_label(&self) -> String {
+        self.server_code().and_then(codes::name).map(|n| format!(" [{n}]")).unwrap_or_default()
+    }
+
+    /// A server error saying that a row does not fit the new schema.
+    pub(crate) fn is_data_error(&self) -> bool {
+        self.server_code().is_some_and(|c| codes::kind(c) == codes::Kind::Data)
     }
 
     /// The MySQL server error code, if this is a server error.
@@ -89,11 +109,18 @@ impl Error {
     }
 }
 
-pub fn mysql_is_transient(e: &mysql_async::Error) -> bool {
+/// What a client library error means: server errors by their code; a broken socket or a connection the
+/// driver saw close is a lost connection; a TLS failure (a wrong CA, a certificate that does not match)
+/// and the driver's protocol complaints do not heal.
+fn mysql_kind(e: &mysql_async::Error) -> codes::Kind {
+    use mysql_async::{DriverError as D, IoError};
     match e {
-        mysql_async::Error::Io(_) | mysql_async::Error::Driver(_) => true,
-        mysql_async::Error::Server(s) => TRANSIENT_SERVER_CODES.contains(&s.code),
-        _ => false,
+        mysql_async::Error::Server(s) => codes::kind(s.code),
+        mysql_async::Error::Io(IoError::Io(_)) => codes::Kind::Connection,
+        mysql_async::Error::Driver(D::ConnectionClosed | D::PacketOutOfOrder | D::BadCompressedPacketHeader) => {
+            codes::Kind::Connection
+        }
+        _ => codes::Kind::Definite,
     }
 }
 
