@@ -9,6 +9,7 @@
 //! `replication::applier` -> the ghost table, while `copy` fills the ghost table in chunks; `migration`
 //! runs the phases and owns the runtime state (`state`) it lends to the roles.
 
+pub(crate) mod checksum;
 pub mod config;
 pub(crate) mod control;
 pub(crate) mod copy;
@@ -20,6 +21,7 @@ pub(crate) mod phase;
 pub(crate) mod replication;
 pub(crate) mod state;
 
+pub use checksum::ChecksumReport;
 pub use config::Config;
 pub use error::{Error, Result};
 pub use migration::{Migrator, Outcome, TableNames};

@@ -16,6 +16,8 @@ pub enum Phase {
     Validating,
     /// Copying rows and applying the binlog; also catching up after the copy and between cut-over attempts.
     Migrating,
+    /// The copy is done: comparing the ghost with the original under one snapshot (and repairing).
+    Verifying,
     /// Ready, but the postpone flag file exists: the ghost keeps in sync.
     Postponing,
     /// Ready, but a throttle holds: no cut-over while throttled.
@@ -31,10 +33,11 @@ pub enum Phase {
 }
 
 impl Phase {
-    pub const ALL: [Phase; 9] = [
+    pub const ALL: [Phase; 10] = [
         Phase::Init,
         Phase::Validating,
         Phase::Migrating,
+        Phase::Verifying,
         Phase::Postponing,
         Phase::ThrottledBeforeCutOver,
         Phase::CuttingOver,
@@ -49,6 +52,7 @@ impl Phase {
             Phase::Init => "init",
             Phase::Validating => "validating",
             Phase::Migrating => "migrating",
+            Phase::Verifying => "verifying",
             Phase::Postponing => "postponing cut-over",
             Phase::ThrottledBeforeCutOver => "throttled before cut-over",
             Phase::CuttingOver => "cut-over",
@@ -83,6 +87,7 @@ mod tests {
                 "init",
                 "validating",
                 "migrating",
+                "verifying",
                 "postponing cut-over",
                 "throttled before cut-over",
                 "cut-over",

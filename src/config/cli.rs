@@ -7,9 +7,9 @@ use std::time::Duration;
 use clap::{Args, Parser, Subcommand};
 
 use super::{
-    defaults, parse_endpoint, require_target, CheckpointSettings, Config, Connection, ControlSettings, CopySettings,
-    CutOverKind, CutOverSettings, HelperTables, HookSettings, LoadLimits, SchemaRules, Secret, ThrottleSettings, Tls,
-    Topology,
+    defaults, parse_endpoint, require_target, CheckpointSettings, ChecksumSettings, Config, Connection,
+    ControlSettings, CopySettings, CutOverKind, CutOverSettings, HelperTables, HookSettings, LoadLimits, SchemaRules,
+    Secret, ThrottleSettings, Tls, Topology,
 };
 use crate::error::{Error, Result};
 use crate::mysql::alter;
@@ -277,6 +277,18 @@ pub struct MigrateArgs {
     #[arg(long)]
     pub panic_flag_file: Option<PathBuf>,
 
+    // ---- verification (wraith's own)
+    /// Compare the ghost with the original under one snapshot after the copy, repair differences, and
+    /// never cut over onto a ghost that differs. --checksum=false skips it (unsafe: as gh-ost, unverified)
+    #[arg(long, num_args = 0..=1, require_equals = true, default_missing_value = "true", default_value = "true")]
+    pub checksum: bool,
+    /// Rounds of repairs of differing chunks before the run stops (0: stop at the first difference)
+    #[arg(long, default_value_t = defaults::CHECKSUM_MAX_REPAIRS)]
+    pub checksum_max_repairs: u32,
+    /// While the cut-over is postponed, verify again this often (e.g. 10m, 90s)
+    #[arg(long, default_value = defaults::CHECKSUM_INTERVAL, value_parser = parse_seconds_or_duration)]
+    pub checksum_interval: Duration,
+
     // ---- checkpointing
     /// Write a checkpoint (copy position and applied binlog GTID set) to _<t>_ghk periodically
     #[arg(long, num_args = 0..=1, require_equals = true, default_missing_value = "true", default_value = "false")]
@@ -460,6 +472,12 @@ impl MigrateArgs {
             force_named: self.force_named_cut_over,
             postpone_flag_file: self.postpone_cut_over_flag_file,
             analyze_ghost_table: self.analyze_ghost_table_before_cutover,
+        };
+        c.checksum = ChecksumSettings {
+            enabled: self.checksum,
+            max_repairs: self.checksum_max_repairs,
+            interval: self.checksum_interval.max(Duration::from_secs(1)),
+            ..ChecksumSettings::default()
         };
         c.checkpoint = CheckpointSettings {
             enabled: self.checkpoint,

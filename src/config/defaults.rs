@@ -14,6 +14,10 @@ pub const THROTTLE_ADDITIONAL_FLAG_FILE: &str = "/tmp/gh-ost.throttle";
 pub const CUT_OVER_LOCK_TIMEOUT_SECONDS: i64 = 3;
 pub const EXPONENTIAL_BACKOFF_MAX_INTERVAL: i64 = 64;
 pub const CHECKPOINT_SECONDS: i64 = 300;
+/// wraith's own: the verification before the cut-over.
+pub const CHECKSUM_MAX_REPAIRS: u32 = 3;
+pub const CHECKSUM_INTERVAL: &str = "10m";
+pub const CHECKSUM_CONNECTIONS: usize = 4;
 pub const HOOKS_STATUS_INTERVAL: i64 = 60;
 pub const STATUS_INTERVAL_SECONDS: u64 = 5;
 /// wraith only: zero keeps --chunk-size fixed.

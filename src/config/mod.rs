@@ -39,6 +39,7 @@ pub struct Config {
     pub schema: SchemaRules,
     pub tables: HelperTables,
     pub copy: CopySettings,
+    pub checksum: ChecksumSettings,
     pub throttle: ThrottleSettings,
     pub cut_over: CutOverSettings,
     pub checkpoint: CheckpointSettings,
@@ -114,6 +115,30 @@ pub struct HelperTables {
     pub initially_drop_old_table: bool,
     pub initially_drop_ghost_table: bool,
     pub ok_to_drop_table: bool,
+}
+
+/// wraith's own: the comparison of the ghost with the original after the copy, before the cut-over.
+#[derive(Debug, Clone)]
+pub struct ChecksumSettings {
+    /// On by default; off (`--checksum=false`) cuts over onto an unverified ghost, as gh-ost does.
+    pub enabled: bool,
+    /// Rounds of repairs of mismatching chunks before the run stops (0: stop at the first mismatch).
+    pub max_repairs: u32,
+    /// While the cut-over is postponed, a pass repeats this often.
+    pub interval: Duration,
+    /// Connections comparing chunks in parallel.
+    pub connections: usize,
+}
+
+impl Default for ChecksumSettings {
+    fn default() -> Self {
+        ChecksumSettings {
+            enabled: true,
+            max_repairs: defaults::CHECKSUM_MAX_REPAIRS,
+            interval: humantime::parse_duration(defaults::CHECKSUM_INTERVAL).unwrap_or(Duration::from_secs(600)),
+            connections: defaults::CHECKSUM_CONNECTIONS,
+        }
+    }
 }
 
 /// The row copy and the binlog apply: sizes, parallelism and the writers' sql_mode.
@@ -317,6 +342,7 @@ impl Config {
             schema: SchemaRules::default(),
             tables: HelperTables::default(),
             copy: CopySettings::default(),
+            checksum: ChecksumSettings::default(),
             throttle: ThrottleSettings::default(),
             cut_over: CutOverSettings::default(),
             checkpoint: CheckpointSettings::default(),

@@ -69,7 +69,7 @@ pub(crate) struct Range {
 /// `(k1 > ?) OR (k1 = ? AND k2 > ?) ...` with `op` for the last column of each term (`>`, `>=`, `<`, `<=`);
 /// expanded rather than a row constructor so the range optimizer always uses the key. Returns the SQL and
 /// the order in which key values must be bound.
-pub(super) fn bound(cols: &[String], prefix: &str, strict: &str, last: &str) -> (String, Vec<usize>) {
+pub(crate) fn bound(cols: &[String], prefix: &str, strict: &str, last: &str) -> (String, Vec<usize>) {
     let mut terms = Vec::new();
     let mut order = Vec::new();
     for i in 0..cols.len() {
@@ -86,7 +86,7 @@ pub(super) fn bound(cols: &[String], prefix: &str, strict: &str, last: &str) -> 
     (format!("({})", terms.join(" OR ")), order)
 }
 
-pub(super) fn bind(values: &[Value], order: &[usize], out: &mut Vec<Value>) {
+pub(crate) fn bind(values: &[Value], order: &[usize], out: &mut Vec<Value>) {
     out.extend(order.iter().map(|&i| values[i].clone()));
 }
 

@@ -37,6 +37,10 @@ pub enum Error {
     #[error("data does not fit the new schema: {0}")]
     Data(String),
 
+    /// The ghost table differs from the original and repairs did not make them equal: no cut-over.
+    #[error("checksum: {0}")]
+    Checksum(String),
+
     /// The cut-over could not complete this attempt; the original table is still in place.
     #[error("cut-over attempt failed: {0}")]
     CutOver(String),

@@ -74,6 +74,7 @@ impl RunLoop<'_> {
             parallel_copy: self.state.frontier.is_some(),
             changes_dropped: apply.dropped.load(Ordering::Relaxed),
             applier_waits: apply.waits.load(Ordering::Relaxed),
+            checksum: self.state.checksum.clone(),
         })
     }
 }

@@ -5,7 +5,7 @@
 //! Invariants: the event loop keeps applying the binlog while the gate is closed, so the ghost stays in
 //! sync however long the cut-over is postponed; a failed attempt leaves the original table in place.
 
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use mysql_async::prelude::Queryable;
 use tracing::{info, warn};
@@ -62,7 +62,19 @@ impl<'a> RunLoop<'a> {
                 backlog_capacity: BACKLOG,
             };
             match self.state.gate.check(facts) {
-                None => return Ok(()),
+                None => {
+                    // A postponement may have lasted long after the last pass: the cut-over goes onto a
+                    // ghost verified since the postponement ended.
+                    if self.state.postponed_logged
+                        && !self.state.verified_after_postpone
+                        && self.checksum_plan.is_some()
+                    {
+                        self.state.verified_after_postpone = true;
+                        self.verify_again().await?;
+                        continue;
+                    }
+                    return Ok(());
+                }
                 Some(Wait::Postponed) => {
                     if !self.state.postponed_logged {
                         if let Some(f) = self.settings.postpone_flag_file.get() {
@@ -72,12 +84,32 @@ impl<'a> RunLoop<'a> {
                         self.hook(HookEvent::BeginPostponed).await?;
                     }
                     self.m.set_phase(Phase::Postponing);
+                    self.state.verified_after_postpone = false;
+                    if self.verification_due(self.m.cfg.checksum.interval) {
+                        self.verify_again().await?;
+                        continue;
+                    }
                 }
                 Some(Wait::Throttled) => self.m.set_phase(Phase::ThrottledBeforeCutOver),
                 Some(Wait::Backoff | Wait::Backlog) => {}
             }
             self.step().await?;
         }
+    }
+
+    /// Whether the last pass ended more than `age` ago (never, with --checksum=false).
+    fn verification_due(&self, age: Duration) -> bool {
+        self.checksum_plan.is_some() && self.state.last_verified.is_none_or(|t| t.elapsed() > age)
+    }
+
+    async fn verify_again(&mut self) -> Result<()> {
+        if let Some(plan) = self.checksum_plan.clone() {
+            let report = self.verify(&plan).await?;
+            if let (Some(first), Some(again)) = (self.state.checksum.as_mut(), report) {
+                first.repaired += again.repaired;
+            }
+        }
+        Ok(())
     }
 
     /// One attempt, with what precedes it (ANALYZE, the before-cut-over hook, STOP REPLICA for

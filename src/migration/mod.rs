@@ -1,5 +1,6 @@
 //! The migration: one run of one ALTER, read top to bottom in `Migrator::migrate`, phase by phase:
-//! validate, prepare, stream, copy, cut over (catching up and postponing until the gate opens), clean up.
+//! validate, prepare, stream, copy, verify (the ghost against the original), cut over (catching up and
+//! postponing until the gate opens, verifying again before a postponed cut-over), clean up.
 //!
 //! Invariants:
 //! - the original table is never written except by the cut-over's RENAME (and an instant ALTER the
@@ -20,6 +21,7 @@ mod prepare;
 mod run_loop;
 mod stream;
 mod validate;
+mod verify;
 
 use std::future::Future;
 use std::time::{Duration, Instant};
@@ -101,6 +103,7 @@ impl Migrator {
                 p.copied_rows = o.rows_copied;
                 p.estimated_rows = o.rows_copied;
                 p.progress_pct = 100.0;
+                p.checksum = Some(o.checksum.as_ref().map_or("off".to_string(), |r| r.summary()));
                 if let Err(e) = self.hook(HookEvent::Success, &p).await {
                     let _ = self.hook(HookEvent::Failure, &p).await;
                     return Err(Error::Context {
@@ -155,8 +158,11 @@ impl Migrator {
             .stream(v, hooks, ghost.conn, ghost.plans.apply, resume.as_ref(), interrupt, started)
             .await
             .map_err(|e| self.left_behind(e))?;
+        let checksum = std::sync::Arc::new(ghost.plans.checksum);
         let swapped = async {
             run.copy(ghost.plans.copy, resume.as_ref()).await?;
+            run.state.checksum = run.verify(&checksum).await?;
+            run.checksum_plan = Some(checksum);
             run.cut_over().await
         }
         .await;

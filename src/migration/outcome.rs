@@ -24,6 +24,8 @@ pub struct Outcome {
     pub changes_dropped: u64,
     /// Applier batches that waited for a chunk in flight.
     pub applier_waits: u64,
+    /// The verification before the cut-over (None with --checksum=false).
+    pub checksum: Option<crate::ChecksumReport>,
 }
 
 impl Outcome {

@@ -8,6 +8,7 @@
 
 use super::names::TableNames;
 use super::validate::Validated;
+use crate::checksum::ChecksumPlan;
 use crate::config::Config;
 use crate::copy::CopyPlan;
 use crate::error::{Error, Result};
@@ -15,10 +16,11 @@ use crate::mysql::schema::{TableInfo, UniqueKey};
 use crate::mysql::value::integer_bits;
 use crate::replication::applier::ApplyPlan;
 
-/// How rows are copied and changes applied.
+/// How rows are copied, changes applied, and the result verified.
 pub(crate) struct Plans {
     pub(crate) copy: CopyPlan,
     pub(crate) apply: ApplyPlan,
+    pub(crate) checksum: ChecksumPlan,
 }
 
 pub(crate) fn plans(c: &Config, n: &TableNames, v: &Validated, new: &TableInfo) -> Result<Plans> {
@@ -60,8 +62,27 @@ pub(crate) fn plans(c: &Config, n: &TableNames, v: &Validated, new: &TableInfo) 
             && !key.nullable
             && old.column(&key.columns[0]).is_some_and(|c| integer_bits(&c.data_type).is_some()),
     };
+    let checksum = ChecksumPlan {
+        database: c.database.clone(),
+        table: c.table.clone(),
+        ghost: n.ghost.clone(),
+        key_index: copy.key_index.clone(),
+        key_columns: copy.key_columns.clone(),
+        ghost_key_columns: copy.ghost_key_columns.clone(),
+        key_numeric: copy.key_numeric.clone(),
+        columns: shared
+            .iter()
+            .filter_map(|(o, g)| new.column(g).map(|gc| (o.clone(), g.clone(), gc.clone())))
+            .collect(),
+        chunk_rows: (c.copy.chunk_size * 10).clamp(1000, 100_000),
+        same_key_order: key_cols.iter().all(|(_, oc, g)| {
+            new.column(g).is_some_and(|gc| {
+                gc.column_type == oc.column_type && gc.collation == oc.collation && gc.charset == oc.charset
+            })
+        }),
+    };
     let apply = ApplyPlan::new(&c.database, &n.ghost, columns, key_cols);
-    Ok(Plans { copy, apply })
+    Ok(Plans { copy, apply, checksum })
 }
 
 /// Whether the ALTER drops this column of the original. A column dropped and then added again under its

@@ -20,6 +20,7 @@ use tracing::{info, warn};
 
 use super::checkpoint::{self, Checkpoint};
 use super::Migrator;
+use crate::checksum::{ChecksumPlan, ChecksumReport};
 use crate::config::Config;
 use crate::control::hooks::{HookEvent, HookProgress, Hooks};
 use crate::control::status;
@@ -88,6 +89,8 @@ pub(super) struct RunLoop<'a> {
     /// The connection that writes the cut-over's marker.
     pub(super) marker_conn: Conn,
     pub(super) checkpoint: Option<Checkpointing>,
+    /// What the checksum compares, once the copy is done (None with --checksum=false or before).
+    pub(super) checksum_plan: Option<Arc<ChecksumPlan>>,
     /// The loop's own bookkeeping.
     pub(super) state: LoopState,
 }
@@ -103,6 +106,11 @@ pub(super) struct LoopState {
     pub(super) postponed_logged: bool,
     pub(super) replication_stopped: bool,
     pub(super) analyzed: bool,
+    /// The last verification's report, and when it ended.
+    pub(super) checksum: Option<ChecksumReport>,
+    pub(super) last_verified: Option<Instant>,
+    /// A pass ran since the postponement ended.
+    pub(super) verified_after_postpone: bool,
     status_tick: Interval,
     last_status_log: Instant,
     last_status_hook: Instant,
@@ -121,6 +129,9 @@ impl LoopState {
             postponed_logged: false,
             replication_stopped: false,
             analyzed: false,
+            checksum: None,
+            last_verified: None,
+            verified_after_postpone: false,
             status_tick,
             last_status_log: Instant::now(),
             last_status_hook: Instant::now(),
@@ -283,7 +294,18 @@ impl RunLoop<'_> {
     async fn on_tick(&mut self) {
         let c = &self.m.cfg;
         let phase = self.m.phase();
-        let state = status::state_word(phase, self.throttled.borrow().as_deref());
+        let mut state = status::state_word(phase, self.throttled.borrow().as_deref());
+        let cs = &self.stats.checksum;
+        if phase == Phase::Verifying {
+            state = format!(
+                "verifying {}/{} rows in {} chunks",
+                cs.rows.load(Ordering::Relaxed),
+                self.stats.estimated(),
+                cs.chunks.load(Ordering::Relaxed)
+            );
+        } else if let Some(at) = cs.last_clean().filter(|_| !phase.is_after_cut_over()) {
+            state.push_str(&format!(", verified at {}", humantime::format_rfc3339_seconds(at)));
+        }
         let line = status::line(&self.stats, &state, self.changes.len(), BACKLOG);
         if self.state.last_status_log.elapsed() + Duration::from_millis(50) >= c.control.status_interval {
             info!(target: "wraith::status", "{line}");
@@ -341,5 +363,6 @@ pub(super) fn hook_progress(stats: &Stats, phase: Phase) -> HookProgress {
         heartbeat_lag: lag,
         progress_pct: stats.progress_pct(),
         eta: stats.eta(),
+        checksum: stats.checksum.summary(),
     }
 }

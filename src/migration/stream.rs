@@ -141,6 +141,7 @@ impl Migrator {
             apply_conn,
             marker_conn,
             checkpoint,
+            checksum_plan: None,
             state: LoopState::new(c.control.status_interval),
         })
     }

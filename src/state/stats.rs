@@ -22,6 +22,7 @@ pub(crate) struct Stats {
     pub(crate) copy: CopyStats,
     pub(crate) apply: ApplyStats,
     pub(crate) stream: StreamStats,
+    pub(crate) checksum: ChecksumStats,
 }
 
 impl Stats {
@@ -34,6 +35,7 @@ impl Stats {
             copy: CopyStats::default(),
             apply: ApplyStats::default(),
             stream: StreamStats::default(),
+            checksum: ChecksumStats::default(),
         }
     }
 
@@ -127,4 +129,32 @@ pub(crate) struct StreamStats {
     pub(crate) last_event_ts: AtomicU64,
     /// GTID set of transactions received in full (where a reconnect resumes).
     pub(crate) received: Mutex<GtidSet>,
+}
+
+#[derive(Debug, Default)]
+pub(crate) struct ChecksumStats {
+    /// Rows and chunks compared by the pass under way (or the last one).
+    pub(crate) rows: AtomicU64,
+    pub(crate) chunks: AtomicU64,
+    /// Chunks rewritten on the ghost from the original, over the run.
+    pub(crate) repaired: AtomicU64,
+    /// When the last pass that found the tables equal ended.
+    pub(crate) last_clean: Mutex<Option<std::time::SystemTime>>,
+    /// The last verification's summary (`verified N rows in M chunks ...`), or `off`.
+    pub(crate) summary: Mutex<Option<String>>,
+}
+
+impl ChecksumStats {
+    pub(crate) fn last_clean(&self) -> Option<std::time::SystemTime> {
+        *self.last_clean.lock().unwrap_or_else(|p| p.into_inner())
+    }
+    pub(crate) fn set_last_clean(&self, at: std::time::SystemTime) {
+        *self.last_clean.lock().unwrap_or_else(|p| p.into_inner()) = Some(at);
+    }
+    pub(crate) fn summary(&self) -> Option<String> {
+        self.summary.lock().unwrap_or_else(|p| p.into_inner()).clone()
+    }
+    pub(crate) fn set_summary(&self, s: String) {
+        *self.summary.lock().unwrap_or_else(|p| p.into_inner()) = Some(s);
+    }
 }

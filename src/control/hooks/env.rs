@@ -115,6 +115,10 @@ impl Hooks {
         if let Some(extra) = event.extra_variable() {
             v.push(extra);
         }
+        // wraith's own, beside gh-ost's (which keep their names and meanings).
+        if let Some(checksum) = &progress.checksum {
+            v.push(("WRAITH_CHECKSUM", checksum.clone()));
+        }
         v.into_iter().map(|(k, v)| (k.to_string(), v)).collect()
     }
 

@@ -91,6 +91,9 @@ pub struct HookProgress {
     pub progress_pct: f64,
     /// `None` while unknown.
     pub eta: Option<Duration>,
+    /// wraith's own: the last verification's summary (`verified N rows in M chunks (T s), R chunks
+    /// repaired`), `off` with --checksum=false, None before the first pass ends.
+    pub checksum: Option<String>,
 }
 /// Runs the hooks of a migration.
 #[derive(Clone, Debug)]
