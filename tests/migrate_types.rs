@@ -432,6 +432,10 @@ async fn run_case(case: Case) -> Result<()> {
         assert!(report.switched > 0, "no writer saw the new column names after the cut-over: {report:?}");
     }
     assert!(outcome.executed && outcome.rows_copied > 0, "{outcome:?}");
+    // The verification before the cut-over (on by default) compares every type here: a value the copy or
+    // the applier wrote faithfully must compare equal, so nothing is ever repaired.
+    let checksum = outcome.checksum.as_ref().expect("verified before the cut-over");
+    assert!(checksum.rows > 0 && checksum.repaired == 0, "false checksum mismatch: {checksum:?}");
     assert_eq!(outcome.left_behind, vec![format!("{}._t_del", db.name())]);
     // The replica got the same rows (the ghost table's writes replicate like any other).
     db.wait_replica_caught_up().await?;
