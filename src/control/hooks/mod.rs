@@ -244,6 +244,7 @@ mod tests {
             heartbeat_lag: Duration::from_millis(250),
             progress_pct: 42.0,
             eta: Some(Duration::from_millis(61_900)),
+            checksum: None,
         }
     }
 
