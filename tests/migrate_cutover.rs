@@ -85,6 +85,9 @@ async fn blocked_cut_over_retries_while_the_table_keeps_serving() -> Result<()> 
     cfg.cut_over.postpone_flag_file = Some(postpone.path.clone());
     cfg.cut_over.lock_timeout = Duration::from_secs(1);
     cfg.default_retries = 60;
+    // The cut-over's retries are under test: the verification, which would meet the blocker first (its
+    // snapshot lock, retried the same way), is off.
+    cfg.checksum.enabled = false;
     let mut run = Running::start(cfg);
     run.wait_phase(Phase::Postponing, PHASE_TIMEOUT).await?;
 
@@ -142,6 +145,9 @@ async fn cut_over_gives_up_and_leaves_the_original_table() -> Result<()> {
     cfg.cut_over.postpone_flag_file = Some(postpone.path.clone());
     cfg.cut_over.lock_timeout = Duration::from_secs(1);
     cfg.default_retries = 2;
+    // The cut-over's own lock is under test: the verification, which would meet the same blocker first
+    // (its snapshot lock), is off.
+    cfg.checksum.enabled = false;
     let mut run = Running::start(cfg);
     // Copy done (the long transaction would block the copy's shared locks too), then the blocker.
     run.wait_phase(Phase::Postponing, PHASE_TIMEOUT).await?;

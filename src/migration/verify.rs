@@ -132,6 +132,12 @@ impl RunLoop<'_> {
                         self.step().await?;
                     }
                 }
+                Err(Error::CutOver(why)) => {
+                    return Err(Error::Checksum(format!(
+                        "no consistent snapshot after {attempt} attempts ({why}); no cut-over was made. Find the \
+                         long transaction holding the table (performance_schema.metadata_locks), or rerun"
+                    )))
+                }
                 Err(e) => return Err(e),
             }
         }
