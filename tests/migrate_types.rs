@@ -816,8 +816,9 @@ async fn migrate_with_writes(
         db.exec(writes[0].replace("{t}", table)).await?;
     }
     throttle.remove()?;
+    // (A run that stops on what the binlog brought may or may not get this far.)
     if run.wait_phase(Phase::Postponing, PHASE_TIMEOUT).await.is_ok() {
-        for table in ["t", "c"] {
+        for table in ["t", "c"].into_iter().filter(|_| !writes[1].is_empty()) {
             db.exec(writes[1].replace("{t}", table)).await?;
         }
         postpone.remove()?;
@@ -928,8 +929,8 @@ async fn json_values_that_cannot_be_rebuilt_stop_the_run_and_leave_the_table_alo
         ),
         (
             "json_refused_zero_timestamp",
-            "SET sql_mode = ''; INSERT INTO {t} (id, ts) VALUES (100, '0000-00-00');
-             UPDATE {t} SET j = JSON_ARRAY(ts) WHERE id = 100; SET sql_mode = DEFAULT",
+            // (Only the JSON holds it: the TIMESTAMP column would stop the run first, on its own.)
+            "INSERT INTO {t} (id, j) SELECT 100, JSON_ARRAY(ts) FROM z",
             &["zero_timestamp_needs_allow_zero_in_date"],
         ),
     ];
@@ -938,7 +939,9 @@ async fn json_values_that_cannot_be_rebuilt_stop_the_run_and_leave_the_table_alo
         db.exec(
             "CREATE TABLE t (id INT PRIMARY KEY, tb TINYBLOB, ts TIMESTAMP(6) NULL, j JSON);
              INSERT INTO t (id, tb, ts, j) VALUES (1, X'00', '2020-01-01 00:00:00', JSON_ARRAY(1)), (2, NULL, NULL, NULL);
-             CREATE TABLE c LIKE t; INSERT INTO c SELECT * FROM t",
+             CREATE TABLE c LIKE t; INSERT INTO c SELECT * FROM t;
+             SET SESSION sql_mode = ''; CREATE TABLE z (ts TIMESTAMP NULL); INSERT INTO z VALUES ('0000-00-00');
+             SET SESSION sql_mode = DEFAULT",
         )
         .await?;
         db.wait_replica_caught_up().await?;
