@@ -17,7 +17,7 @@ mod migrate_common;
 
 use std::sync::Arc;
 
-use anyhow::{Context, Result};
+use anyhow::{bail, Context, Result};
 use common::*;
 use migrate_common::*;
 use wraith::Phase;
@@ -348,10 +348,24 @@ fn compared(rename: &dyn Fn(&str) -> String) -> Vec<String> {
     out
 }
 
+/// The table a case migrates, and how its writers write it.
+struct Fixture {
+    table: &'static str,
+    model: fn() -> TableModel,
+    /// Rows `2, 4, ..= seed_max` are seeded (the gaps are for writers to fill).
+    seed_max: i64,
+}
+
+const TYPES: Fixture = Fixture { table: TYPES_TABLE, model: types_model, seed_max: SEED_MAX };
+
 /// How the test compares the migrated table with the control table.
 struct Case {
     name: &'static str,
     alter: &'static str,
+    fixture: Fixture,
+    /// Run the same ALTER natively (`ALGORITHM=COPY`) on the control table once the writers stopped, and
+    /// compare with that: for ALTERs whose result is what MySQL itself makes of the old values.
+    native_control: bool,
     /// Columns selected from `t` and from `c`, value for value.
     t_columns: Vec<String>,
     c_columns: Vec<String>,
@@ -359,28 +373,38 @@ struct Case {
     schema: Vec<(&'static str, bool)>,
     after_cut_over: Vec<(&'static str, Option<&'static str>)>,
     approve_renamed_columns: bool,
+    /// `SELECT COUNT(*)` queries that must count some rows at the end (that the case met what it tests).
+    present: Vec<&'static str>,
 }
 
 impl Case {
     fn same_columns(name: &'static str, alter: &'static str) -> Case {
-        let cols = compared(&|c| c.to_string());
+        Case::of(name, alter, TYPES, compared(&|c| c.to_string()))
+    }
+
+    /// A case comparing `cols` of `t` and `c`.
+    fn of(name: &'static str, alter: &'static str, fixture: Fixture, cols: Vec<String>) -> Case {
         Case {
             name,
             alter,
+            fixture,
+            native_control: false,
             t_columns: cols.clone(),
             c_columns: cols,
             schema: vec![],
             after_cut_over: vec![],
             approve_renamed_columns: false,
+            present: vec![],
         }
     }
 }
 
 async fn run_case(case: Case) -> Result<()> {
     let db = TestDb::new(case.name).await?;
-    let model = Arc::new(types_model());
-    db.exec(format!("{TYPES_TABLE}; CREATE TABLE c LIKE t")).await?;
-    let ids: Vec<i64> = (2..=SEED_MAX).step_by(2).collect();
+    let model = Arc::new((case.fixture.model)());
+    let seed_max = case.fixture.seed_max;
+    db.exec(format!("{}; CREATE TABLE c LIKE t", case.fixture.table)).await?;
+    let ids: Vec<i64> = (2..=seed_max).step_by(2).collect();
     model.seed(&db, "t", &ids, 42).await?;
     model.copy_rows(&db, "t", "c").await?;
     db.wait_replica_caught_up().await?;
@@ -389,7 +413,7 @@ async fn run_case(case: Case) -> Result<()> {
     let postpone = FlagFile::new(&db, "postpone");
     throttle.create()?;
     postpone.create()?;
-    let mut spec = WorkloadSpec::new(model.clone(), SEED_MAX);
+    let mut spec = WorkloadSpec::new(model.clone(), seed_max);
     spec.after_cut_over = case.after_cut_over.clone();
     let writers = Workload::start(&db, spec).await?;
 
@@ -412,11 +436,20 @@ async fn run_case(case: Case) -> Result<()> {
     // 3. Copy done, cut-over postponed: only the binlog feeds the ghost.
     run.wait_phase(Phase::Postponing, PHASE_TIMEOUT).await?;
     writers.wait_commits(150).await?;
-    // 4. Cut-over under writes, then writes to the new table.
+    // 4. Cut-over under writes, then writes to the new table. (Compared with a native ALTER of the control
+    // table, the writers stop first: a write to the new table means something else than to the old one.)
+    let mut writers = Some(writers);
+    let mut report = None;
+    if case.native_control {
+        report = Some(writers.take().context("writers")?.stop().await?);
+    }
     postpone.remove()?;
     let outcome = run.finish_ok(RUN_TIMEOUT).await?;
-    writers.wait_commits(100).await?;
-    let report = writers.stop().await?;
+    if let Some(writers) = writers {
+        writers.wait_commits(100).await?;
+        report = Some(writers.stop().await?);
+    }
+    let report = report.context("writers' report")?;
 
     let create = show_create(&db, "t").await?;
     for (fragment, present) in &case.schema {
@@ -426,7 +459,14 @@ async fn run_case(case: Case) -> Result<()> {
             "SHOW CREATE TABLE t, expecting {fragment:?} present={present}:\n{create}"
         );
     }
+    if case.native_control {
+        db.exec(format!("ALTER TABLE c {}, ALGORITHM=COPY", case.alter)).await?;
+    }
     let n = assert_matches_control(&db, &case.t_columns.join(", "), &case.c_columns.join(", ")).await?;
+    for q in &case.present {
+        let count: Vec<u64> = db.query(*q).await?;
+        assert!(count.first().is_some_and(|&n| n > 0), "{q}: no such row, the case did not test what it means to");
+    }
     assert!(n >= ids.len() / 2, "only {n} rows left: the workload deletes too much to be meaningful");
     if !case.after_cut_over.is_empty() {
         assert!(report.switched > 0, "no writer saw the new column names after the cut-over: {report:?}");
@@ -569,39 +609,358 @@ async fn types_primary_key_moves_to_unique_key() -> Result<()> {
     run_case(case).await
 }
 
-/// JSON built from binary columns holds opaque values typed BLOB (252) or STRING (254), e.g.
+// ---------------------------------------------------------------- ENUM error values (issue 14, item 4)
+
+/// ENUM columns holding the error value (index 0: the '' non-strict mode stores for an invalid value), in
+/// several character sets, next to members that read like it ('' and '0').
+const ENUM_TABLE: &str = "CREATE TABLE t (
+    id BIGINT NOT NULL PRIMARY KEY,
+    e ENUM('a','b','c') NOT NULL,
+    en ENUM('a','','0') NULL,
+    eu ENUM('x','y') CHARACTER SET ucs2 NULL,
+    e32 ENUM('x') CHARACTER SET utf32 NULL,
+    ei ENUM('p','q') NULL,
+    ev ENUM('p','q') NULL,
+    n INT NOT NULL
+) DEFAULT CHARSET=utf8mb4";
+
+fn enum_row(r: &mut Rng, id: i64) -> Vec<String> {
+    // 'bogus', '' (where it is no member), a number past the last member or 0: the error value.
+    let mut pick = |values: &[&str]| r.pick(values).to_string();
+    vec![
+        id.to_string(),
+        pick(&["'a'", "'b'", "'c'", "'bogus'", "''", "0", "9"]),
+        pick(&["'a'", "''", "'0'", "'bogus'", "NULL", "3", "7"]),
+        pick(&["'x'", "'y'", "'zz'", "NULL"]),
+        pick(&["'x'", "'nope'", "NULL"]),
+        pick(&["'p'", "'q'", "'bad'", "NULL"]),
+        pick(&["'p'", "'q'", "'bad'", "NULL"]),
+        r.range(-1000, 1000).to_string(),
+    ]
+}
+
+fn enum_model() -> TableModel {
+    TableModel {
+        key: "id",
+        columns: vec!["id", "e", "en", "eu", "e32", "ei", "ev", "n"],
+        row: enum_row,
+        rekey: |id| vec![("id", id.to_string())],
+        fixed: vec!["id"],
+        // Non-strict, as the applications that make such rows run.
+        session: "SET SESSION sql_mode = ''",
+    }
+}
+
+/// Rows holding the ENUM error value migrate as a native `ALTER TABLE ... ALGORITHM=COPY` keeps them, whether
+/// the copy moves them or the binlog (under concurrent non-strict writers, through every phase): index 0 stays
+/// index 0 in an ENUM (the same members, or new ones including '0' and '00'), becomes 0 in an INT and '' in a
+/// VARCHAR, while wraith's writers stay strict. Before, the strict applier's '' was refused ("Data truncated").
+#[tokio::test(flavor = "multi_thread")]
+async fn enum_error_values_migrate_as_a_native_alter_keeps_them() -> Result<()> {
+    let cols =
+        ["id", "e", "e + 0", "en", "en + 0", "HEX(eu)", "eu + 0", "HEX(e32)", "e32 + 0", "ei", "HEX(ev)", "n", "z"];
+    let mut case = Case::of(
+        "enum_error_values",
+        "MODIFY e ENUM('c','b','a','0','00') NOT NULL, MODIFY ei INT NULL, MODIFY ev VARCHAR(10) NULL, \
+         ADD COLUMN z INT NOT NULL DEFAULT 7",
+        Fixture { table: ENUM_TABLE, model: enum_model, seed_max: 1600 },
+        cols.iter().map(|c| c.to_string()).collect(),
+    );
+    case.native_control = true;
+    case.schema =
+        vec![("`e` enum('c','b','a','0','00') NOT NULL", true), ("`ei` int", true), ("`ev` varchar(10)", true)];
+    case.present = vec![
+        // The error value, copied and written through the binlog (above the copy range: inserted meanwhile).
+        "SELECT COUNT(*) FROM t WHERE e + 0 = 0 AND id <= 1600",
+        "SELECT COUNT(*) FROM t WHERE e + 0 = 0 AND id > 1600",
+        "SELECT COUNT(*) FROM t WHERE en + 0 = 0 AND id > 1600",
+        "SELECT COUNT(*) FROM t WHERE eu + 0 = 0 AND id > 1600",
+        "SELECT COUNT(*) FROM t WHERE e32 + 0 = 0 AND id > 1600",
+        "SELECT COUNT(*) FROM t WHERE ei = 0 AND id > 1600",
+        "SELECT COUNT(*) FROM t WHERE ev = '' AND id > 1600",
+    ];
+    run_case(case).await
+}
+
+// ---------------------------------------------------------------- JSON opaque values (issue 14, item 4)
+
+/// Every column type that JSON keeps as a typed (opaque) scalar, and JSON built from them.
+const JSON_OPAQUE_TABLE: &str = "CREATE TABLE t (
+    id BIGINT NOT NULL PRIMARY KEY,
+    ts TIMESTAMP(6) NULL,
+    t0 TIMESTAMP NULL,
+    bl BLOB NULL,
+    bn BINARY(4) NULL,
+    mb MEDIUMBLOB NULL,
+    lb LONGBLOB NULL,
+    bt BIT(9) NULL,
+    b64 BIT(64) NULL,
+    eb ENUM('a','b') CHARACTER SET binary NULL,
+    vb VARBINARY(8) NULL,
+    j JSON NULL,
+    jt JSON NULL
+)";
+
+/// `x`, a TIMESTAMP column, if its local time (the writers' '+05:30') is one a TIMESTAMP has in UTC: only
+/// those can be rebuilt inside JSON (the rest is refused, see the test below). IF keeps the TIMESTAMP type.
+fn utc_ts(x: &str) -> String {
+    format!("IF({x} <= '2038-01-19 03:14:07.999999', {x}, NULL)")
+}
+
+fn json_opaque_row(r: &mut Rng, id: i64) -> Vec<String> {
+    let ts = match r.below(5) {
+        0 => "'1970-01-01 05:30:01.000000'".to_string(),
+        1 => "'2038-01-19 08:44:07.999999'".to_string(), // the TIMESTAMP maximum, out of UTC's local range
+        2 => "'2038-01-19 03:14:07.999999'".to_string(),
+        _ => format!(
+            "FROM_UNIXTIME({}.{:06})",
+            r.range(1, 2_147_483_647),
+            if r.chance(20) { 0 } else { r.below(1_000_000) }
+        ),
+    };
+    let t0 = format!("FROM_UNIXTIME({})", r.range(1, 2_147_483_647));
+    let mut bytes = |max: u64| {
+        let n = r.below(max + 1) as usize;
+        sql_hex(&r.bytes(n))
+    };
+    let (bl, bn, mb, lb, vb) = (bytes(40), bytes(4), bytes(20), bytes(20), bytes(8));
+    let bt = r.below(512).to_string();
+    let b64 = r.next_u64().to_string();
+    let eb = r.pick(&["'a'", "'b'"]).to_string();
+    let j = format!(
+        "JSON_OBJECT('ts', {}, 't0', {}, 'c', CAST({} AS JSON), 'bl', bl, 'bn', bn, 'mb', mb, 'lb', lb, 'bt', bt, \
+         'b64', b64, 'eb', eb, 'vb', vb, 'arr', JSON_ARRAY(bl, JSON_OBJECT('k', bn), {}, bt))",
+        utc_ts("ts"),
+        utc_ts("t0"),
+        utc_ts("ts"),
+        utc_ts("t0")
+    );
+    // Top-level opaque scalars.
+    let jt = match r.below(7) {
+        0 => format!("CAST({} AS JSON)", utc_ts("ts")),
+        1 => "JSON_EXTRACT(JSON_ARRAY(bl), '$[0]')".to_string(),
+        2 => "JSON_EXTRACT(JSON_ARRAY(bn), '$[0]')".to_string(),
+        3 => "JSON_EXTRACT(JSON_ARRAY(mb), '$[0]')".to_string(),
+        4 => "JSON_EXTRACT(JSON_ARRAY(lb), '$[0]')".to_string(),
+        5 => "JSON_EXTRACT(JSON_ARRAY(b64), '$[0]')".to_string(),
+        _ => "NULL".to_string(),
+    };
+    let mut vals = vec![id.to_string(), ts, t0, bl, bn, mb, lb, bt, b64, eb, vb, j, jt];
+    // Sometimes NULL, except the key and the JSON (built from what is there, NULLs too).
+    for v in &mut vals[1..11] {
+        if r.chance(8) {
+            *v = "NULL".into();
+        }
+    }
+    vals
+}
+
+fn json_opaque_model() -> TableModel {
+    TableModel {
+        key: "id",
+        columns: vec!["id", "ts", "t0", "bl", "bn", "mb", "lb", "bt", "b64", "eb", "vb", "j", "jt"],
+        row: json_opaque_row,
+        rekey: |id| vec![("id", id.to_string())],
+        fixed: vec!["id"],
+        session: "SET time_zone = '+05:30'",
+    }
+}
+
+/// JSON holding TIMESTAMP, BLOB, BINARY (STRING), MEDIUM/LONG BLOB, BIT and VARBINARY (VARCHAR) opaque values,
+/// nested and at the top level, written by concurrent writers through every phase: the migrated table holds
+/// the same JSON, with the same text (`base64:type<N>:...` shows each binary type and its bytes) and JSON_TYPE
+/// (TIMESTAMP vs DATETIME) everywhere. Before, the applier refused all but VARCHAR and aborted the migration.
+#[tokio::test(flavor = "multi_thread")]
+async fn json_opaque_values_under_concurrent_writes() -> Result<()> {
+    let mut cols: Vec<String> = ["id", "ts", "UNIX_TIMESTAMP(ts)", "t0", "HEX(bl)", "HEX(bn)", "HEX(mb)", "HEX(lb)"]
+        .iter()
+        .chain(&["bt + 0", "b64 + 0", "HEX(eb)", "HEX(vb)", "j", "JSON_TYPE(j)", "jt", "JSON_TYPE(jt)"])
+        .map(|c| c.to_string())
+        .collect();
+    for path in ["ts", "t0", "c", "bl", "bn", "mb", "lb", "bt", "b64", "eb", "vb", "arr[0]", "arr[1].k", "arr[2]"] {
+        cols.push(format!("JSON_TYPE(JSON_EXTRACT(j, '$.{path}'))"));
+    }
+    let mut case = Case::of(
+        "json_opaque_values",
+        "ADD COLUMN extra INT NULL",
+        Fixture { table: JSON_OPAQUE_TABLE, model: json_opaque_model, seed_max: 1600 },
+        cols,
+    );
+    case.present = vec![
+        "SELECT COUNT(*) FROM t WHERE JSON_TYPE(JSON_EXTRACT(j, '$.ts')) = 'TIMESTAMP' AND id > 1600",
+        "SELECT COUNT(*) FROM t WHERE JSON_TYPE(jt) = 'TIMESTAMP' AND id > 1600",
+        "SELECT COUNT(*) FROM t WHERE CAST(j AS CHAR) LIKE '%base64:type252:%' AND id > 1600",
+        "SELECT COUNT(*) FROM t WHERE CAST(j AS CHAR) LIKE '%base64:type254:%' AND id > 1600",
+        "SELECT COUNT(*) FROM t WHERE CAST(j AS CHAR) LIKE '%base64:type250:%' AND id > 1600",
+        "SELECT COUNT(*) FROM t WHERE CAST(j AS CHAR) LIKE '%base64:type251:%' AND id > 1600",
+        "SELECT COUNT(*) FROM t WHERE CAST(j AS CHAR) LIKE '%base64:type16:%' AND id > 1600",
+        "SELECT COUNT(*) FROM t WHERE CAST(jt AS CHAR) LIKE '%base64:type16:%' AND id > 1600",
+    ];
+    run_case(case).await
+}
+
+/// Migrates `t` (with its control `c`) while `writes` (SQL, `{t}` standing for the table) are applied to both
+/// alike: the first while the copy is held, the second while the cut-over is postponed. Rows the first one
+/// inserts above the copy range, and every change of the second, reach the ghost table only through the
+/// binlog. Returns the run's result.
+async fn migrate_with_writes(
+    db: &TestDb,
+    mut cfg: wraith::config::Config,
+    writes: [&str; 2],
+) -> Result<wraith::Result<wraith::Outcome>> {
+    let throttle = FlagFile::new(db, "throttle");
+    let postpone = FlagFile::new(db, "postpone");
+    throttle.create()?;
+    postpone.create()?;
+    cfg.throttle.flag_file = Some(throttle.path.clone());
+    cfg.cut_over.postpone_flag_file = Some(postpone.path.clone());
+    let mut run = Running::start(cfg);
+    run.wait_phase(Phase::Migrating, PHASE_TIMEOUT).await?;
+    for table in ["t", "c"] {
+        db.exec(writes[0].replace("{t}", table)).await?;
+    }
+    throttle.remove()?;
+    // (A run that stops on what the binlog brought may or may not get this far.)
+    if run.wait_phase(Phase::Postponing, PHASE_TIMEOUT).await.is_ok() {
+        for table in ["t", "c"].into_iter().filter(|_| !writes[1].is_empty()) {
+            db.exec(writes[1].replace("{t}", table)).await?;
+        }
+        postpone.remove()?;
+    }
+    run.finish(RUN_TIMEOUT).await
+}
+
+/// JSON built from binary columns holds opaque values typed BLOB (252), STRING (254) or BIT (16), e.g.
 /// `JSON_OBJECT('raw', blob_column)`: `["base64:type252:AP8="]`. Rows changed that way during the migration
 /// reach the ghost table through the binlog and must keep those values exactly.
 #[tokio::test(flavor = "multi_thread")]
-#[ignore = "engine bug: the applier refuses JSON opaque values of type BLOB/STRING (\"JSON holds an opaque value of \
-            type MYSQL_TYPE_BLOB, which cannot be rebuilt exactly\") and the migration aborts"]
 async fn json_with_opaque_binary_values_written_during_migration() -> Result<()> {
     let db = TestDb::new("json_opaque_binary").await?;
     db.exec(
-        "CREATE TABLE t (id INT PRIMARY KEY, bl BLOB, bn BINARY(4), j JSON);
-         INSERT INTO t (id, bl, bn) VALUES (1, X'00FF', X'01'), (2, X'', X'0000'), (3, X'FFFE00', X'ABCDEF01');
-         UPDATE t SET j = JSON_OBJECT('raw', bl, 'bn', bn, 'hex', X'00FF');
+        "CREATE TABLE t (id INT PRIMARY KEY, bl BLOB, bn BINARY(4), bt BIT(9), j JSON);
+         INSERT INTO t (id, bl, bn, bt) VALUES (1, X'00FF', X'01', 1), (2, X'', X'0000', 0), (3, X'FFFE00', X'ABCDEF01', 511);
+         UPDATE t SET j = JSON_OBJECT('raw', bl, 'bn', bn, 'hex', X'00FF', 'bt', bt);
          CREATE TABLE c LIKE t; INSERT INTO c SELECT * FROM t",
     )
     .await?;
     db.wait_replica_caught_up().await?;
-    let throttle = FlagFile::new(&db, "throttle");
-    throttle.create()?;
-    let mut cfg = config(&db, "t", "ADD COLUMN x INT");
-    cfg.throttle.flag_file = Some(throttle.path.clone());
-    let mut run = Running::start(cfg);
-    run.wait_phase(Phase::Migrating, PHASE_TIMEOUT).await?;
-    // While the copy is held: these changes reach the ghost table only through the binlog.
-    for table in ["t", "c"] {
-        db.exec(format!(
-            "UPDATE {table} SET j = JSON_ARRAY(bl, bn, JSON_OBJECT('k', bl)) WHERE id <> 2;
-             INSERT INTO {table} (id, bl, bn, j) SELECT 20, bl, bn, JSON_OBJECT('raw', bl) FROM {table} WHERE id = 3"
-        ))
-        .await?;
+    let outcome = migrate_with_writes(
+        &db,
+        config(&db, "t", "ADD COLUMN x INT"),
+        [
+            "UPDATE {t} SET j = JSON_ARRAY(bl, bn, JSON_OBJECT('k', bl), bt) WHERE id <> 2;
+             INSERT INTO {t} (id, bl, bn, bt, j) SELECT 20, bl, bn, bt, JSON_OBJECT('raw', bl) FROM {t} WHERE id = 3",
+            "UPDATE {t} SET j = JSON_ARRAY(bt, bn, JSON_OBJECT('k', bl), bl) WHERE id IN (1, 20);
+             UPDATE {t} SET j = JSON_EXTRACT(JSON_ARRAY(bn), '$[0]') WHERE id = 2;
+             INSERT INTO {t} (id, bl, bn, bt, j) SELECT 21, bl, bn, bt, JSON_EXTRACT(JSON_ARRAY(bl), '$[0]') FROM {t} WHERE id = 1",
+        ],
+    )
+    .await?;
+    if let Err(e) = outcome {
+        bail!("the migration failed: {}", error_text(&e));
     }
-    throttle.remove()?;
-    run.finish_ok(RUN_TIMEOUT).await?;
-    let cols = "id, bl, bn, j, JSON_TYPE(JSON_EXTRACT(j, '$[0]')), JSON_TYPE(JSON_EXTRACT(j, '$[2].k'))";
-    assert_matches_control(&db, cols, cols).await?;
+    let cols = "id, bl, bn, bt + 0, j, JSON_TYPE(j), JSON_TYPE(JSON_EXTRACT(j, '$[0]')), \
+                JSON_TYPE(JSON_EXTRACT(j, '$[2].k')), JSON_TYPE(JSON_EXTRACT(j, '$.bt'))";
+    let n = assert_matches_control(&db, cols, cols).await?;
+    assert_eq!(n, 5);
+    let typed: Vec<u64> = db
+        .query(
+            "SELECT COUNT(*) FROM t WHERE CAST(j AS CHAR) REGEXP 'base64:type(252|254|16):' AND id IN (1, 2, 20, 21)",
+        )
+        .await?;
+    assert_eq!(typed, [4], "the binlog-written rows must hold BLOB, STRING and BIT opaque values");
+    Ok(())
+}
+
+/// Zero TIMESTAMPs inside JSON (made by a non-strict session) are kept where the sql_mode allows zero dates
+/// (--allow-zero-in-date), whether copied or applied from the binlog.
+#[tokio::test(flavor = "multi_thread")]
+async fn json_zero_timestamps_with_allow_zero_in_date() -> Result<()> {
+    let db = TestDb::new("json_zero_timestamp").await?;
+    db.exec(
+        "SET SESSION sql_mode = '';
+         CREATE TABLE t (id INT PRIMARY KEY, ts TIMESTAMP(6) NULL, j JSON);
+         INSERT INTO t (id, ts) VALUES (1, '0000-00-00 00:00:00'), (2, '2020-02-02 02:02:02.5'), (3, '0000-00-00');
+         UPDATE t SET j = JSON_OBJECT('ts', ts, 'a', JSON_ARRAY(ts));
+         CREATE TABLE c LIKE t; INSERT INTO c SELECT * FROM t;
+         SET SESSION sql_mode = DEFAULT",
+    )
+    .await?;
+    db.wait_replica_caught_up().await?;
+    let mut cfg = config(&db, "t", "ADD COLUMN x INT");
+    cfg.copy.allow_zero_in_date = true;
+    let outcome = migrate_with_writes(
+        &db,
+        cfg,
+        [
+            "SET SESSION sql_mode = '';
+             INSERT INTO {t} (id, ts, j) VALUES (10, '0000-00-00 00:00:00', JSON_OBJECT('ts', ts)), (11, NOW(), CAST(ts AS JSON));
+             SET SESSION sql_mode = DEFAULT",
+            "SET SESSION sql_mode = '';
+             UPDATE {t} SET j = CAST(ts AS JSON) WHERE id IN (1, 2);
+             UPDATE {t} SET ts = '0000-00-00', j = JSON_ARRAY(ts, ts) WHERE id = 11;
+             SET SESSION sql_mode = DEFAULT",
+        ],
+    )
+    .await?;
+    if let Err(e) = outcome {
+        bail!("the migration failed: {}", error_text(&e));
+    }
+    let cols = "id, ts, j, JSON_TYPE(j), JSON_TYPE(JSON_EXTRACT(j, '$.ts')), JSON_TYPE(JSON_EXTRACT(j, '$[0]'))";
+    assert_eq!(assert_matches_control(&db, cols, cols).await?, 5);
+    let zeros: Vec<u64> =
+        db.query("SELECT COUNT(*) FROM t WHERE CAST(j AS CHAR) LIKE '%0000-00-00 00:00:00.000000%'").await?;
+    assert_eq!(zeros, [4]);
+    Ok(())
+}
+
+/// What no SQL expression rebuilds exactly stops the run when the binlog brings it, with a message naming the
+/// column, the value and what to do, and the original table as it was: JSON holding a TINYBLOB value, a
+/// TIMESTAMP whose local time UTC has no TIMESTAMP for, and (without --allow-zero-in-date) a zero TIMESTAMP.
+#[tokio::test(flavor = "multi_thread")]
+async fn json_values_that_cannot_be_rebuilt_stop_the_run_and_leave_the_table_alone() -> Result<()> {
+    let cases: [(&str, &str, &[&str]); 3] = [
+        (
+            "json_refused_tinyblob",
+            "INSERT INTO {t} (id, tb, j) VALUES (100, X'01FF', NULL); UPDATE {t} SET j = JSON_OBJECT('tb', tb) WHERE id = 100",
+            &["`j` (json)", "MYSQL_TYPE_TINY_BLOB", "cannot be rebuilt exactly"],
+        ),
+        (
+            "json_refused_timestamp",
+            "SET time_zone = '+05:30'; INSERT INTO {t} (id, ts) VALUES (100, '2038-01-19 08:00:00');
+             UPDATE {t} SET j = JSON_ARRAY(ts) WHERE id = 100; SET time_zone = DEFAULT",
+            &["`j` (json)", "'2038-01-19 08:00:00.000000'", "outside the range a TIMESTAMP has in UTC"],
+        ),
+        (
+            "json_refused_zero_timestamp",
+            // (Only the JSON holds it: the TIMESTAMP column would stop the run first, on its own.)
+            "INSERT INTO {t} (id, j) SELECT 100, JSON_ARRAY(ts) FROM z",
+            &["zero_timestamp_needs_allow_zero_in_date"],
+        ),
+    ];
+    for (name, write, expected) in cases {
+        let db = TestDb::new(name).await?;
+        db.exec(
+            "CREATE TABLE t (id INT PRIMARY KEY, tb TINYBLOB, ts TIMESTAMP(6) NULL, j JSON);
+             INSERT INTO t (id, tb, ts, j) VALUES (1, X'00', '2020-01-01 00:00:00', JSON_ARRAY(1)), (2, NULL, NULL, NULL);
+             CREATE TABLE c LIKE t; INSERT INTO c SELECT * FROM t;
+             SET SESSION sql_mode = ''; CREATE TABLE z (ts TIMESTAMP NULL); INSERT INTO z VALUES ('0000-00-00');
+             SET SESSION sql_mode = DEFAULT",
+        )
+        .await?;
+        db.wait_replica_caught_up().await?;
+        let before = show_create(&db, "t").await?;
+        // Inserted above the copy range while the copy is held: only the binlog brings the row.
+        let e = match migrate_with_writes(&db, config(&db, "t", "ADD COLUMN x INT"), [write, ""]).await? {
+            Ok(o) => bail!("{name}: the migration was expected to stop, but it succeeded: {o:?}"),
+            Err(e) => error_text(&e),
+        };
+        assert_contains(&e, expected);
+        assert_contains(&e, &["is untouched", "Clean up with: DROP TABLE IF EXISTS"]);
+        assert_eq!(show_create(&db, "t").await?, before, "{name}: the original table's schema changed");
+        // Every row as written, in the original table (the control got the same writes).
+        let q = |table: &str| format!("SELECT id, HEX(tb), ts, j FROM {table} ORDER BY id");
+        assert_eq!(assert_queries_equal(db.primary(), &q("t"), db.primary(), &q("c")).await?, 3, "{name}");
+    }
     Ok(())
 }

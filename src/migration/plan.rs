@@ -31,7 +31,8 @@ pub(crate) fn plans(c: &Config, n: &TableNames, v: &Validated, new: &TableInfo) 
     let mut columns = Vec::new();
     for (o, nn) in &shared {
         let i = pos(o).ok_or_else(|| Error::Binlog(format!("column {o} vanished")))?;
-        columns.push((i, old.columns[i].clone(), nn.clone()));
+        let ghost = new.column(nn).ok_or_else(|| Error::Binlog(format!("ghost column {nn} vanished")))?;
+        columns.push((i, old.columns[i].clone(), ghost.clone()));
     }
     let map_name = |col: &str| {
         v.renames.iter().find(|(o, _)| o.eq_ignore_ascii_case(col)).map(|(_, n)| n.clone()).unwrap_or(col.to_string())
@@ -39,8 +40,8 @@ pub(crate) fn plans(c: &Config, n: &TableNames, v: &Validated, new: &TableInfo) 
     let mut key_cols = Vec::new();
     for k in &key.columns {
         let i = pos(k).ok_or_else(|| Error::Binlog(format!("key column {k} vanished")))?;
-        let target = new.column(&map_name(k)).map(|c| c.name.clone()).unwrap_or(map_name(k));
-        key_cols.push((i, old.columns[i].clone(), target));
+        let target = new.column(&map_name(k)).ok_or_else(|| Error::Binlog(format!("ghost key column {k} vanished")))?;
+        key_cols.push((i, old.columns[i].clone(), target.clone()));
     }
     let copy = CopyPlan {
         database: c.database.clone(),
@@ -48,7 +49,7 @@ pub(crate) fn plans(c: &Config, n: &TableNames, v: &Validated, new: &TableInfo) 
         ghost: n.ghost.clone(),
         key_index: key.name.clone(),
         key_columns: key.columns.clone(),
-        ghost_key_columns: key_cols.iter().map(|(_, _, n)| n.clone()).collect(),
+        ghost_key_columns: key_cols.iter().map(|(_, _, g)| g.name.clone()).collect(),
         key_nullable: key.nullable,
         key_numeric: key
             .columns

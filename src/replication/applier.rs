@@ -21,7 +21,7 @@ use crate::error::{Error, Result};
 use crate::mysql::gtid::GtidSet;
 use crate::mysql::schema::Column;
 use crate::mysql::sql::{ident, ident_list, qualified};
-use crate::mysql::value::{integer_key, key_bytes, push_literal};
+use crate::mysql::value::{integer_key, key_bytes, push_literal, Target};
 use crate::replication::streamer::{Image, RowChange};
 use crate::state::stats::Stats;
 
@@ -29,10 +29,11 @@ use crate::state::stats::Stats;
 #[derive(Debug, Clone)]
 pub(crate) struct ApplyPlan {
     pub(crate) ghost: String,
-    /// (index in the source image, source column, ghost column name), written columns only.
-    pub(crate) columns: Vec<(usize, Column, String)>,
-    /// (index in the source image, source column, ghost column name) of the migration key.
-    pub(crate) key: Vec<(usize, Column, String)>,
+    /// (index in the source image, source column, ghost column), written columns only. The ghost column's type
+    /// decides how some values are spelled (see `value::Target`).
+    pub(crate) columns: Vec<(usize, Column, Column)>,
+    /// (index in the source image, source column, ghost column) of the migration key.
+    pub(crate) key: Vec<(usize, Column, Column)>,
     pub(crate) key_nullable: bool,
 }
 
@@ -40,8 +41,8 @@ impl ApplyPlan {
     pub(crate) fn new(
         db: &str,
         ghost: &str,
-        columns: Vec<(usize, Column, String)>,
-        key: Vec<(usize, Column, String)>,
+        columns: Vec<(usize, Column, Column)>,
+        key: Vec<(usize, Column, Column)>,
     ) -> Self {
         let key_nullable = key.iter().any(|(_, c, _)| c.nullable);
         ApplyPlan { ghost: qualified(db, ghost), columns, key, key_nullable }
@@ -258,7 +259,7 @@ impl Applier {
     fn statements(&self) -> Result<(String, Option<String>)> {
         let p = &self.plan;
         let mut del = format!("DELETE FROM {} WHERE ", p.ghost);
-        let key_names: Vec<&str> = p.key.iter().map(|(_, _, n)| n.as_str()).collect();
+        let key_names: Vec<&str> = p.key.iter().map(|(_, _, g)| g.name.as_str()).collect();
         if !p.key_nullable {
             if key_names.len() == 1 {
                 del.push_str(&ident(key_names[0]));
@@ -283,24 +284,24 @@ impl Applier {
             // NULL never equals NULL with IN; nullable keys compare with <=>.
             if p.key_nullable {
                 del.push('(');
-                for (j, (i, col, name)) in p.key.iter().enumerate() {
+                for (j, (i, col, ghost)) in p.key.iter().enumerate() {
                     if j > 0 {
                         del.push_str(" AND ");
                     }
-                    del.push_str(&ident(name));
+                    del.push_str(&ident(&ghost.name));
                     del.push_str(" <=> ");
-                    push_value(&mut del, col, img, *i)?;
+                    push_value(&mut del, col, Target::Compare(ghost), img, *i)?;
                 }
                 del.push(')');
             } else {
                 if p.key.len() > 1 {
                     del.push('(');
                 }
-                for (j, (i, col, _)) in p.key.iter().enumerate() {
+                for (j, (i, col, ghost)) in p.key.iter().enumerate() {
                     if j > 0 {
                         del.push_str(", ");
                     }
-                    push_value(&mut del, col, img, *i)?;
+                    push_value(&mut del, col, Target::Compare(ghost), img, *i)?;
                 }
                 if p.key.len() > 1 {
                     del.push(')');
@@ -308,18 +309,18 @@ impl Applier {
             }
             if let Op::Upsert(img) = op {
                 if rows == 0 {
-                    let names: Vec<&str> = p.columns.iter().map(|(_, _, n)| n.as_str()).collect();
+                    let names: Vec<&str> = p.columns.iter().map(|(_, _, g)| g.name.as_str()).collect();
                     ins = format!("INSERT INTO {} ({}) VALUES ", p.ghost, ident_list(&names));
                 } else {
                     ins.push_str(", ");
                 }
                 rows += 1;
                 ins.push('(');
-                for (j, (i, col, _)) in p.columns.iter().enumerate() {
+                for (j, (i, col, ghost)) in p.columns.iter().enumerate() {
                     if j > 0 {
                         ins.push_str(", ");
                     }
-                    push_value(&mut ins, col, img, *i)?;
+                    push_value(&mut ins, col, Target::Store(ghost), img, *i)?;
                 }
                 ins.push(')');
             }
@@ -331,9 +332,9 @@ impl Applier {
     }
 }
 
-fn push_value(out: &mut String, col: &Column, img: &Image, i: usize) -> Result<()> {
+fn push_value(out: &mut String, col: &Column, target: Target<'_>, img: &Image, i: usize) -> Result<()> {
     match img.get(i) {
-        Some(v) => push_literal(out, col, v),
+        Some(v) => push_literal(out, col, target, v),
         None => Err(Error::Binlog(format!("row image lacks column {}", col.name))),
     }
 }

@@ -5,6 +5,11 @@
 //! every string is written as a charset-introduced hex literal (`_latin1 X'E9'`): the bytes never pass through
 //! the client character set, and no escaping is needed.
 //!
+//! A literal is written for a use on the ghost table (`Target`): stored into a ghost column, or compared with one
+//! in a WHERE. Almost every value is spelled the same either way; the exceptions are where the ghost column's type
+//! decides what a native `ALTER TABLE ... ALGORITHM=COPY` would store (an ENUM's error value, an ENUM into a
+//! numeric column), and they never relax strict mode: the literal itself is one strict mode accepts.
+//!
 //! This module is the entry point and holds the writers all parts share; the conversions live by concern:
 //! `scalar` (plain values, by column type), `integer` (width and signedness), `temporal`, `enum_set`, `json`
 //! (binary JSON documents) and `keys` (byte keys for de-duplication). Inner conversions fail with a bare reason;
@@ -35,13 +40,34 @@ pub(crate) use keys::key_bytes;
 /// Inner conversions fail with a reason; `push_literal` adds the column to it.
 type Reason = String;
 
-/// Appends the SQL literal for `v` (a value of source column `col`) to `out`.
+/// What a literal is for: a value stored into this ghost column (an INSERT), or compared with it (a key in a
+/// DELETE's WHERE).
+#[derive(Debug, Clone, Copy)]
+pub(crate) enum Target<'a> {
+    Store(&'a Column),
+    Compare(&'a Column),
+}
+
+impl<'a> Target<'a> {
+    fn column(self) -> &'a Column {
+        match self {
+            Target::Store(c) | Target::Compare(c) => c,
+        }
+    }
+}
+
+/// Appends the SQL literal for `v` (a value of source column `col`) to `out`, for `target` on the ghost table.
 ///
 /// On error `out` is left as it was.
-pub(crate) fn push_literal(out: &mut String, col: &Column, v: &BinlogValue<'_>) -> crate::Result<()> {
+pub(crate) fn push_literal(
+    out: &mut String,
+    col: &Column,
+    target: Target<'_>,
+    v: &BinlogValue<'_>,
+) -> crate::Result<()> {
     let start = out.len();
     let res = match v {
-        BinlogValue::Value(v) => push_value(out, col, v),
+        BinlogValue::Value(v) => push_value(out, col, target, v),
         BinlogValue::Jsonb(j) => push_json_document(out, j),
         BinlogValue::JsonDiff(_) => Err("partial JSON update in the binlog (binlog_row_value_options=PARTIAL_JSON) \
                                          is not supported; set binlog_row_value_options='' on the server"
@@ -91,7 +117,7 @@ mod tests {
     fn errors_name_the_column_and_leave_out_alone() {
         let mut s = String::from("INSERT ");
         let c = Column { name: "price".into(), ..col("decimal", "decimal(5,2)") };
-        let e = push_literal(&mut s, &c, &BinlogValue::Value(bytes("1e3"))).unwrap_err();
+        let e = push_literal(&mut s, &c, Target::Store(&c), &BinlogValue::Value(bytes("1e3"))).unwrap_err();
         assert_eq!(s, "INSERT ");
         assert!(e.to_string().contains("`price` (decimal(5,2))"), "{e}");
         let e = lit_bv(&col("json", "json"), &BinlogValue::JsonDiff(Vec::new())).unwrap_err();

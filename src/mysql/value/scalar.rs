@@ -13,14 +13,15 @@ use crate::mysql::schema::Column;
 use super::enum_set::{parse_members, push_enum};
 use super::integer::push_integer;
 use super::temporal::{check_date, push_datetime, push_micros, push_timestamp, time2_decoder_is_buggy, undo_time2_bug};
-use super::{push_bytes_literal, push_display, Reason};
+use super::{push_bytes_literal, push_display, Reason, Target};
 
-pub(super) fn push_value(out: &mut String, col: &Column, v: &Value) -> Result<(), Reason> {
+/// `target` matters only for ENUMs (see `enum_set`).
+pub(super) fn push_value(out: &mut String, col: &Column, target: Target<'_>, v: &Value) -> Result<(), Reason> {
     let ty = col.data_type.as_str();
     match v {
         Value::NULL => out.push_str("NULL"),
-        Value::Int(n) => push_integer_value(out, col, i128::from(*n))?,
-        Value::UInt(n) => push_integer_value(out, col, i128::from(*n))?,
+        Value::Int(n) => push_integer_value(out, col, target, i128::from(*n))?,
+        Value::UInt(n) => push_integer_value(out, col, target, i128::from(*n))?,
         Value::Float(f) if matches!(ty, "float" | "double") => {
             // The f32 widened to f64 is exact, so the server parses exactly this float back (no double rounding).
             push_double(out, f64::from(*f))?
@@ -54,9 +55,9 @@ pub(super) fn push_value(out: &mut String, col: &Column, v: &Value) -> Result<()
     Ok(())
 }
 
-fn push_integer_value(out: &mut String, col: &Column, n: i128) -> Result<(), Reason> {
+fn push_integer_value(out: &mut String, col: &Column, target: Target<'_>, n: i128) -> Result<(), Reason> {
     match col.data_type.as_str() {
-        "enum" => push_enum(out, &col.column_type, n),
+        "enum" => push_enum(out, &col.column_type, target, n),
         // The pre-5.6 TIMESTAMP format arrives as plain epoch seconds.
         "timestamp" => push_timestamp(out, i64::try_from(n).map_err(|_| format!("invalid timestamp {n}"))?, 0),
         _ => push_integer(out, col, n),

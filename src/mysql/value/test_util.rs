@@ -9,7 +9,7 @@ use mysql_common::value::Value;
 
 use crate::mysql::schema::Column;
 
-use super::push_literal;
+use super::{push_literal, Target};
 
 pub(super) fn col(data_type: &str, column_type: &str) -> Column {
     Column {
@@ -33,9 +33,14 @@ pub(super) fn text_col(data_type: &str, charset: &str) -> Column {
     Column { charset: Some(charset.into()), ..col(data_type, data_type) }
 }
 
+/// The literal stored into a ghost column of the same type.
 pub(super) fn lit_bv(c: &Column, v: &BinlogValue<'_>) -> Result<String, String> {
+    lit_for(c, Target::Store(c), v)
+}
+
+pub(super) fn lit_for(c: &Column, target: Target<'_>, v: &BinlogValue<'_>) -> Result<String, String> {
     let mut s = String::new();
-    push_literal(&mut s, c, v).map(|_| s).map_err(|e| e.to_string())
+    push_literal(&mut s, c, target, v).map(|_| s).map_err(|e| e.to_string())
 }
 
 pub(super) fn lit(c: &Column, v: Value) -> Result<String, String> {
@@ -87,9 +92,15 @@ impl J {
     }
 
     fn payload(&self) -> Vec<u8> {
+        // Lengths are variable-length integers: 7 bits a byte, low bits first, high bit set on all but the last.
         let with_len = |prefix: Vec<u8>, b: &[u8]| {
-            assert!(b.len() < 128);
-            [prefix, vec![b.len() as u8], b.to_vec()].concat()
+            let (mut len, mut n) = (Vec::new(), b.len());
+            while n >= 0x80 {
+                len.push((n & 0x7F) as u8 | 0x80);
+                n >>= 7;
+            }
+            len.push(n as u8);
+            [prefix, len, b.to_vec()].concat()
         };
         match self {
             J::Null => vec![0, 0],
