@@ -76,10 +76,8 @@ pub(crate) fn plans(c: &Config, n: &TableNames, v: &Validated, new: &TableInfo) 
             .filter_map(|(o, g)| new.column(g).map(|gc| (o.clone(), g.clone(), gc.clone())))
             .collect(),
         chunk_rows: (c.copy.chunk_size * 10).clamp(1000, 100_000),
-        same_key_order: key_cols.iter().all(|(_, oc, g)| {
-            new.column(g).is_some_and(|gc| {
-                gc.column_type == oc.column_type && gc.collation == oc.collation && gc.charset == oc.charset
-            })
+        same_key_order: key_cols.iter().all(|(_, oc, gc)| {
+            gc.column_type == oc.column_type && gc.collation == oc.collation && gc.charset == oc.charset
         }),
     };
     let apply = ApplyPlan::new(&c.database, &n.ghost, columns, key_cols);
