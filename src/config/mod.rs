@@ -434,11 +434,17 @@ impl Config {
         require_target(&self.database, &self.table, &self.alter)?;
         let s = &self.schema;
         if s.approve_renamed_columns && s.skip_renamed_columns {
-            return bad("--approve-renamed-columns and --skip-renamed-columns contradict each other");
+            return bad(
+                "--approve-renamed-columns and --skip-renamed-columns contradict each other: give one of them \
+                 (copy the renamed columns' data, or leave them empty)",
+            );
         }
         let t = &self.topology;
         if t.test_on_replica && t.migrate_on_replica {
-            return bad("--test-on-replica and --migrate-on-replica contradict each other");
+            return bad(
+                "--test-on-replica and --migrate-on-replica contradict each other: give one of them (swap and swap \
+                 back for a test, or a real cut-over on the replica)",
+            );
         }
         // gh-ost's mutual exclusions: the on-replica modes write on the replica --host, --allow-on-master
         // says --host is the primary.
@@ -477,7 +483,9 @@ impl Config {
         self.validate_control()?;
         if let Some(t) = &self.conn.tls {
             if t.cert.is_some() != t.key.is_some() {
-                return bad("--ssl-cert and --ssl-key go together");
+                return bad(
+                    "--ssl-cert and --ssl-key go together: give both (the client certificate and its key), or neither",
+                );
             }
             for p in t.ca.iter().chain(&t.cert).chain(&t.key) {
                 if !p.exists() {

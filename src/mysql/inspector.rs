@@ -170,7 +170,7 @@ pub(crate) async fn table_info(conn: &mut Conn, db: &str, table: &str) -> Result
     if cell(t, 0) != "BASE TABLE" {
         return Err(Error::precondition(
             format!("{db}.{table} is a {}, not a table", cell(t, 0).to_lowercase()),
-            "only base tables can be migrated",
+            "only base tables can be migrated: give --table the table it reads from (SHOW CREATE VIEW names it)",
         ));
     }
     let cols = query_text(

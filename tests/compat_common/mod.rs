@@ -465,6 +465,52 @@ pub async fn run_wraith(
     ))
 }
 
+/// `wraith migrate` as a DBA runs it against the sandbox: the replica inspected, the sandbox account (its
+/// password from `WRAITH_PASSWORD`, which `scripts/test` exports and the binary reads), `--execute`, small
+/// chunks, a binlog reader id of its own, and no shared throttle flag file. A flag given again later in
+/// the list overrides these (the last occurrence wins, as in gh-ost).
+pub fn migrate_args(db: &TestDb, table: &str, alter: &str) -> Vec<String> {
+    let s = settings();
+    vec![
+        "migrate".into(),
+        format!("--host={}", s.replica_host),
+        format!("--port={}", s.replica_port),
+        format!("--user={}", s.user),
+        format!("--database={}", db.name()),
+        format!("--table={table}"),
+        format!("--alter={alter}"),
+        "--execute".into(),
+        "--chunk-size=50".into(),
+        format!("--replica-server-id={}", random_server_id()),
+        // A path that never exists: the default /tmp/gh-ost.throttle is shared by everything on the machine.
+        "--throttle-additional-flag-file=/nonexistent-wraith-test/throttle".into(),
+    ]
+}
+
+/// What a finished `wraith` process left: exit status, output, how long it ran.
+#[derive(Debug)]
+pub struct Exit {
+    pub status: std::process::ExitStatus,
+    pub stdout: String,
+    pub stderr: String,
+    pub elapsed: Duration,
+}
+
+impl Exit {
+    /// stdout and stderr, for assertions on the message and for failure output.
+    pub fn text(&self) -> String {
+        format!("{}{}", self.stdout, self.stderr)
+    }
+}
+
+/// `run_wraith` with owned arguments, timed.
+pub async fn run_wraith_args(args: &[String], env_remove: &[&str], limit: Duration) -> Result<Exit> {
+    let started = Instant::now();
+    let argv: Vec<&str> = args.iter().map(String::as_str).collect();
+    let (status, stdout, stderr) = run_wraith(&argv, env_remove, limit).await?;
+    Ok(Exit { status, stdout, stderr, elapsed: started.elapsed() })
+}
+
 // ---------------------------------------------------------------- replication
 
 /// Starts replication on the replica when dropped (a test that stops it must not leave it stopped, whatever

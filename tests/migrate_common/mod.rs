@@ -388,6 +388,7 @@ const DB_PRIV_COLUMNS: &[(&str, &str)] = &[
     ("ALTER", "Alter_priv"),
     ("LOCK TABLES", "Lock_tables_priv"),
     ("TRIGGER", "Trigger_priv"),
+    ("CREATE TEMPORARY TABLES", "Create_tmp_table_priv"),
 ];
 
 /// Global privilege columns of `mysql.user`.
@@ -425,6 +426,21 @@ impl TempUser {
         db.exec(&sql).await.context("creating a test account")?;
         db.wait_replica_caught_up().await?;
         Ok(user)
+    }
+}
+
+impl TempUser {
+    /// A connection to the primary as this account, with `db` as default database.
+    pub async fn connect_primary(&self, db: &TestDb) -> Result<Conn> {
+        let s = settings();
+        let opts = mysql_async::OptsBuilder::default()
+            .ip_or_hostname(&s.primary_host)
+            .tcp_port(s.primary_port)
+            .user(Some(&self.name))
+            .pass(Some(&self.password))
+            .db_name(Some(db.name()))
+            .prefer_socket(false);
+        connect(opts.into()).await
     }
 }
 
