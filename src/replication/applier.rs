@@ -238,7 +238,8 @@ impl Applier {
             // writes, so writing it again settles that; a duplicate that stays is a row the schema rejects.
             if duplicates == DUPLICATE_RETRIES {
                 return Err(Error::Data(format!(
-                    "applying binlog changes to the ghost table: {e} (the new schema rejects rows the old one holds)"
+                    "applying binlog changes to the ghost table: {e} (the new schema rejects rows the old one holds: \
+                     fix those rows, or change --alter so they fit)"
                 )));
             }
             duplicates += 1;

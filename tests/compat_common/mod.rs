@@ -511,6 +511,21 @@ pub async fn run_wraith_args(args: &[String], env_remove: &[&str], limit: Durati
     Ok(Exit { status, stdout, stderr, elapsed: started.elapsed() })
 }
 
+// ---------------------------------------------------------------- hooks
+
+/// Writes the hook `<hooks>/<name>`: it appends its name to `<out>/order`, writes its environment to
+/// `<out>/<name>.env`, then exits with `exit`.
+pub fn write_hook(hooks: &Path, out: &Path, name: &str, exit: i32) -> Result<()> {
+    use std::os::unix::fs::PermissionsExt;
+    let p = hooks.join(name);
+    std::fs::write(
+        &p,
+        format!("#!/bin/sh\necho {name} >> '{o}/order'\nenv > '{o}/{name}.env'\nexit {exit}\n", o = out.display()),
+    )?;
+    std::fs::set_permissions(&p, std::fs::Permissions::from_mode(0o755))?;
+    Ok(())
+}
+
 // ---------------------------------------------------------------- replication
 
 /// Starts replication on the replica when dropped (a test that stops it must not leave it stopped, whatever

@@ -430,6 +430,16 @@ impl TempUser {
 }
 
 impl TempUser {
+    /// From now on the account may only connect over TLS (`REQUIRE SSL`), on both servers.
+    pub async fn require_ssl(&self, db: &TestDb) -> Result<()> {
+        db.exec(format!(
+            "UPDATE mysql.user SET ssl_type = 'ANY' WHERE User = '{}' AND Host = '127.0.0.1'; FLUSH PRIVILEGES",
+            self.name
+        ))
+        .await?;
+        db.wait_replica_caught_up().await
+    }
+
     /// A connection to the primary as this account, with `db` as default database.
     pub async fn connect_primary(&self, db: &TestDb) -> Result<Conn> {
         let s = settings();
