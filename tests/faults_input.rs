@@ -530,3 +530,86 @@ async fn a_partitioned_table_is_migrated_not_refused() -> Result<()> {
     assert!(show_create(&db, "t").await?.contains("PARTITION BY"), "the new table keeps its partitioning");
     Ok(())
 }
+
+/// The schema's tables, `t`'s definition and its checksum.
+async fn scratch_state(conn: &mut mysql_async::Conn) -> Result<(Vec<String>, Vec<(String, String)>, Checksum)> {
+    use mysql_async::prelude::Queryable;
+    let tables: Vec<String> = conn.query("SHOW TABLES").await?;
+    let create: Vec<(String, String)> = conn.query("SHOW CREATE TABLE t").await?;
+    Ok((tables, create, table_checksum(conn, "`t`", "*", "1").await?))
+}
+
+/// `wraith migrate --allow-on-master` of `d.t` on a scratch server, expected to be refused with `words`,
+/// leaving `d` as it was.
+async fn refused_on_scratch(server: &ScratchServer, name: &str, words: &[&str]) -> Result<()> {
+    let mut conn = server.conn(Some("d")).await?;
+    let before = scratch_state(&mut conn).await?;
+    let args: Vec<String> = [
+        "migrate",
+        "--host=127.0.0.1",
+        &format!("--port={}", server.port),
+        "--user=root",
+        "--database=d",
+        "--table=t",
+        "--alter=ADD COLUMN x INT",
+        "--allow-on-master",
+        "--execute",
+        "--throttle-additional-flag-file=/nonexistent-wraith-test/throttle",
+    ]
+    .iter()
+    .map(|s| s.to_string())
+    .collect();
+    let exit = run_wraith_args(&args, &["WRAITH_PASSWORD"], REFUSAL_LIMIT).await?;
+    let text = exit.text();
+    assert_eq!(exit.status.code(), Some(1), "{name}: {text}");
+    for w in words {
+        assert!(text.contains(w), "{name}: {w:?} missing from\n{text}");
+    }
+    assert_eq!(scratch_state(&mut conn).await?, before, "{name}: the schema, table or data changed\n{text}");
+    Ok(())
+}
+
+/// Binary logging off, binlog_format STATEMENT and binlog_row_image MINIMAL: the shared sandbox must keep
+/// ROW and FULL for the tests running beside this one, so they are shown on a scratch server of this
+/// test's own (`--allow-on-master`: it has no replica).
+#[tokio::test(flavor = "multi_thread")]
+async fn servers_whose_binlog_wraith_cannot_read() -> Result<()> {
+    let mut server = ScratchServer::start("binlog", &["--skip-log-bin"]).await?;
+    mysql_async::prelude::Queryable::query_drop(
+        &mut server.conn(None).await?,
+        "CREATE DATABASE d; CREATE TABLE d.t (id INT PRIMARY KEY, v VARCHAR(20)); INSERT INTO d.t VALUES (1, 'a'), (2, 'b')",
+    )
+    .await?;
+    refused_on_scratch(
+        &server,
+        "binary logging off",
+        &["binary logging is off on inspected server 127.0.0.1", "start mysqld with --log-bin"],
+    )
+    .await?;
+    server
+        .restart(&["--log-bin=binlog", "--binlog-format=STATEMENT", "--gtid-mode=ON", "--enforce-gtid-consistency=ON"])
+        .await?;
+    refused_on_scratch(
+        &server,
+        "binlog_format STATEMENT",
+        &[
+            "binlog_format is STATEMENT on inspected server",
+            "wraith needs ROW",
+            "SET GLOBAL binlog_format='ROW'",
+            "--switch-to-rbr",
+        ],
+    )
+    .await?;
+    // Global settings apply to new sessions: wraith's.
+    mysql_async::prelude::Queryable::query_drop(
+        &mut server.conn(None).await?,
+        "SET GLOBAL binlog_format = 'ROW', GLOBAL binlog_row_image = 'MINIMAL'",
+    )
+    .await?;
+    refused_on_scratch(
+        &server,
+        "binlog_row_image MINIMAL",
+        &["binlog_row_image is MINIMAL on inspected server", "wraith needs FULL", "SET GLOBAL binlog_row_image='FULL'"],
+    )
+    .await
+}

@@ -97,7 +97,8 @@ pub(crate) fn check_binlog(info: &ServerInfo, what: &str, reads_replicated_chang
     if info.binlog_format != "ROW" {
         return fail(
             format!("binlog_format is {} on {what}; wraith needs ROW", info.binlog_format),
-            "SET GLOBAL binlog_format='ROW' (and in my.cnf), then restart replication so it takes effect",
+            "SET GLOBAL binlog_format='ROW' (and in my.cnf), then restart replication so it takes effect \
+             (--switch-to-rbr does both on the inspected replica)",
         );
     }
     if info.binlog_row_image != "FULL" {
