@@ -265,6 +265,10 @@ async fn bad_conflicting_and_missing_flags() -> Result<()> {
     let db = TestDb::new("faults_flags").await?;
     db.exec(PLAIN).await?;
     db.wait_replica_caught_up().await?;
+    let dir = TempDir::new("flags");
+    let leftover = dir.path("leftover.sock");
+    std::fs::write(&leftover, b"")?;
+    let leftover_flag = format!("--serve-socket-file={}", leftover.display());
     let cases = [
         // Values
         flags("a number flag given a word", &["--chunk-size=abc"])
@@ -342,6 +346,9 @@ async fn bad_conflicting_and_missing_flags() -> Result<()> {
         flags("--resume with --initially-drop-ghost-table", &["--resume", "--initially-drop-ghost-table"])
             .wrong(&["cannot be combined with --initially-drop-ghost-table"])
             .todo(&["--resume continues with the existing ghost table"]),
+        flags("a leftover socket file", &[&leftover_flag])
+            .wrong(&[&format!("socket file {} already exists", leftover.display())])
+            .todo(&["remove it, or pass --initially-drop-socket-file"]),
         // Missing
         flags("no --table", &[])
             .omit("--table")
@@ -355,7 +362,9 @@ async fn bad_conflicting_and_missing_flags() -> Result<()> {
         flags("no --alter", &[]).omit("--alter").wrong(&["--alter is required"]).todo(&["give --alter="]),
         flags("an empty --alter", &["--alter= "]).wrong(&["--alter is required"]).todo(&["give --alter="]),
     ];
-    assert_all_refused(&db, &cases).await
+    assert_all_refused(&db, &cases).await?;
+    assert!(leftover.exists(), "a refused run removed someone else's socket file");
+    Ok(())
 }
 
 /// The README's "Privileges", less one.

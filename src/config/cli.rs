@@ -624,6 +624,39 @@ mod tests {
         assert_eq!(c.throttle.additional_flag_file.as_deref(), Some(std::path::Path::new("/tmp/gh-ost.throttle")));
     }
 
+    fn refused(args: &[&str]) -> String {
+        let mut v = vec!["wraith", "migrate", "--database=d", "--table=t", "--alter=engine=innodb"];
+        v.extend_from_slice(args);
+        let Command::Migrate(m) = parse(&v).unwrap().command else { panic!("migrate") };
+        m.into_config().unwrap_err().to_string()
+    }
+
+    #[test]
+    fn negative_counts_are_refused_where_gh_ost_does_not_clamp() {
+        assert!(refused(&["--mysql-timeout=-1"]).contains("0 or more"));
+        for flag in ["critical-load-interval-millis", "critical-load-hibernate-seconds", "checkpoint-seconds"] {
+            let e = refused(&[&format!("--{flag}=-3")]);
+            assert!(e.contains(&format!("--{flag}=-3: must not be negative")), "{e}");
+        }
+        // What gh-ost clamps stays clamped.
+        assert_eq!(migrate(&["--database=d", "--table=t", "--alter=x int", "--chunk-size=-5"]).copy.chunk_size, 10);
+        assert!(refused(&["--switch-to-rbr", "--assume-rbr"]).contains("contradict each other"));
+    }
+
+    #[test]
+    fn control_flags() {
+        let c = migrate(&["--database=d", "--table=t", "--alter=x int", "--serve-tcp-port=9001"]);
+        assert_eq!(c.control.serve_tcp_bind.to_string(), "127.0.0.1");
+        assert!(refused(&["--serve-tcp-port=9001", "--serve-tcp-bind=0.0.0.0"]).contains("--serve-tcp-token-file"));
+        assert!(parse(&["wraith", "migrate", "--serve-tcp-bind=not-an-address"]).is_err());
+        let Command::Ctl(a) =
+            parse(&["wraith", "ctl", "--tcp", "h:1", "--token-file", "/x", "status"]).unwrap().command
+        else {
+            panic!("ctl")
+        };
+        assert_eq!(a.token_file.as_deref(), Some(std::path::Path::new("/x")));
+    }
+
     #[test]
     fn unknown_flags_and_missing_values_are_errors() {
         assert!(parse(&["wraith", "migrate", "--no-such-flag"]).is_err());

@@ -520,3 +520,80 @@ impl Config {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn cfg() -> Config {
+        Config::new(Config::connection("h", 3306, "u", ""), "d", "t", "ADD COLUMN x INT")
+    }
+
+    fn refusal(c: &Config) -> String {
+        c.validate().expect_err("expected a refusal").to_string()
+    }
+
+    /// A file in a directory of this test's own, with `mode`.
+    fn file(name: &str, content: &str, mode: u32) -> PathBuf {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = std::env::temp_dir().join(format!("wraith-config-test-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let p = dir.join(name);
+        std::fs::write(&p, content).unwrap();
+        std::fs::set_permissions(&p, std::fs::Permissions::from_mode(mode)).unwrap();
+        p
+    }
+
+    #[test]
+    fn gh_ost_mutual_exclusions() {
+        let mut c = cfg();
+        c.topology.allow_on_master = true;
+        c.topology.test_on_replica = true;
+        assert!(refusal(&c).contains("--allow-on-master and --test-on-replica contradict each other"));
+        c.topology.test_on_replica = false;
+        c.topology.migrate_on_replica = true;
+        assert!(refusal(&c).contains("--allow-on-master and --migrate-on-replica"));
+        let mut c = cfg();
+        c.topology.test_on_replica_skip_replica_stop = true;
+        assert!(refusal(&c).contains("only applies with --test-on-replica"));
+        c.topology.test_on_replica = true;
+        c.validate().unwrap();
+    }
+
+    #[test]
+    fn required_flags_say_how_to_give_them() {
+        let mut c = cfg();
+        c.table = " ".into();
+        assert_eq!(refusal(&c), "invalid configuration: --table is required: give --table=<table>");
+    }
+
+    #[test]
+    fn the_tcp_port_off_loopback_needs_a_private_token_file() {
+        let mut c = cfg();
+        c.control.serve_tcp_port = Some(9001);
+        c.validate().unwrap();
+        c.control.serve_tcp_bind = "::1".parse().unwrap();
+        c.validate().unwrap();
+        c.control.serve_tcp_bind = "0.0.0.0".parse().unwrap();
+        assert!(refusal(&c).contains("give --serve-tcp-token-file=PATH"), "{}", refusal(&c));
+        c.control.serve_tcp_token_file = Some(file("good", "s3cret-token\n", 0o600));
+        c.validate().unwrap();
+        assert_eq!(read_token_file(c.control.serve_tcp_token_file.as_ref().unwrap()).unwrap().expose(), "s3cret-token");
+        for (name, content, mode, why) in [
+            ("open", "s3cret-token", 0o644, "other users may read it (mode 644): chmod 600 it"),
+            ("empty", " \n", 0o600, "it is empty"),
+            ("two-words", "a b", 0o600, "must be one word"),
+        ] {
+            c.control.serve_tcp_token_file = Some(file(name, content, mode));
+            let e = refusal(&c);
+            assert!(e.contains(why), "{name}: {e}");
+            assert!(!e.contains("s3cret"), "{name}: the token is in the message: {e}");
+        }
+        c.control.serve_tcp_token_file = Some(PathBuf::from("/nonexistent/token"));
+        assert!(refusal(&c).contains("cannot read it"));
+        // The bind address and the token file mean nothing without the port.
+        let mut c = cfg();
+        c.control.serve_tcp_bind = "0.0.0.0".parse().unwrap();
+        assert!(refusal(&c).contains("add --serve-tcp-port=N"));
+    }
+}
