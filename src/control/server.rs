@@ -6,7 +6,7 @@
 //!   ends (the listener's guard is dropped with the task);
 //! - the socket file is mode 0600 from the moment it has its name: it is bound inside a fresh directory
 //!   only this user can enter, restricted there, then renamed into place, so no other user ever has a
-//!   window to connect;
+//!   window to connect (a path too long for that detour is bound in place and restricted at once);
 //! - TCP listens on --serve-tcp-bind (127.0.0.1 unless told otherwise; config refuses any other address
 //!   without a token file), because the commands can abort a migration;
 //! - with a token, a TCP connection runs a command only after its first line was `auth <token>`; the
@@ -85,16 +85,24 @@ pub(crate) async fn bind(
 
 /// Binds a unix socket at `path` that only this user can connect to (see the module's invariants).
 fn bind_private_socket(path: &Path) -> Result<UnixListener> {
+    use std::os::unix::ffi::OsStrExt;
     use std::os::unix::fs::{DirBuilderExt, PermissionsExt};
+    let private = |p: &Path| std::fs::set_permissions(p, std::fs::Permissions::from_mode(0o600));
     let dir = path.parent().filter(|d| !d.as_os_str().is_empty()).unwrap_or(Path::new("."));
-    let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
-    let staging = dir.join(format!(".{name}.{}.tmp", std::process::id()));
+    let staging = dir.join(format!(".w{}", std::process::id()));
+    let tmp = staging.join("s");
+    // A socket path holds at most 107 bytes. When the staging path is longer than that (but the final
+    // one is not), bind in place and restrict at once: a window of one system call.
+    if tmp.as_os_str().as_bytes().len() > 107 {
+        let listener = UnixListener::bind(path)?;
+        private(path)?;
+        return Ok(listener);
+    }
     let _ = std::fs::remove_dir_all(&staging);
     std::fs::DirBuilder::new().mode(0o700).create(&staging)?;
     let bound = (|| -> Result<UnixListener> {
-        let tmp = staging.join("s");
         let listener = UnixListener::bind(&tmp)?;
-        std::fs::set_permissions(&tmp, std::fs::Permissions::from_mode(0o600))?;
+        private(&tmp)?;
         std::fs::rename(&tmp, path)?;
         Ok(listener)
     })();
@@ -291,6 +299,11 @@ mod tests {
         assert_eq!(names, vec![std::ffi::OsString::from("c.sock")]);
         drop(l);
         assert!(!path.exists(), "the socket file is removed with the listener");
+        // A path so long that the staging one would not fit: bound in place, private all the same.
+        let long = dir.join("x".repeat(107 - dir.as_os_str().len() - 1));
+        let l = bind(Some(long.clone()), false, None).await.unwrap();
+        assert_eq!(std::fs::metadata(&long).unwrap().permissions().mode() & 0o777, 0o600);
+        drop(l);
         let _ = std::fs::remove_dir_all(&dir);
     }
 }
