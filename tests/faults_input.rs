@@ -453,8 +453,8 @@ async fn a_narrowing_that_would_truncate_stops_and_keeps_every_write() -> Result
 }
 
 /// The duplicate must be named, and the run must stop within a bound far below the ~100 s that 60
-/// retries of a definite error 1062 took (issue 14, item 2). 60 s is generous on a busy machine; until
-/// the change that makes 1062 definite lands, this test fails on the bound (the message is already right).
+/// retries of a definite error 1062 took before it was made definite (issue 14, item 2). 60 s is generous
+/// on a busy machine; a duplicate retried as if transient exceeds it.
 #[tokio::test(flavor = "multi_thread")]
 async fn a_unique_key_over_duplicates_fails_fast_naming_the_duplicate() -> Result<()> {
     let db = TestDb::new("faults_duplicates").await?;
