@@ -33,5 +33,6 @@ pub mod hooks {
     pub use crate::control::hooks::{HookContext, HookEvent, HookProgress, Hooks};
 }
 
-/// `wraith ctl`: send one interactive command to a running migration.
-pub use control::server::send as send_command;
+/// `wraith ctl`: send one interactive command to a running migration (with `auth <token>` first when the
+/// port requires a token).
+pub use control::server::{send as send_command, send_with_token as send_command_with_token};

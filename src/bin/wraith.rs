@@ -84,8 +84,14 @@ impl<'a> MakeWriter<'a> for LogWriter {
 async fn run(cli: Cli) -> anyhow::Result<()> {
     match cli.command {
         Command::Ctl(args) => {
-            let reply =
-                wraith::send_command(args.socket.as_deref(), args.tcp.as_deref(), &args.command.join(" ")).await?;
+            let token = args.token_file.as_deref().map(wraith::config::read_token_file).transpose()?;
+            let reply = wraith::send_command_with_token(
+                args.socket.as_deref(),
+                args.tcp.as_deref(),
+                token.as_ref().map(|t| t.expose()),
+                &args.command.join(" "),
+            )
+            .await?;
             print!("{reply}");
             if reply.starts_with("ERROR") {
                 anyhow::bail!("the migration refused the command");

@@ -39,6 +39,9 @@ pub struct CtlArgs {
     /// The migration's --serve-tcp-port, as HOST:PORT
     #[arg(long)]
     pub tcp: Option<String>,
+    /// The migration's --serve-tcp-token-file: its token is sent first (`auth <token>`)
+    #[arg(long)]
+    pub token_file: Option<PathBuf>,
     /// The command, e.g. `status`, `chunk-size=500`, `throttle`, `unpostpone`
     #[arg(required = true, num_args = 1..)]
     pub command: Vec<String>,
@@ -329,9 +332,17 @@ pub struct MigrateArgs {
     /// Unix socket file to serve interactive commands on
     #[arg(long)]
     pub serve_socket_file: Option<PathBuf>,
-    /// TCP port (on 127.0.0.1) to serve interactive commands on
+    /// TCP port (on 127.0.0.1, or --serve-tcp-bind) to serve interactive commands on
     #[arg(long)]
     pub serve_tcp_port: Option<u16>,
+    /// Address for --serve-tcp-port to listen on (wraith only). Anything but loopback needs
+    /// --serve-tcp-token-file
+    #[arg(long, default_value_t = defaults::SERVE_TCP_BIND)]
+    pub serve_tcp_bind: std::net::IpAddr,
+    /// File holding a token that TCP clients must send first, as `auth <token>` (wraith only; the file must
+    /// be readable by its owner only)
+    #[arg(long)]
+    pub serve_tcp_token_file: Option<PathBuf>,
     /// Remove a leftover socket file at start
     #[arg(long, num_args = 0..=1, require_equals = true, default_missing_value = "true", default_value = "false")]
     pub initially_drop_socket_file: bool,
@@ -388,6 +399,11 @@ fn limits(s: &str, flag: &str) -> Result<LoadLimits> {
     LoadLimits::parse(s).map_err(|e| Error::Config(format!("--{flag}: {e}")))
 }
 
+/// A count of time units that cannot be negative. (Flags gh-ost clamps are clamped instead, as there.)
+fn non_negative(v: i64, flag: &str) -> Result<u64> {
+    u64::try_from(v).map_err(|_| Error::Config(format!("--{flag}={v}: must not be negative (0 or more)")))
+}
+
 impl MigrateArgs {
     /// Turns the flags into the engine's `Config` (gh-ost's clamps applied), then validates it.
     pub fn into_config(self) -> Result<Config> {
@@ -403,6 +419,18 @@ impl MigrateArgs {
             "two-step" => CutOverKind::TwoStep,
             other => return Err(Error::Config(format!("--cut-over={other}: expected atomic or two-step"))),
         };
+        if self.switch_to_rbr && self.assume_rbr {
+            return Err(Error::Config(
+                "--switch-to-rbr and --assume-rbr contradict each other (as in gh-ost): give one of them".into(),
+            ));
+        }
+        if self.mysql_timeout < 0.0 || !self.mysql_timeout.is_finite() {
+            return Err(Error::Config(format!(
+                "--mysql-timeout={}: must be a number of seconds, 0 or more (0: the default of {} s)",
+                self.mysql_timeout,
+                defaults::MYSQL_TIMEOUT_SECONDS
+            )));
+        }
         let alter = alter::normalize(&self.alter, &self.table)?;
         let mut c = Config::new(self.connection()?, &self.database, &self.table, &alter);
         c.execute = self.execute;
@@ -460,15 +488,23 @@ impl MigrateArgs {
                 .map_err(|e| Error::Config(format!("--throttle-control-replicas: {e}")))?,
             max_load: limits(&self.max_load, "max-load")?,
             critical_load: limits(&self.critical_load, "critical-load")?,
-            critical_load_interval: Duration::from_millis(self.critical_load_interval_millis.max(0) as u64),
-            critical_load_hibernate: Duration::from_secs(self.critical_load_hibernate_seconds.max(0) as u64),
+            critical_load_interval: Duration::from_millis(non_negative(
+                self.critical_load_interval_millis,
+                "critical-load-interval-millis",
+            )?),
+            critical_load_hibernate: Duration::from_secs(non_negative(
+                self.critical_load_hibernate_seconds,
+                "critical-load-hibernate-seconds",
+            )?),
             nice_ratio: self.nice_ratio,
         };
         c.cut_over = CutOverSettings {
             kind,
             lock_timeout: Duration::from_secs(clamp(self.cut_over_lock_timeout_seconds, 1, 10) as u64),
             exponential_backoff: self.cut_over_exponential_backoff,
-            exponential_backoff_max_interval: Duration::from_secs(self.exponential_backoff_max_interval.max(1) as u64),
+            exponential_backoff_max_interval: Duration::from_secs(
+                non_negative(self.exponential_backoff_max_interval, "exponential-backoff-max-interval")?.max(1),
+            ),
             force_named: self.force_named_cut_over,
             postpone_flag_file: self.postpone_cut_over_flag_file,
             analyze_ghost_table: self.analyze_ghost_table_before_cutover,
@@ -481,7 +517,7 @@ impl MigrateArgs {
         };
         c.checkpoint = CheckpointSettings {
             enabled: self.checkpoint,
-            interval: Duration::from_secs(self.checkpoint_seconds.max(1) as u64),
+            interval: Duration::from_secs(non_negative(self.checkpoint_seconds, "checkpoint-seconds")?.max(1)),
             resume: self.resume,
         };
         c.hooks = HookSettings {
@@ -489,11 +525,15 @@ impl MigrateArgs {
             hint: self.hooks_hint,
             hint_owner: self.hooks_hint_owner,
             hint_token: self.hooks_hint_token,
-            status_interval: Duration::from_secs(self.hooks_status_interval.max(1) as u64),
+            status_interval: Duration::from_secs(
+                non_negative(self.hooks_status_interval, "hooks-status-interval")?.max(1),
+            ),
         };
         c.control = ControlSettings {
             serve_socket_file: self.serve_socket_file,
             serve_tcp_port: self.serve_tcp_port,
+            serve_tcp_bind: self.serve_tcp_bind,
+            serve_tcp_token_file: self.serve_tcp_token_file.filter(|p| !p.as_os_str().is_empty()),
             initially_drop_socket_file: self.initially_drop_socket_file,
             force_named_panic: self.force_named_panic,
             panic_flag_file: self.panic_flag_file,
@@ -582,6 +622,39 @@ mod tests {
         assert_eq!(c.cut_over.lock_timeout, Duration::from_secs(3));
         assert_eq!(c.control.status_interval, Duration::from_secs(5));
         assert_eq!(c.throttle.additional_flag_file.as_deref(), Some(std::path::Path::new("/tmp/gh-ost.throttle")));
+    }
+
+    fn refused(args: &[&str]) -> String {
+        let mut v = vec!["wraith", "migrate", "--database=d", "--table=t", "--alter=engine=innodb"];
+        v.extend_from_slice(args);
+        let Command::Migrate(m) = parse(&v).unwrap().command else { panic!("migrate") };
+        m.into_config().unwrap_err().to_string()
+    }
+
+    #[test]
+    fn negative_counts_are_refused_where_gh_ost_does_not_clamp() {
+        assert!(refused(&["--mysql-timeout=-1"]).contains("0 or more"));
+        for flag in ["critical-load-interval-millis", "critical-load-hibernate-seconds", "checkpoint-seconds"] {
+            let e = refused(&[&format!("--{flag}=-3")]);
+            assert!(e.contains(&format!("--{flag}=-3: must not be negative")), "{e}");
+        }
+        // What gh-ost clamps stays clamped.
+        assert_eq!(migrate(&["--database=d", "--table=t", "--alter=x int", "--chunk-size=-5"]).copy.chunk_size, 10);
+        assert!(refused(&["--switch-to-rbr", "--assume-rbr"]).contains("contradict each other"));
+    }
+
+    #[test]
+    fn control_flags() {
+        let c = migrate(&["--database=d", "--table=t", "--alter=x int", "--serve-tcp-port=9001"]);
+        assert_eq!(c.control.serve_tcp_bind.to_string(), "127.0.0.1");
+        assert!(refused(&["--serve-tcp-port=9001", "--serve-tcp-bind=0.0.0.0"]).contains("--serve-tcp-token-file"));
+        assert!(parse(&["wraith", "migrate", "--serve-tcp-bind=not-an-address"]).is_err());
+        let Command::Ctl(a) =
+            parse(&["wraith", "ctl", "--tcp", "h:1", "--token-file", "/x", "status"]).unwrap().command
+        else {
+            panic!("ctl")
+        };
+        assert_eq!(a.token_file.as_deref(), Some(std::path::Path::new("/x")));
     }
 
     #[test]

@@ -29,3 +29,6 @@ pub const PORT: u16 = 3306;
 pub const HOST: &str = "127.0.0.1";
 pub const STORAGE_ENGINE: &str = "innodb";
 pub const CUT_OVER: &str = "atomic";
+/// wraith only: the address --serve-tcp-port listens on. Loopback, because the commands can abort a
+/// migration: any other address needs --serve-tcp-token-file.
+pub const SERVE_TCP_BIND: std::net::IpAddr = std::net::IpAddr::V4(std::net::Ipv4Addr::LOCALHOST);

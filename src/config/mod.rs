@@ -13,7 +13,8 @@ pub mod conffile;
 pub mod defaults;
 mod types;
 
-use std::path::PathBuf;
+use std::net::IpAddr;
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 pub use crate::mysql::endpoint::{parse_endpoint, Endpoint, Tls};
@@ -297,6 +298,10 @@ pub struct ControlSettings {
     /// Unix socket for interactive commands (gh-ost's --serve-socket-file).
     pub serve_socket_file: Option<PathBuf>,
     pub serve_tcp_port: Option<u16>,
+    /// The address the TCP port listens on (wraith's --serve-tcp-bind); loopback by default.
+    pub serve_tcp_bind: IpAddr,
+    /// A file holding the token TCP clients must present (`auth <token>`); required off loopback.
+    pub serve_tcp_token_file: Option<PathBuf>,
     pub initially_drop_socket_file: bool,
     /// The interactive panic command must name the table.
     pub force_named_panic: bool,
@@ -310,6 +315,8 @@ impl Default for ControlSettings {
         ControlSettings {
             serve_socket_file: None,
             serve_tcp_port: None,
+            serve_tcp_bind: defaults::SERVE_TCP_BIND,
+            serve_tcp_token_file: None,
             initially_drop_socket_file: false,
             force_named_panic: false,
             panic_flag_file: None,
@@ -320,12 +327,48 @@ impl Default for ControlSettings {
 
 /// --database, --table and --alter are required (checked before anything reads them).
 pub(crate) fn require_target(database: &str, table: &str, alter: &str) -> Result<()> {
-    for (v, flag) in [(database, "database"), (table, "table"), (alter, "alter")] {
+    for (v, flag, example) in [
+        (database, "database", "--database=<schema>"),
+        (table, "table", "--table=<table>"),
+        (alter, "alter", "--alter='ADD COLUMN c INT'"),
+    ] {
         if v.trim().is_empty() {
-            return Err(Error::Config(format!("--{flag} is required")));
+            return Err(Error::Config(format!("--{flag} is required: give {example}")));
         }
     }
     Ok(())
+}
+
+/// The token in --serve-tcp-token-file: the file's content without surrounding whitespace. Refused when
+/// the file cannot be read, is empty, or other users may read it (a token anyone can read protects
+/// nothing). The token itself never appears in a message.
+pub fn read_token_file(path: &Path) -> Result<Secret> {
+    let bad = |why: String| Err(Error::Config(format!("--serve-tcp-token-file {}: {why}", path.display())));
+    let meta = match std::fs::metadata(path) {
+        Ok(m) => m,
+        Err(e) => return bad(format!("cannot read it ({e})")),
+    };
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = meta.permissions().mode();
+        if mode & 0o077 != 0 {
+            return bad(format!("other users may read it (mode {:o}): chmod 600 it", mode & 0o777));
+        }
+    }
+    let _ = meta;
+    let text = match std::fs::read_to_string(path) {
+        Ok(t) => t,
+        Err(e) => return bad(format!("cannot read it ({e})")),
+    };
+    let token = text.trim();
+    if token.is_empty() {
+        return bad("it is empty: put a secret token in it (e.g. `openssl rand -hex 32 > FILE`)".into());
+    }
+    if token.contains(char::is_whitespace) {
+        return bad("the token must be one word (no spaces or line breaks inside)".into());
+    }
+    Ok(Secret::new(token))
 }
 
 impl Config {
@@ -391,10 +434,32 @@ impl Config {
         require_target(&self.database, &self.table, &self.alter)?;
         let s = &self.schema;
         if s.approve_renamed_columns && s.skip_renamed_columns {
-            return bad("--approve-renamed-columns and --skip-renamed-columns contradict each other");
+            return bad(
+                "--approve-renamed-columns and --skip-renamed-columns contradict each other: give one of them \
+                 (copy the renamed columns' data, or leave them empty)",
+            );
         }
-        if self.topology.test_on_replica && self.topology.migrate_on_replica {
-            return bad("--test-on-replica and --migrate-on-replica contradict each other");
+        let t = &self.topology;
+        if t.test_on_replica && t.migrate_on_replica {
+            return bad(
+                "--test-on-replica and --migrate-on-replica contradict each other: give one of them (swap and swap \
+                 back for a test, or a real cut-over on the replica)",
+            );
+        }
+        // gh-ost's mutual exclusions: the on-replica modes write on the replica --host, --allow-on-master
+        // says --host is the primary.
+        for (on, flag) in [(t.test_on_replica, "--test-on-replica"), (t.migrate_on_replica, "--migrate-on-replica")] {
+            if on && t.allow_on_master {
+                return Err(Error::Config(format!(
+                    "--allow-on-master and {flag} contradict each other: {flag} migrates on the replica --host, \
+                     --allow-on-master on a primary --host; give one of them"
+                )));
+            }
+        }
+        if t.test_on_replica_skip_replica_stop && !t.test_on_replica {
+            return bad(
+                "--test-on-replica-skip-replica-stop only applies with --test-on-replica: add it, or drop the flag",
+            );
         }
         if s.include_triggers && s.trigger_suffix.is_empty() {
             return bad("--include-triggers needs --trigger-suffix (e.g. --trigger-suffix=_ght)");
@@ -415,9 +480,12 @@ impl Config {
                 "--resume continues with the existing ghost table; it cannot be combined with --initially-drop-ghost-table",
             );
         }
+        self.validate_control()?;
         if let Some(t) = &self.conn.tls {
             if t.cert.is_some() != t.key.is_some() {
-                return bad("--ssl-cert and --ssl-key go together");
+                return bad(
+                    "--ssl-cert and --ssl-key go together: give both (the client certificate and its key), or neither",
+                );
             }
             for p in t.ca.iter().chain(&t.cert).chain(&t.key) {
                 if !p.exists() {
@@ -426,5 +494,106 @@ impl Config {
             }
         }
         Ok(())
+    }
+
+    /// The TCP control port: off loopback only with a token, and the token file readable by its owner only.
+    fn validate_control(&self) -> Result<()> {
+        let ctl = &self.control;
+        let Some(port) = ctl.serve_tcp_port else {
+            if ctl.serve_tcp_token_file.is_some() || !ctl.serve_tcp_bind.is_loopback() {
+                return Err(Error::Config(
+                    "--serve-tcp-bind and --serve-tcp-token-file apply to the TCP control port: add --serve-tcp-port=N"
+                        .into(),
+                ));
+            }
+            return Ok(());
+        };
+        match &ctl.serve_tcp_token_file {
+            Some(path) => read_token_file(path).map(|_| ()),
+            None if ctl.serve_tcp_bind.is_loopback() => Ok(()),
+            None => Err(Error::Config(format!(
+                "--serve-tcp-bind={} would let other machines send commands (panic, throttle-query=...) to port \
+                 {port} without authentication: give --serve-tcp-token-file=PATH (a file only you can read, holding \
+                 a secret token), or bind to 127.0.0.1",
+                ctl.serve_tcp_bind
+            ))),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn cfg() -> Config {
+        Config::new(Config::connection("h", 3306, "u", ""), "d", "t", "ADD COLUMN x INT")
+    }
+
+    fn refusal(c: &Config) -> String {
+        c.validate().expect_err("expected a refusal").to_string()
+    }
+
+    /// A file in a directory of this test's own, with `mode`.
+    fn file(name: &str, content: &str, mode: u32) -> PathBuf {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = std::env::temp_dir().join(format!("wraith-config-test-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let p = dir.join(name);
+        std::fs::write(&p, content).unwrap();
+        std::fs::set_permissions(&p, std::fs::Permissions::from_mode(mode)).unwrap();
+        p
+    }
+
+    #[test]
+    fn gh_ost_mutual_exclusions() {
+        let mut c = cfg();
+        c.topology.allow_on_master = true;
+        c.topology.test_on_replica = true;
+        assert!(refusal(&c).contains("--allow-on-master and --test-on-replica contradict each other"));
+        c.topology.test_on_replica = false;
+        c.topology.migrate_on_replica = true;
+        assert!(refusal(&c).contains("--allow-on-master and --migrate-on-replica"));
+        let mut c = cfg();
+        c.topology.test_on_replica_skip_replica_stop = true;
+        assert!(refusal(&c).contains("only applies with --test-on-replica"));
+        c.topology.test_on_replica = true;
+        c.validate().unwrap();
+    }
+
+    #[test]
+    fn required_flags_say_how_to_give_them() {
+        let mut c = cfg();
+        c.table = " ".into();
+        assert_eq!(refusal(&c), "invalid configuration: --table is required: give --table=<table>");
+    }
+
+    #[test]
+    fn the_tcp_port_off_loopback_needs_a_private_token_file() {
+        let mut c = cfg();
+        c.control.serve_tcp_port = Some(9001);
+        c.validate().unwrap();
+        c.control.serve_tcp_bind = "::1".parse().unwrap();
+        c.validate().unwrap();
+        c.control.serve_tcp_bind = "0.0.0.0".parse().unwrap();
+        assert!(refusal(&c).contains("give --serve-tcp-token-file=PATH"), "{}", refusal(&c));
+        c.control.serve_tcp_token_file = Some(file("good", "s3cret-token\n", 0o600));
+        c.validate().unwrap();
+        assert_eq!(read_token_file(c.control.serve_tcp_token_file.as_ref().unwrap()).unwrap().expose(), "s3cret-token");
+        for (name, content, mode, why) in [
+            ("open", "s3cret-token", 0o644, "other users may read it (mode 644): chmod 600 it"),
+            ("empty", " \n", 0o600, "it is empty"),
+            ("two-words", "a b", 0o600, "must be one word"),
+        ] {
+            c.control.serve_tcp_token_file = Some(file(name, content, mode));
+            let e = refusal(&c);
+            assert!(e.contains(why), "{name}: {e}");
+            assert!(!e.contains("s3cret"), "{name}: the token is in the message: {e}");
+        }
+        c.control.serve_tcp_token_file = Some(PathBuf::from("/nonexistent/token"));
+        assert!(refusal(&c).contains("cannot read it"));
+        // The bind address and the token file mean nothing without the port.
+        let mut c = cfg();
+        c.control.serve_tcp_bind = "0.0.0.0".parse().unwrap();
+        assert!(refusal(&c).contains("add --serve-tcp-port=N"));
     }
 }

@@ -44,7 +44,10 @@ impl LoadLimits {
             let (name, value) = part
                 .split_once('=')
                 .ok_or_else(|| format!("{part:?}: expected status_variable=threshold, e.g. Threads_running=25"))?;
-            let v: f64 = value.trim().parse().map_err(|_| format!("{part:?}: threshold is not a number"))?;
+            let v: f64 = value
+                .trim()
+                .parse()
+                .map_err(|_| format!("{part:?}: threshold is not a number, e.g. Threads_running=25"))?;
             let name = name.trim();
             if name.is_empty() || !name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') {
                 return Err(format!("{part:?}: bad status variable name"));

@@ -124,7 +124,8 @@ pub(super) async fn insert_chunk(
             if e.is_data_error() {
                 let why = diagnose(conn, insert, params).await;
                 return Err(Error::Data(format!(
-                    "{}: the new schema cannot hold rows of the table. What the rows would become:\n{why}",
+                    "{}: the new schema cannot hold rows of the table (fix those rows, or change --alter so they \
+                     fit). What the rows would become:\n{why}",
                     server_message(&e)
                 )));
             }

@@ -22,7 +22,10 @@ pub enum Error {
     Precondition { what: String, hint: String },
 
     /// Another run holds the migration lock for this table.
-    #[error("another migration of {table} is running (lock {lock} is held); refusing to start a second one")]
+    #[error(
+        "another migration of {table} is running (lock {lock} is held); refusing to start a second one\n  hint: wait \
+         for that run to end, or stop it first (`panic` on its control socket); nothing was changed"
+    )]
     AlreadyRunning { table: String, lock: String },
 
     /// A binlog event or value that cannot be applied faithfully.

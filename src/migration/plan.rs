@@ -169,8 +169,11 @@ pub(crate) fn choose_migration_key(
     }
     if new.unique_keys.is_empty() {
         return Err(Error::precondition(
-            format!("no PRIMARY nor UNIQUE key found in table {} after the ALTER", new.name),
-            "keep or add a PRIMARY or UNIQUE key in the ALTER",
+            format!(
+                "no PRIMARY nor UNIQUE key found in table {} after the ALTER: it would leave {}.{} without one",
+                new.name, old.database, old.name
+            ),
+            "keep or add a PRIMARY or UNIQUE key in the ALTER: rows must stay identifiable",
         ));
     }
     if let Some(k) = candidates.first() {

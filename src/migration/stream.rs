@@ -18,6 +18,7 @@ use super::checkpoint::Checkpoint;
 use super::run_loop::{Checkpointing, LoopState, RunLoop, BACKLOG};
 use super::validate::Validated;
 use super::Migrator;
+use crate::config::read_token_file;
 use crate::control::commands::{Controls, Identity};
 use crate::control::hooks::Hooks;
 use crate::control::{server, throttle};
@@ -85,8 +86,15 @@ impl Migrator {
         tasks.spawn_until_stopped("streamer", streamer::run(scfg, start.clone(), tx, stats.clone()));
 
         let ctl = &c.control;
-        let listeners =
-            server::bind(ctl.serve_socket_file.clone(), ctl.initially_drop_socket_file, ctl.serve_tcp_port).await?;
+        let tcp = match ctl.serve_tcp_port {
+            Some(port) => Some(server::TcpSpec {
+                bind: ctl.serve_tcp_bind,
+                port,
+                token: ctl.serve_tcp_token_file.as_deref().map(read_token_file).transpose()?,
+            }),
+            None => None,
+        };
+        let listeners = server::bind(ctl.serve_socket_file.clone(), ctl.initially_drop_socket_file, tcp).await?;
         let controls = Controls {
             settings: settings.clone(),
             progress: self.progress.subscribe(),

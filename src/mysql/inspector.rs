@@ -97,7 +97,8 @@ pub(crate) fn check_binlog(info: &ServerInfo, what: &str, reads_replicated_chang
     if info.binlog_format != "ROW" {
         return fail(
             format!("binlog_format is {} on {what}; wraith needs ROW", info.binlog_format),
-            "SET GLOBAL binlog_format='ROW' (and in my.cnf), then restart replication so it takes effect",
+            "SET GLOBAL binlog_format='ROW' (and in my.cnf), then restart replication so it takes effect \
+             (--switch-to-rbr does both on the inspected replica)",
         );
     }
     if info.binlog_row_image != "FULL" {
@@ -170,7 +171,7 @@ pub(crate) async fn table_info(conn: &mut Conn, db: &str, table: &str) -> Result
     if cell(t, 0) != "BASE TABLE" {
         return Err(Error::precondition(
             format!("{db}.{table} is a {}, not a table", cell(t, 0).to_lowercase()),
-            "only base tables can be migrated",
+            "only base tables can be migrated: give --table the table it reads from (SHOW CREATE VIEW names it)",
         ));
     }
     let cols = query_text(

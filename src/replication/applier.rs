@@ -232,15 +232,13 @@ impl Applier {
             }
             let e = Error::from(e);
             if e.server_code() != Some(ER_DUP_ENTRY) {
-                return Err(e);
+                return Err(if e.is_data_error() { rows_do_not_fit(&e) } else { e });
             }
             // The copy may have inserted one of the batch's keys between its DELETE and its INSERT (deleting
             // a key that is not there yet locks nothing under READ COMMITTED). The batch deletes every key it
             // writes, so writing it again settles that; a duplicate that stays is a row the schema rejects.
             if duplicates == DUPLICATE_RETRIES {
-                return Err(Error::Data(format!(
-                    "applying binlog changes to the ghost table: {e} (the new schema rejects rows the old one holds)"
-                )));
+                return Err(rows_do_not_fit(&e));
             }
             duplicates += 1;
         }
@@ -343,5 +341,37 @@ fn approx_size(v: &BinlogValue<'_>) -> usize {
     match v {
         BinlogValue::Value(mysql_async::Value::Bytes(b)) => b.len() * 2 + 16,
         _ => 32,
+    }
+}
+
+/// A change the new schema cannot hold (a duplicate for a new unique key, a value too long or out of
+/// range...): the same definite error, and the same advice, as when the copy meets such a row.
+fn rows_do_not_fit(e: &Error) -> Error {
+    Error::Data(format!(
+        "applying binlog changes to the ghost table: {e} (the new schema rejects rows the old one holds: fix those \
+         rows, or change --alter so they fit)"
+    ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_change_the_new_schema_cannot_hold_is_a_definite_data_error_with_advice() {
+        let server = |code: u16, message: &str| {
+            Error::from(mysql_async::Error::Server(mysql_async::ServerError {
+                code,
+                message: message.into(),
+                state: "22001".into(),
+            }))
+        };
+        let e = server(1406, "Data too long for column 's' at row 2");
+        assert!(e.is_data_error());
+        let d = rows_do_not_fit(&e);
+        assert!(matches!(d, Error::Data(_)) && !d.is_transient(), "{d:?}");
+        let text = d.to_string();
+        assert!(text.contains("Data too long for column 's'") && text.contains("change --alter so they fit"), "{text}");
+        assert!(!server(1205, "Lock wait timeout").is_data_error(), "a lock wait is not about the rows");
     }
 }

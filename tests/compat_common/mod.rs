@@ -465,6 +465,193 @@ pub async fn run_wraith(
     ))
 }
 
+/// `wraith migrate` as a DBA runs it against the sandbox: the replica inspected, the sandbox account (its
+/// password from `WRAITH_PASSWORD`, which `scripts/test` exports and the binary reads), `--execute`, small
+/// chunks, a binlog reader id of its own, and no shared throttle flag file. A flag given again later in
+/// the list overrides these (the last occurrence wins, as in gh-ost).
+pub fn migrate_args(db: &TestDb, table: &str, alter: &str) -> Vec<String> {
+    let s = settings();
+    vec![
+        "migrate".into(),
+        format!("--host={}", s.replica_host),
+        format!("--port={}", s.replica_port),
+        format!("--user={}", s.user),
+        format!("--database={}", db.name()),
+        format!("--table={table}"),
+        format!("--alter={alter}"),
+        "--execute".into(),
+        "--chunk-size=50".into(),
+        format!("--replica-server-id={}", random_server_id()),
+        // A path that never exists: the default /tmp/gh-ost.throttle is shared by everything on the machine.
+        "--throttle-additional-flag-file=/nonexistent-wraith-test/throttle".into(),
+    ]
+}
+
+/// What a finished `wraith` process left: exit status, output, how long it ran.
+#[derive(Debug)]
+pub struct Exit {
+    pub status: std::process::ExitStatus,
+    pub stdout: String,
+    pub stderr: String,
+    pub elapsed: Duration,
+}
+
+impl Exit {
+    /// stdout and stderr, for assertions on the message and for failure output.
+    pub fn text(&self) -> String {
+        format!("{}{}", self.stdout, self.stderr)
+    }
+}
+
+/// `run_wraith` with owned arguments, timed.
+pub async fn run_wraith_args(args: &[String], env_remove: &[&str], limit: Duration) -> Result<Exit> {
+    let started = Instant::now();
+    let argv: Vec<&str> = args.iter().map(String::as_str).collect();
+    let (status, stdout, stderr) = run_wraith(&argv, env_remove, limit).await?;
+    Ok(Exit { status, stdout, stderr, elapsed: started.elapsed() })
+}
+
+// ---------------------------------------------------------------- a scratch server
+
+/// A throwaway mysqld of its own, for server settings a test cannot change on the shared sandbox
+/// without disturbing the tests running beside it (binary logging off, another binlog_format). It runs
+/// the sandbox's binaries (`WRAITH_MYSQLD`, `WRAITH_MYSQL_BASEDIR` from `scripts/sandbox env`) on a free
+/// port with a data folder of its own, reached as `root` without a password, and is killed and removed
+/// when dropped.
+pub struct ScratchServer {
+    pub port: u16,
+    dir: TempDir,
+    child: Option<tokio::process::Child>,
+}
+
+/// Bound on initialising the data folder, and on a start.
+const SCRATCH_TIMEOUT: Duration = Duration::from_secs(120);
+
+fn scratch_var(name: &str) -> Result<String> {
+    std::env::var(name).with_context(|| format!("{name} is not set: run the tests with scripts/test"))
+}
+
+impl ScratchServer {
+    /// Initialises a data folder (a few seconds) and starts the server with `args`.
+    pub async fn start(tag: &str, args: &[&str]) -> Result<ScratchServer> {
+        let dir = TempDir::new(tag);
+        let mut s = ScratchServer { port: 0, dir, child: None };
+        let out = tokio::process::Command::new(scratch_var("WRAITH_MYSQLD")?)
+            .args(s.common_args())
+            .arg("--initialize-insecure")
+            .stdin(Stdio::null())
+            .kill_on_drop(true)
+            .output();
+        let out = tokio::time::timeout(SCRATCH_TIMEOUT, out).await.context("mysqld --initialize-insecure")??;
+        anyhow::ensure!(out.status.success(), "mysqld --initialize-insecure failed: {}", s.error_log());
+        s.restart(args).await?;
+        Ok(s)
+    }
+
+    fn common_args(&self) -> Vec<String> {
+        let base = scratch_var("WRAITH_MYSQL_BASEDIR").unwrap_or_default();
+        vec![
+            "--no-defaults".into(),
+            format!("--datadir={}", self.dir.path("data").display()),
+            format!("--basedir={base}"),
+            format!("--lc-messages-dir={base}/share/mysql"),
+            "--user=root".into(),
+            "--innodb-buffer-pool-size=32M".into(),
+            format!("--log-error={}", self.dir.path("error.log").display()),
+        ]
+    }
+
+    /// Stops the server if it runs, and starts it again with `args` (on a new free port).
+    pub async fn restart(&mut self, args: &[&str]) -> Result<()> {
+        self.stop().await;
+        self.port = std::net::TcpListener::bind("127.0.0.1:0")?.local_addr()?.port();
+        let child = tokio::process::Command::new(scratch_var("WRAITH_MYSQLD")?)
+            .args(self.common_args())
+            .args([
+                format!("--port={}", self.port),
+                "--bind-address=127.0.0.1".into(),
+                format!("--socket={}", self.dir.path("mysql.sock").display()),
+                format!("--pid-file={}", self.dir.path("mysqld.pid").display()),
+                "--mysqlx=OFF".into(),
+                "--secure-file-priv=".into(),
+                "--performance-schema=OFF".into(),
+                "--skip-replica-start".into(),
+                "--server-id=4242".into(),
+            ])
+            .args(args)
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .kill_on_drop(true)
+            .spawn()
+            .context("starting a scratch mysqld")?;
+        self.child = Some(child);
+        let deadline = Instant::now() + SCRATCH_TIMEOUT;
+        loop {
+            if let Some(status) = self.child.as_mut().and_then(|c| c.try_wait().ok().flatten()) {
+                bail!("the scratch mysqld exited ({status}): {}", self.error_log());
+            }
+            if let Ok(c) = mysql_async::Conn::new(self.opts(None)).await {
+                let _ = c.disconnect().await;
+                return Ok(());
+            }
+            if Instant::now() > deadline {
+                bail!("the scratch mysqld did not answer within {SCRATCH_TIMEOUT:?}: {}", self.error_log());
+            }
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+    }
+
+    async fn stop(&mut self) {
+        if let Some(mut c) = self.child.take() {
+            let _ = c.start_kill();
+            let _ = tokio::time::timeout(Duration::from_secs(30), c.wait()).await;
+        }
+    }
+
+    pub fn opts(&self, db: Option<&str>) -> mysql_async::Opts {
+        mysql_async::OptsBuilder::default()
+            .ip_or_hostname("127.0.0.1")
+            .tcp_port(self.port)
+            .user(Some("root"))
+            .db_name(db)
+            .prefer_socket(false)
+            .into()
+    }
+
+    pub async fn conn(&self, db: Option<&str>) -> Result<mysql_async::Conn> {
+        connect(self.opts(db)).await
+    }
+
+    fn error_log(&self) -> String {
+        let log = std::fs::read_to_string(self.dir.path("error.log")).unwrap_or_default();
+        log.lines().rev().take(15).collect::<Vec<_>>().into_iter().rev().collect::<Vec<_>>().join("\n")
+    }
+}
+
+impl Drop for ScratchServer {
+    fn drop(&mut self) {
+        if let Some(c) = &mut self.child {
+            let _ = c.start_kill();
+        }
+    }
+}
+
+// ---------------------------------------------------------------- hooks
+
+/// Writes the hook `<hooks>/<name>`: it appends its name to `<out>/order`, writes its environment to
+/// `<out>/<name>.env`, then exits with `exit`.
+pub fn write_hook(hooks: &Path, out: &Path, name: &str, exit: i32) -> Result<()> {
+    use std::os::unix::fs::PermissionsExt;
+    let p = hooks.join(name);
+    std::fs::write(
+        &p,
+        format!("#!/bin/sh\necho {name} >> '{o}/order'\nenv > '{o}/{name}.env'\nexit {exit}\n", o = out.display()),
+    )?;
+    std::fs::set_permissions(&p, std::fs::Permissions::from_mode(0o755))?;
+    Ok(())
+}
+
 // ---------------------------------------------------------------- replication
 
 /// Starts replication on the replica when dropped (a test that stops it must not leave it stopped, whatever

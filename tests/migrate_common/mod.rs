@@ -388,6 +388,7 @@ const DB_PRIV_COLUMNS: &[(&str, &str)] = &[
     ("ALTER", "Alter_priv"),
     ("LOCK TABLES", "Lock_tables_priv"),
     ("TRIGGER", "Trigger_priv"),
+    ("CREATE TEMPORARY TABLES", "Create_tmp_table_priv"),
 ];
 
 /// Global privilege columns of `mysql.user`.
@@ -425,6 +426,31 @@ impl TempUser {
         db.exec(&sql).await.context("creating a test account")?;
         db.wait_replica_caught_up().await?;
         Ok(user)
+    }
+}
+
+impl TempUser {
+    /// From now on the account may only connect over TLS (`REQUIRE SSL`), on both servers.
+    pub async fn require_ssl(&self, db: &TestDb) -> Result<()> {
+        db.exec(format!(
+            "UPDATE mysql.user SET ssl_type = 'ANY' WHERE User = '{}' AND Host = '127.0.0.1'; FLUSH PRIVILEGES",
+            self.name
+        ))
+        .await?;
+        db.wait_replica_caught_up().await
+    }
+
+    /// A connection to the primary as this account, with `db` as default database.
+    pub async fn connect_primary(&self, db: &TestDb) -> Result<Conn> {
+        let s = settings();
+        let opts = mysql_async::OptsBuilder::default()
+            .ip_or_hostname(&s.primary_host)
+            .tcp_port(s.primary_port)
+            .user(Some(&self.name))
+            .pass(Some(&self.password))
+            .db_name(Some(db.name()))
+            .prefer_socket(false);
+        connect(opts.into()).await
     }
 }
 

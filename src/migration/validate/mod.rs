@@ -13,7 +13,7 @@ use mysql_async::Opts;
 use crate::config::{Config, Endpoint};
 use crate::error::{Error, Result};
 use crate::mysql::alter::{self, AlterAnalysis};
-use crate::mysql::connect::connect;
+use crate::mysql::connect::{connect, explain_connect_failure, Role};
 use crate::mysql::inspector::Trigger;
 use crate::mysql::schema::TableInfo;
 
@@ -33,11 +33,15 @@ pub(crate) struct Validated {
 
 pub(crate) async fn validate(c: &Config) -> Result<Validated> {
     let inspect_opts = c.inspect_opts();
-    let mut insp = connect(&inspect_opts, "inspected server", c.conn.timeout).await?;
+    let mut insp = connect(&inspect_opts, "inspected server", c.conn.timeout)
+        .await
+        .map_err(|e| explain_connect_failure(e, Role::Inspected))?;
     let insp_info = servers::inspected(c, &mut insp).await?;
     let primary = servers::find_primary(c, &mut insp).await?;
     let primary_opts = c.primary_opts(&primary);
-    let mut prim = connect(&primary_opts, "primary", c.conn.timeout).await?;
+    let mut prim = connect(&primary_opts, "primary", c.conn.timeout)
+        .await
+        .map_err(|e| explain_connect_failure(e, Role::Primary))?;
     servers::primary(c, &mut prim, &primary, &insp_info).await?;
     servers::check_status_variables(c, &mut prim).await?;
     crate::mysql::inspector::check_privileges(&mut insp, &c.database, false, true).await?;
