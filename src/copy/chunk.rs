@@ -2,18 +2,19 @@
 //! the diagnosis of rows the new schema cannot hold, the chunk-size adaptation and nice-ratio pause after.
 //!
 //! Invariants: a chunk is one autocommitted statement, so a retry or a stop never leaves half a chunk; a
-//! row that does not fit fails the copy with every problem listed, it is never skipped.
+//! retry skips rows already copied (the lost statement may have committed); a row that does not fit fails
+//! the copy with every problem listed, it is never skipped.
 
 use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
 use mysql_async::prelude::Queryable;
-use mysql_async::{Conn, Value};
+use mysql_async::{Conn, Row, Value};
 use tracing::{debug, warn};
 
 use super::{CopyEnv, CopyPlan};
 use crate::error::{Error, Result};
-use crate::mysql::connect::{connect, setup_writer};
+use crate::mysql::connect::{connect, lost_connection, setup_writer};
 use crate::state::tasks::Stop;
 use crate::state::Verdict;
 
@@ -68,16 +69,19 @@ impl CopyEnv {
 }
 
 /// Runs one chunk's INSERT ... SELECT (autocommit), retrying transient failures and duplicates; returns the
-/// rows copied.
+/// rows copied. Retries run `retry_insert`, which must skip rows already in the ghost table: a statement
+/// whose connection was lost may still have committed on the server.
 pub(super) async fn insert_chunk(
     conn: &mut Conn,
     insert: &str,
+    retry_insert: &str,
     params: &[Value],
     plan: &CopyPlan,
     env: &CopyEnv,
 ) -> Result<u64> {
     let mut attempt = 0;
     loop {
+        let insert = if attempt == 0 { insert } else { retry_insert };
         // Without parameters, a plain query: no prepare round trip for a statement used once.
         let result = if params.is_empty() {
             conn.query_iter(insert).await.map(|r| r.affected_rows())
@@ -114,10 +118,44 @@ pub(super) async fn insert_chunk(
                 warn!("chunk copy failed ({e}); retry {attempt}/{}", env.retries);
                 (env.on_retry)(e.to_string()).await;
                 tokio::time::sleep(Duration::from_millis((100 * attempt as u64).min(2000))).await;
-                if e.server_code().is_none() || matches!(e.server_code(), Some(2006 | 2013)) {
-                    *conn = copy_connection(env).await?;
-                }
+                reconnect_if_lost(conn, &e, env).await;
             }
+        }
+    }
+}
+
+/// Reads one chunk's end key (`sql` selects it), retrying what can heal as `insert_chunk` does.
+pub(super) async fn chunk_end(conn: &mut Conn, sql: &str, params: &[Value], env: &CopyEnv) -> Result<Option<Row>> {
+    let mut attempt = 0;
+    loop {
+        let result = if params.is_empty() {
+            conn.query_first::<Row, _>(sql).await
+        } else {
+            conn.exec_first::<Row, _, _>(sql, params.to_vec()).await
+        };
+        match result {
+            Ok(row) => return Ok(row),
+            Err(e) => {
+                let e = Error::from(e);
+                attempt += 1;
+                if !e.is_transient() || attempt >= env.retries.max(1) || env.stop.is_stopped() {
+                    return Err(e);
+                }
+                warn!("reading a chunk's end failed ({e}); retry {attempt}/{}", env.retries);
+                tokio::time::sleep(Duration::from_millis((100 * attempt as u64).min(2000))).await;
+                reconnect_if_lost(conn, &e, env).await;
+            }
+        }
+    }
+}
+
+/// After a lost connection, a new one for the next try. A server still unreachable (restarting, network
+/// down) costs that try only: the old connection fails it at once, and the reconnect is tried again.
+async fn reconnect_if_lost(conn: &mut Conn, e: &Error, env: &CopyEnv) {
+    if lost_connection(e) {
+        match copy_connection(env).await {
+            Ok(fresh) => *conn = fresh,
+            Err(e) => warn!("reconnecting the copy failed: {e}"),
         }
     }
 }

@@ -26,7 +26,7 @@ use crate::control::status;
 use crate::copy::frontier::Frontier;
 use crate::cutover::gate::Gate;
 use crate::error::{Error, Result};
-use crate::mysql::connect::{connect, setup_writer};
+use crate::mysql::connect::{connect, lost_connection, setup_writer};
 use crate::phase::Phase;
 use crate::replication::applier::Applier;
 use crate::replication::streamer::StreamItem;
@@ -85,8 +85,6 @@ pub(super) struct RunLoop<'a> {
     pub(super) throttled: Verdict,
     pub(super) applier: Applier,
     pub(super) apply_conn: Conn,
-    /// The connection that writes the cut-over's marker.
-    pub(super) marker_conn: Conn,
     pub(super) checkpoint: Option<Checkpointing>,
     /// The loop's own bookkeeping.
     pub(super) state: LoopState,
@@ -201,14 +199,39 @@ impl RunLoop<'_> {
                     attempt += 1;
                     warn!("applying binlog changes failed ({e}); retry {attempt}/{}", c.default_retries);
                     tokio::time::sleep(Duration::from_millis((20 * u64::from(attempt)).min(1000))).await;
-                    if matches!(e.server_code(), None | Some(2006 | 2013)) {
-                        self.apply_conn = connect(&self.v.primary_opts, "primary (applier)", c.conn.timeout).await?;
-                        setup_writer(&mut self.apply_conn, c.writer_mode().read_committed()).await?;
+                    if lost_connection(&e) {
+                        // A server still unreachable (restarting, network down) costs this attempt only:
+                        // the old connection fails the next one at once, and the reconnect is tried again.
+                        match self.applier_connection().await {
+                            Ok(conn) => self.apply_conn = conn,
+                            Err(e) => warn!("reconnecting the applier failed: {e}"),
+                        }
                     }
                 }
                 Err(e) => return Err(e),
             }
         }
+    }
+
+    /// Makes sure the writer session on the primary (`prim`) answers: it is replaced if not (the server
+    /// restarted, or the network dropped it, while it sat idle during the copy).
+    pub(super) async fn refresh_primary_session(&mut self) -> Result<()> {
+        use mysql_async::prelude::Queryable;
+        let c = &self.m.cfg;
+        if !matches!(tokio::time::timeout(c.conn.timeout, self.prim.ping()).await, Ok(Ok(()))) {
+            let mut conn = connect(&self.v.primary_opts, "primary", c.conn.timeout).await?;
+            setup_writer(&mut conn, c.writer_mode()).await?;
+            let _ = conn.query_drop("DO 1").await;
+            self.prim = conn;
+        }
+        Ok(())
+    }
+
+    async fn applier_connection(&self) -> Result<Conn> {
+        let c = &self.m.cfg;
+        let mut conn = connect(&self.v.primary_opts, "primary (applier)", c.conn.timeout).await?;
+        setup_writer(&mut conn, c.writer_mode().read_committed()).await?;
+        Ok(conn)
     }
 
     /// A task ended: the copier's success is the end of the copy; anything else ending is a failure.
@@ -270,7 +293,15 @@ impl RunLoop<'_> {
             Ok(()) => {
                 info!("checkpoint: {} rows copied, binlog applied through {}", record.rows_copied, record.applied)
             }
-            Err(e) => warn!("checkpoint write failed: {e}"),
+            Err(e) => {
+                warn!("checkpoint write failed: {e}; trying again at the next interval");
+                // A lost connection is replaced first (best effort: the server may still be unreachable).
+                if lost_connection(&e) {
+                    if let Ok(conn) = connect(&self.v.primary_opts, "primary (checkpoint)", c.conn.timeout).await {
+                        cp.conn = conn;
+                    }
+                }
+            }
         }
     }
 

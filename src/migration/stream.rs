@@ -57,6 +57,8 @@ impl Migrator {
         let hb = connect(&v.primary_opts, "primary (heartbeat)", c.conn.timeout).await?;
         let beat = changelog::heartbeat_loop(
             hb,
+            v.primary_opts.clone(),
+            c.conn.timeout,
             db.clone(),
             n.changelog.clone(),
             c.throttle.heartbeat_interval,
@@ -107,6 +109,7 @@ impl Migrator {
             changelog: n.changelog.clone(),
             flag_files: c.throttle.flag_files(),
             replica_opts: v.inspect_opts.clone(),
+            migrate_opts: v.primary_opts.clone(),
             critical_load_interval: c.throttle.critical_load_interval,
             critical_load_hibernate: c.throttle.critical_load_hibernate,
         };
@@ -124,7 +127,6 @@ impl Migrator {
         };
         let mut apply_conn = connect(&v.primary_opts, "primary (applier)", c.conn.timeout).await?;
         setup_writer(&mut apply_conn, c.writer_mode().read_committed()).await?;
-        let marker_conn = connect(&v.primary_opts, "primary (markers)", c.conn.timeout).await?;
         Ok(RunLoop {
             m: self,
             v,
@@ -139,7 +141,6 @@ impl Migrator {
             throttled,
             applier,
             apply_conn,
-            marker_conn,
             checkpoint,
             state: LoopState::new(c.control.status_interval),
         })

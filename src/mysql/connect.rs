@@ -1,5 +1,6 @@
-//! Connections: options from the config, and the session settings every writing connection uses so the
-//! copy and the binlog apply write exactly the values they read.
+//! Connections: options from the config, the session settings every writing connection uses so the
+//! copy and the binlog apply write exactly the values they read, and what tells a lost connection (to
+//! replace before retrying) from an error on a connection that still works.
 
 use std::time::Duration;
 
@@ -45,6 +46,22 @@ pub(crate) async fn connect(opts: &Opts, what: &str, timeout: Duration) -> Resul
             std::io::ErrorKind::TimedOut,
             format!("connecting to {what} at {ep} timed out after {timeout:?}"),
         ))),
+    }
+}
+
+/// The connection the error happened on is gone or unusable (I/O, protocol, the server shutting down or
+/// closing it): connect again before retrying. Other errors leave the session as it was.
+pub(crate) fn lost_connection(e: &crate::Error) -> bool {
+    match e {
+        crate::Error::Context { source, .. } => lost_connection(source),
+        crate::Error::Io(_) => true,
+        crate::Error::Mysql(m) => match m {
+            mysql_async::Error::Io(_) | mysql_async::Error::Driver(_) => true,
+            // Server shutdown, gone away, lost during query, disconnected by the server (idle or killed).
+            mysql_async::Error::Server(s) => matches!(s.code, 1053 | 2006 | 2013 | 4031),
+            _ => false,
+        },
+        _ => false,
     }
 }
 
