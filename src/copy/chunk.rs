@@ -69,8 +69,9 @@ impl CopyEnv {
 }
 
 /// Runs one chunk's INSERT ... SELECT (autocommit), retrying transient failures and duplicates; returns the
-/// rows copied. Retries run `retry_insert`, which must skip rows already in the ghost table: a statement
-/// whose connection was lost may still have committed on the server.
+/// rows copied and when the try that succeeded began (the chunk's time for --chunk-time and --nice-ratio:
+/// time spent waiting for a server to come back is not copy time). Retries run `retry_insert`, which must
+/// skip rows already in the ghost table: a statement whose connection was lost may still have committed.
 pub(super) async fn insert_chunk(
     conn: &mut Conn,
     insert: &str,
@@ -78,10 +79,11 @@ pub(super) async fn insert_chunk(
     params: &[Value],
     plan: &CopyPlan,
     env: &CopyEnv,
-) -> Result<u64> {
+) -> Result<(u64, Instant)> {
     let mut attempt = 0;
     loop {
         let insert = if attempt == 0 { insert } else { retry_insert };
+        let began = Instant::now();
         // Without parameters, a plain query: no prepare round trip for a statement used once.
         let result = if params.is_empty() {
             conn.query_iter(insert).await.map(|r| r.affected_rows())
@@ -96,7 +98,7 @@ pub(super) async fn insert_chunk(
                         return Err(Error::Data(format!("copying rows raised warnings (--panic-on-warnings):\n{w}")));
                     }
                 }
-                return Ok(n);
+                return Ok((n, began));
             }
             Err(e) => {
                 let e = Error::from(e);

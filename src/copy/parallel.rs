@@ -116,12 +116,11 @@ async fn worker(
             frontier.claim(start, end);
             (start, end, chunk)
         };
-        let chunk_started = std::time::Instant::now();
         let insert = format!("{insert_head} WHERE {key} BETWEEN {start} AND {end}");
         // The claimed range of the ghost is empty (the applier holds back its changes until the commit), so
         // the first try needs no check; a retry may follow a lost statement that committed all the same.
         let retry = format!("{insert} AND NOT EXISTS (SELECT 1 FROM {ghost} AS g WHERE g.{gkey} = {table}.{key})");
-        let copied = insert_chunk(&mut conn, &insert, &retry, &[], &plan, &env).await?;
+        let (copied, chunk_started) = insert_chunk(&mut conn, &insert, &retry, &[], &plan, &env).await?;
         let committed = frontier.commit(start);
         // Workers adapt the chunk size in turn; the control socket's chunk-size= sets a new starting point.
         env.chunk_done(chunk, copied, chunk_started);

@@ -76,9 +76,8 @@ pub(crate) async fn run(plan: CopyPlan, mut conn: Conn, env: CopyEnv, range: Opt
             le_s,
             exists.join(" AND ")
         );
-        let chunk_started = std::time::Instant::now();
         // The statement skips rows already in the ghost: it is its own retry.
-        let copied = insert_chunk(&mut conn, &insert, &insert, &params, &plan, &env).await?;
+        let (copied, chunk_started) = insert_chunk(&mut conn, &insert, &insert, &params, &plan, &env).await?;
         env.chunk_done(chunk, copied, chunk_started);
         progress.set_watermark(end.clone());
         env.nice_pause(chunk_started).await;

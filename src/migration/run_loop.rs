@@ -198,8 +198,13 @@ impl RunLoop<'_> {
                 Err(e) if e.is_transient() && attempt < c.default_retries => {
                     attempt += 1;
                     warn!("applying binlog changes failed ({e}); retry {attempt}/{}", c.default_retries);
-                    tokio::time::sleep(Duration::from_millis((20 * u64::from(attempt)).min(1000))).await;
-                    if lost_connection(&e) {
+                    // A lost connection (a server restarting, a network down) takes seconds to heal, a
+                    // deadlock with the copy milliseconds: back off accordingly, so the retries outlast a
+                    // restart of the primary.
+                    let lost = lost_connection(&e);
+                    let (step, cap) = if lost { (100, 2000) } else { (20, 1000) };
+                    tokio::time::sleep(Duration::from_millis((step * u64::from(attempt)).min(cap))).await;
+                    if lost {
                         // A server still unreachable (restarting, network down) costs this attempt only:
                         // the old connection fails the next one at once, and the reconnect is tried again.
                         match self.applier_connection().await {
