@@ -192,7 +192,7 @@ async fn killed_while_the_cut_over_holds_the_lock_then_resumed() -> Result<()> {
         socket_arg(&dir),
         "--checkpoint".into(),
         "--checkpoint-seconds=1".into(),
-        "--cut-over-lock-timeout-seconds=20".into(),
+        "--cut-over-lock-timeout-seconds=10".into(),
     ];
     let mut flags: Vec<&str> = base.iter().map(String::as_str).collect();
     let args = binary_args(&db, &dir, ALTER, 424_703, &flags);
