@@ -42,8 +42,20 @@ impl Snapshot<'_> {
         applier: &mut Applier,
         apply_conn: &mut Conn,
         rx: &mut mpsc::Receiver<StreamItem>,
-        marker_conn: &mut Conn,
     ) -> Result<(Vec<Conn>, Duration)> {
+        match self.connect().await {
+            Ok((pool, lock, marker)) => self.take(pool, lock, marker, applier, apply_conn, rx).await,
+            // A server that cannot be reached now (restarting, network down) fails this attempt, not the run.
+            Err(e) if e.is_transient() => Err(Error::CutOver(format!("checksum snapshot: cannot connect: {e}"))),
+            Err(e) => Err(e),
+        }
+    }
+
+    /// The attempt's own connections (the pool, the lock, the marker's writer), made before anything is
+    /// locked: connecting is not part of the time writes are blocked, and none is reused after a failure.
+    async fn connect(&self) -> Result<(Vec<Conn>, Conn, Conn)> {
+        let secs = self.lock_timeout.as_secs().max(1);
+        let timeouts = format!("SET SESSION lock_wait_timeout = {secs}, SESSION innodb_lock_wait_timeout = {secs}");
         let mut pool = Vec::with_capacity(self.pool_size);
         for _ in 0..self.pool_size.max(1) {
             let mut c = connect::connect(self.opts, "primary (checksum)", self.lock_timeout * 3).await?;
@@ -56,8 +68,22 @@ impl Snapshot<'_> {
             pool.push(c);
         }
         let mut lock = connect::connect(self.opts, "primary (checksum lock)", self.lock_timeout * 3).await?;
+        lock.query_drop(&timeouts).await?;
+        let mut marker = connect::connect(self.opts, "primary (checksum marker)", self.lock_timeout * 3).await?;
+        marker.query_drop(&timeouts).await?;
+        Ok((pool, lock, marker))
+    }
+
+    async fn take(
+        &self,
+        mut pool: Vec<Conn>,
+        mut lock: Conn,
+        mut marker_conn: Conn,
+        applier: &mut Applier,
+        apply_conn: &mut Conn,
+        rx: &mut mpsc::Receiver<StreamItem>,
+    ) -> Result<(Vec<Conn>, Duration)> {
         let secs = self.lock_timeout.as_secs().max(1);
-        lock.query_drop(format!("SET SESSION lock_wait_timeout = {secs}")).await?;
         let t = qualified(self.database, self.table);
         let deadline = Instant::now() + self.lock_timeout;
         if let Err(e) = lock.query_drop(format!("LOCK TABLES {t} READ")).await {
@@ -67,7 +93,18 @@ impl Snapshot<'_> {
         }
         let locked_at = Instant::now();
         let marker = format!("ChecksumSnapshot:{}", changelog::now_micros());
-        changelog::write(marker_conn, self.database, self.changelog, changelog::STATE, &marker).await?;
+        // Bounded by the lock budget: a transaction holding the marker's row must not keep `t` locked.
+        let write = changelog::write(&mut marker_conn, self.database, self.changelog, changelog::STATE, &marker);
+        match tokio::time::timeout_at(deadline.into(), write).await {
+            Ok(written) => written?,
+            Err(_) => {
+                return Err(Error::CutOver(format!(
+                    "checksum snapshot: the marker could not be written to {} within the {secs}s lock budget (a \
+                     transaction holding its rows?)",
+                    self.changelog
+                )))
+            }
+        }
         loop {
             let item = match tokio::time::timeout_at(deadline.into(), rx.recv()).await {
                 Ok(Some(item)) => item,

@@ -6,6 +6,8 @@
 //!
 //! Invariants: the throttler only observes: it reads the operator's `Settings`, records lag in `Stats`,
 //! publishes its verdict, and sends a critical-load abort to the run's inbox; the run decides what to do.
+//! A check that cannot be made (a server restarting, the network down) throttles, and its lost connection
+//! is replaced, so the throttle lifts once the server answers again.
 
 use std::collections::HashMap;
 use std::path::PathBuf;
@@ -33,8 +35,10 @@ pub(crate) struct ThrottleConfig {
     pub(crate) database: String,
     pub(crate) changelog: String,
     pub(crate) flag_files: Vec<PathBuf>,
-    /// How to reach --throttle-control-replicas (same account as the inspected server).
+    /// The inspected server; also how to reach --throttle-control-replicas (same account).
     pub(crate) replica_opts: Opts,
+    /// The migrated server (load checks, --throttle-query).
+    pub(crate) migrate_opts: Opts,
     pub(crate) critical_load_interval: Duration,
     pub(crate) critical_load_hibernate: Duration,
 }
@@ -73,6 +77,9 @@ pub(crate) async fn run(
         }
         // Lag is read every time, throttled or not, so status output stays current.
         let lag = lag_reason(&cfg, &mut inspect, &settings, &stats, &mut replicas).await;
+        if lag.as_deref().is_some_and(|r| r.starts_with(CANNOT_READ_LAG)) {
+            replace_if_lost(&mut inspect, &cfg.replica_opts).await;
+        }
         let mut reason = None;
         if settings.user_throttled() {
             reason = Some("commanded by user".to_string());
@@ -87,6 +94,9 @@ pub(crate) async fn run(
         if last_slow_check.elapsed() >= Duration::from_secs(1) {
             last_slow_check = Instant::now();
             slow_says = slow_checks(&cfg, &mut migrate, &settings, &inbox, &mut hibernate_until).await;
+            if slow_says.is_some() {
+                replace_if_lost(&mut migrate, &cfg.migrate_opts).await;
+            }
         }
         if reason.is_none() {
             reason = slow_says.clone();
@@ -112,6 +122,22 @@ pub(crate) async fn run(
     }
 }
 
+const CANNOT_READ_LAG: &str = "cannot read lag: ";
+/// Bound on one check's round trip.
+const CHECK_TIMEOUT: Duration = Duration::from_secs(3);
+
+/// Replaces `conn` when it no longer answers (best effort: a server still unreachable is tried again at the
+/// next check).
+async fn replace_if_lost(conn: &mut Conn, opts: &Opts) {
+    // Bounded: on a connection the network stopped carrying, a ping would wait for ever.
+    if matches!(tokio::time::timeout(CHECK_TIMEOUT, conn.ping()).await, Ok(Ok(()))) {
+        return;
+    }
+    if let Ok(Ok(fresh)) = tokio::time::timeout(CHECK_TIMEOUT, Conn::new(opts.clone())).await {
+        *conn = fresh;
+    }
+}
+
 async fn lag_reason(
     cfg: &ThrottleConfig,
     inspect: &mut Conn,
@@ -120,7 +146,10 @@ async fn lag_reason(
     replicas: &mut HashMap<String, Conn>,
 ) -> Option<String> {
     let max_lag = Duration::from_millis(settings.max_lag_millis.load(Ordering::Relaxed));
-    match changelog::read_lag(inspect, &cfg.database, &cfg.changelog).await {
+    // Bounded: an inspected server the network stopped carrying must throttle, not stall the verdict.
+    let read = tokio::time::timeout(CHECK_TIMEOUT, changelog::read_lag(inspect, &cfg.database, &cfg.changelog));
+    let read = read.await.unwrap_or_else(|_| Err(std::io::Error::other("no answer within 3s").into()));
+    match read {
         Ok(Some(lag)) => {
             stats.lag_millis.store(lag.as_millis() as u64, Ordering::Relaxed);
             if lag > max_lag {
@@ -132,7 +161,7 @@ async fn lag_reason(
         Err(e) if e.server_code() == Some(ER_NO_SUCH_TABLE) => {
             return Some("no heartbeat seen yet on the inspected server".to_string())
         }
-        Err(e) => return Some(format!("cannot read lag: {e}")),
+        Err(e) => return Some(format!("{CANNOT_READ_LAG}{e}")),
     }
     let control_replicas: Vec<Endpoint> = settings.throttle_control_replicas.get();
     for ep in control_replicas {

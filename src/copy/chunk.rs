@@ -2,15 +2,16 @@
 //! the diagnosis of rows the new schema cannot hold, the chunk-size adaptation and nice-ratio pause after.
 //!
 //! Invariants: a chunk is one autocommitted statement, so a retry or a stop never leaves half a chunk; a
-//! row that does not fit fails the copy with every problem listed, it is never skipped; only what
-//! `error::codes` calls transient is retried, plus a duplicate while it may still be a race with the
-//! applier (bounded, see `duplicate_may_be_a_race`).
+//! retry skips rows already copied (the lost statement may have committed); a row that does not fit fails
+//! the copy with every problem listed, it is never skipped; only what `error::codes` calls transient is
+//! retried, plus a duplicate while it may still be a race with the applier (bounded, see
+//! `duplicate_may_be_a_race`).
 
 use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
 use mysql_async::prelude::Queryable;
-use mysql_async::{Conn, Value};
+use mysql_async::{Conn, Row, Value};
 use tracing::{debug, warn};
 
 use super::frontier::Frontier;
@@ -72,26 +73,33 @@ impl CopyEnv {
     }
 }
 
-/// Runs one chunk's INSERT ... SELECT (autocommit), retrying what can heal; returns the rows copied.
+/// Runs one chunk's INSERT ... SELECT (autocommit), retrying what can heal; returns the rows copied and when
+/// the try that succeeded began (the chunk's time for --chunk-time and --nice-ratio: time spent waiting for a
+/// server to come back is not copy time). Retries run `retry_insert`, which must skip rows already in the
+/// ghost table: a statement whose connection was lost may still have committed.
 /// `claim`: the parallel copy's frontier and the chunk's start, released while a duplicate is checked.
+#[allow(clippy::too_many_arguments)]
 pub(super) async fn insert_chunk(
     conn: &mut Conn,
     insert: &str,
+    retry_insert: &str,
     params: &[Value],
     plan: &CopyPlan,
     env: &CopyEnv,
     claim: Option<(&Frontier, i128)>,
-) -> Result<u64> {
+) -> Result<(u64, Instant)> {
     let mut attempt = 0;
     let mut duplicate_rounds = 0;
     loop {
+        let sql = if attempt == 0 && duplicate_rounds == 0 { insert } else { retry_insert };
         // Binlog changes of the table taken so far: the duplicate check asks whether any came in since.
         let events_before = env.stats.apply.events.load(Ordering::Relaxed);
+        let began = Instant::now();
         // Without parameters, a plain query: no prepare round trip for a statement used once.
         let result = if params.is_empty() {
-            conn.query_iter(insert).await.map(|r| r.affected_rows())
+            conn.query_iter(sql).await.map(|r| r.affected_rows())
         } else {
-            conn.exec_iter(insert, params.to_vec()).await.map(|r| r.affected_rows())
+            conn.exec_iter(sql, params.to_vec()).await.map(|r| r.affected_rows())
         };
         let e = match result {
             Ok(n) => {
@@ -101,7 +109,7 @@ pub(super) async fn insert_chunk(
                         return Err(Error::Data(format!("copying rows raised warnings (--panic-on-warnings):\n{w}")));
                     }
                 }
-                return Ok(n);
+                return Ok((n, began));
             }
             Err(e) => Error::from(e),
         };
@@ -122,7 +130,7 @@ pub(super) async fn insert_chunk(
         };
         if !retry || env.stop.is_stopped() {
             if e.is_data_error() {
-                let why = diagnose(conn, insert, params).await;
+                let why = diagnose(conn, sql, params).await;
                 return Err(Error::Data(format!(
                     "{}: the new schema cannot hold rows of the table (fix those rows, or change --alter so they \
                      fit). What the rows would become:\n{why}",
@@ -143,11 +151,11 @@ pub(super) async fn insert_chunk(
         }
         (env.on_retry)(e.to_string()).await;
         if e.server_code() != Some(ER_DUP_ENTRY) {
+            // A lost connection (a server restarting, a network down) heals in seconds: the wait grows to 2 s
+            // so that the retries outlast a restart of the primary.
             tokio::time::sleep(Duration::from_millis((100 * attempt as u64).min(2000))).await;
         }
-        if e.needs_reconnect() {
-            *conn = copy_connection(env).await?;
-        }
+        reconnect_if_lost(conn, &e, env).await;
     }
 }
 
@@ -179,6 +187,42 @@ async fn duplicate_may_be_a_race(conn: &mut Conn, env: &CopyEnv, events_before: 
         }
     }
     Ok(env.stats.apply.events.load(Ordering::Relaxed) != events_before)
+}
+
+/// Reads one chunk's end key (`sql` selects it), retrying what can heal as `insert_chunk` does.
+pub(super) async fn chunk_end(conn: &mut Conn, sql: &str, params: &[Value], env: &CopyEnv) -> Result<Option<Row>> {
+    let mut attempt = 0;
+    loop {
+        let result = if params.is_empty() {
+            conn.query_first::<Row, _>(sql).await
+        } else {
+            conn.exec_first::<Row, _, _>(sql, params.to_vec()).await
+        };
+        match result {
+            Ok(row) => return Ok(row),
+            Err(e) => {
+                let e = Error::from(e);
+                attempt += 1;
+                if !e.is_transient() || attempt >= env.retries.max(1) || env.stop.is_stopped() {
+                    return Err(e);
+                }
+                warn!("reading a chunk's end failed ({e}){}; retry {attempt}/{}", e.code_label(), env.retries);
+                tokio::time::sleep(Duration::from_millis((100 * attempt as u64).min(2000))).await;
+                reconnect_if_lost(conn, &e, env).await;
+            }
+        }
+    }
+}
+
+/// After a lost connection, a new one for the next try. A server still unreachable (restarting, network
+/// down) costs that try only: the old connection fails it at once, and the reconnect is tried again.
+async fn reconnect_if_lost(conn: &mut Conn, e: &Error, env: &CopyEnv) {
+    if e.needs_reconnect() {
+        match copy_connection(env).await {
+            Ok(fresh) => *conn = fresh,
+            Err(e) => warn!("reconnecting the copy failed: {e}"),
+        }
+    }
 }
 
 pub(super) async fn copy_connection(env: &CopyEnv) -> Result<Conn> {

@@ -1,7 +1,8 @@
 //! The parallel, non-locking copy of a single NOT NULL integer key: workers claim chunks from the
 //! `frontier` in key order and copy each with a plain `INSERT ... SELECT` under READ COMMITTED.
 //!
-//! Invariants: chunk bounds are read and claimed one worker at a time (so claims are in key order); however
+//! Invariants: a retried chunk skips rows already in the ghost (a statement lost with its connection may
+//! have committed); chunk bounds are read and claimed one worker at a time (so claims are in key order); however
 //! the copy ends short of the whole range (error, stop, or the task dropped), the frontier is failed, which
 //! releases every applier batch waiting on a chunk; when one worker fails or the run stops, every worker
 //! ends at its next chunk and is waited for before the copy returns.
@@ -9,11 +10,10 @@
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
 
-use mysql_async::prelude::Queryable;
-use mysql_async::{Conn, Value};
+use mysql_async::Conn;
 use tokio::sync::watch;
 
-use super::chunk::{copy_connection, insert_chunk, next_turn};
+use super::chunk::{chunk_end, copy_connection, insert_chunk, next_turn};
 use super::frontier::Frontier;
 use super::{int_of, value_of, CopyEnv, CopyPlan};
 use crate::error::{Error, Result};
@@ -89,6 +89,7 @@ async fn worker(
     let progress = &env.stats.copy;
     let (mut throttled, mut stop) = (env.throttled.clone(), env.stop.clone());
     let key = ident(&plan.key_columns[0]);
+    let gkey = ident(&plan.ghost_key_columns[0]);
     let table = plan.table_q();
     let ghost = qualified(&plan.database, &plan.ghost);
     let force = format!("FORCE INDEX ({})", ident(&plan.key_index));
@@ -108,16 +109,19 @@ async fn worker(
                  LIMIT 1 OFFSET {}",
                 chunk - 1
             );
-            let end = match conn.query_first::<Value, _>(sql).await? {
+            let end = match chunk_end(&mut conn, &sql, &[], &env).await?.and_then(|r| r.unwrap().into_iter().next()) {
                 Some(v) => int_of(&v).ok_or_else(|| Error::Aborted(format!("chunk bound {v:?} is not an integer")))?,
                 None => max,
             };
             frontier.claim(start, end);
             (start, end, chunk)
         };
-        let chunk_started = std::time::Instant::now();
         let insert = format!("{insert_head} WHERE {key} BETWEEN {start} AND {end}");
-        let copied = insert_chunk(&mut conn, &insert, &[], &plan, &env, Some((&frontier, start))).await?;
+        // The claimed range of the ghost is empty (the applier holds back its changes until the commit), so
+        // the first try needs no check; a retry may follow a lost statement that committed all the same.
+        let retry = format!("{insert} AND NOT EXISTS (SELECT 1 FROM {ghost} AS g WHERE g.{gkey} = {table}.{key})");
+        let (copied, chunk_started) =
+            insert_chunk(&mut conn, &insert, &retry, &[], &plan, &env, Some((&frontier, start))).await?;
         let committed = frontier.commit(start);
         // Workers adapt the chunk size in turn; the control socket's chunk-size= sets a new starting point.
         env.chunk_done(chunk, copied, chunk_started);

@@ -7,7 +7,7 @@ use std::sync::atomic::Ordering;
 use mysql_async::prelude::Queryable;
 use mysql_async::{Conn, Value};
 
-use super::chunk::{insert_chunk, next_turn};
+use super::chunk::{chunk_end, insert_chunk, next_turn};
 use super::{bind, bound, CopyEnv, CopyPlan, Range};
 use crate::error::Result;
 use crate::mysql::sql::{ident, ident_list, qualified};
@@ -60,7 +60,7 @@ pub(crate) async fn run(plan: CopyPlan, mut conn: Conn, env: CopyEnv, range: Opt
             "SELECT {key_select} FROM {table} {force} WHERE {lower} AND {le} ORDER BY {order_by} LIMIT 1 OFFSET {}",
             chunk - 1
         );
-        let end: Vec<Value> = match conn.exec_first::<mysql_async::Row, _, _>(sql, params).await? {
+        let end: Vec<Value> = match chunk_end(&mut conn, &sql, &params, &env).await? {
             Some(r) => r.unwrap(),
             None => range.max.clone(),
         };
@@ -76,8 +76,8 @@ pub(crate) async fn run(plan: CopyPlan, mut conn: Conn, env: CopyEnv, range: Opt
             le_s,
             exists.join(" AND ")
         );
-        let chunk_started = std::time::Instant::now();
-        let copied = insert_chunk(&mut conn, &insert, &params, &plan, &env, None).await?;
+        // The statement skips rows already in the ghost: it is its own retry.
+        let (copied, chunk_started) = insert_chunk(&mut conn, &insert, &insert, &params, &plan, &env, None).await?;
         env.chunk_done(chunk, copied, chunk_started);
         progress.set_watermark(end.clone());
         env.nice_pause(chunk_started).await;

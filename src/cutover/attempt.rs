@@ -11,11 +11,16 @@
 //! Any failure before the RENAME (lock timeout, marker late, connection lost) drops the locking
 //! connection, which releases the locks: the original table stays in place and keeps serving. The RENAME
 //! itself is one atomic statement.
+//!
+//! The lock budget (--cut-over-lock-timeout-seconds) bounds everything between asking for the lock and the
+//! RENAME: the wait for the lock, the marker's write (a row lock on the changelog must not hold the table
+//! locked for innodb_lock_wait_timeout) and the marker's way back. Each attempt has connections of its own,
+//! so a statement a timeout left in flight, or a connection a restart of the server broke, is never reused.
 
 use std::time::{Duration, Instant};
 
 use mysql_async::prelude::Queryable;
-use mysql_async::{Conn, Opts};
+use mysql_async::Opts;
 use tokio::sync::mpsc;
 use tracing::info;
 
@@ -58,16 +63,27 @@ impl CutOver<'_> {
         attempt: u32,
         applier: &mut Applier,
         rx: &mut mpsc::Receiver<StreamItem>,
-        marker_conn: &mut Conn,
     ) -> Result<CutOverReport> {
-        let mut lock = connect::connect(self.opts, "primary (cut-over)", self.lock_timeout * 3).await?;
-        connect::setup_writer(&mut lock, self.mode).await?;
         let secs = self.lock_timeout.as_secs().max(1);
-        lock.query_drop(format!(
+        let timeouts = format!(
             "SET SESSION lock_wait_timeout = {secs}, SESSION innodb_lock_wait_timeout = {secs}, SESSION wait_timeout = {}",
             secs * 3
-        ))
-        .await?;
+        );
+        // Connected before the lock is asked for: connecting is not part of the time writes are blocked. A
+        // server that cannot be reached now (restarting, network down) fails this attempt, not the run.
+        let connected = async {
+            let mut lock = connect::connect(self.opts, "primary (cut-over)", self.lock_timeout * 3).await?;
+            connect::setup_writer(&mut lock, self.mode).await?;
+            lock.query_drop(&timeouts).await?;
+            let mut marker = connect::connect(self.opts, "primary (cut-over marker)", self.lock_timeout * 3).await?;
+            marker.query_drop(&timeouts).await?;
+            Ok::<_, Error>((lock, marker))
+        };
+        let (mut lock, mut marker_conn) = match connected.await {
+            Ok(conns) => conns,
+            Err(e) if e.is_transient() => return Err(Error::CutOver(format!("cannot connect for the cut-over: {e}"))),
+            Err(e) => return Err(e),
+        };
         let t = qualified(self.database, self.table);
         let g = qualified(self.database, self.ghost);
         let o = qualified(self.database, self.old);
@@ -84,7 +100,17 @@ impl CutOver<'_> {
         let locked_at = Instant::now();
         let marker = format!("AllEventsUpToLockProcessed:{}", changelog::now_micros());
         let result = async {
-            changelog::write(marker_conn, self.database, self.changelog, changelog::STATE, &marker).await?;
+            let write = changelog::write(&mut marker_conn, self.database, self.changelog, changelog::STATE, &marker);
+            match tokio::time::timeout_at(deadline.into(), write).await {
+                Ok(written) => written?,
+                Err(_) => {
+                    return Err(Error::CutOver(format!(
+                        "the cut-over marker could not be written to {} within the {secs}s lock budget (a \
+                         transaction holding its rows?)",
+                        self.changelog
+                    )))
+                }
+            }
             // Drain the binlog up to the marker, writing through the locking connection.
             loop {
                 let item = match tokio::time::timeout_at(deadline.into(), rx.recv()).await {

@@ -10,7 +10,7 @@ use std::sync::atomic::Ordering;
 use std::time::Duration;
 
 use mysql_async::prelude::Queryable;
-use tracing::info;
+use tracing::{info, warn};
 
 use super::outcome::Outcome;
 use super::run_loop::RunLoop;
@@ -41,8 +41,17 @@ impl RunLoop<'_> {
         self.changes.close();
         self.stop_tasks().await;
         let mut left_behind = Vec::new();
-        let _ = self.prim.query_drop(format!("DROP TABLE IF EXISTS {}", qualified(db, &n.changelog))).await;
-        let _ = self.prim.query_drop(format!("DROP TABLE IF EXISTS {}", qualified(db, &n.checkpoint))).await;
+        // The session sat idle through the copy: replaced if the server or the network dropped it meanwhile.
+        if let Err(e) = self.refresh_primary_session().await {
+            warn!("cannot reach the primary to drop the helper tables ({e}): drop them yourself");
+        }
+        for helper in [&n.changelog, &n.checkpoint] {
+            let sql = format!("DROP TABLE IF EXISTS {}", qualified(db, helper));
+            if let Err(e) = self.prim.query_drop(&sql).await {
+                warn!("{sql} failed ({e}): drop it yourself");
+                left_behind.push(format!("{db}.{helper}"));
+            }
+        }
         if c.topology.test_on_replica {
             info!(
                 "--test-on-replica: tables swapped and swapped back; compare {db}.{} with {db}.{}; replication {}",

@@ -118,6 +118,7 @@ impl<'a> RunLoop<'a> {
         let c = &self.m.cfg;
         if c.cut_over.analyze_ghost_table && !self.state.analyzed {
             info!("analyzing {} before the cut-over", self.m.names.ghost);
+            self.refresh_primary_session().await?;
             self.prim.query_drop(format!("ANALYZE TABLE {}", qualified(&c.database, &self.m.names.ghost))).await?;
             self.state.analyzed = true;
         }
@@ -136,13 +137,14 @@ impl<'a> RunLoop<'a> {
         if t.test_on_replica && !t.test_on_replica_skip_replica_stop && !self.state.replication_stopped {
             self.hook(HookEvent::StopReplication).await?;
             info!("--test-on-replica: stopping replication on {} before the cut-over", c.conn.inspect);
+            self.refresh_primary_session().await?;
             self.prim.query_drop("STOP REPLICA").await?;
             self.state.replication_stopped = true;
         }
         self.flush().await?;
         self.state.cut_over_attempts += 1;
         let n = self.state.cut_over_attempts;
-        match cut.attempt(n, &mut self.applier, &mut self.changes, &mut self.marker_conn).await {
+        match cut.attempt(n, &mut self.applier, &mut self.changes).await {
             Ok(r) => Ok(Some(r)),
             Err(Error::CutOver(why)) if n < c.default_retries => {
                 warn!("cut-over attempt {n} failed: {why}; the original table is in place; retrying");

@@ -2,6 +2,9 @@
 //! table, leftover helper tables, --attempt-instant-ddl, and the ghost table (created, altered, inspected,
 //! and turned into copy and apply plans), or the ghost and checkpoint a --resume continues with.
 //!
+//! A leftover helper table refuses the run with what it tells about the earlier run (a checkpoint to
+//! resume, or a cut-over that most likely completed) and the flag or statement that clears it.
+//!
 //! Invariants: the original table is written only by an instant ALTER the operator asked for
 //! (--attempt-instant-ddl, never with --test-on-replica); a ghost table this phase created is dropped again
 //! when a later step of this phase fails, and always in noop mode.
@@ -118,16 +121,67 @@ async fn leftovers(c: &Config, n: &TableNames, prim: &mut Conn) -> Result<()> {
         }
         if inspector::table_exists(prim, db, name).await? {
             if !allowed {
-                return Err(Error::precondition(
-                    format!("table {db}.{name} already exists (left by an earlier run?)"),
-                    format!("drop it (DROP TABLE {}) or pass {flag}", qualified(db, name)),
-                ));
+                return Err(leftover_refusal(c, n, prim, name, flag).await?);
             }
             info!("dropping leftover {db}.{name} ({flag})");
             prim.query_drop(format!("DROP TABLE IF EXISTS {}", qualified(db, name))).await?;
         }
     }
     Ok(())
+}
+
+/// Why a leftover table stops the run, and what to do about it, read from what else the earlier run left:
+/// a checkpoint can be resumed; an old table beside a changelog but no ghost table means the earlier run
+/// most likely completed its RENAME and was stopped before its clean-up (the table already has the new
+/// schema, and the old table holds the original rows: nothing to migrate or resume, only helpers to drop).
+async fn leftover_refusal(c: &Config, n: &TableNames, prim: &mut Conn, name: &str, flag: &str) -> Result<Error> {
+    let db = &c.database;
+    let drop_it = format!("drop it (DROP TABLE {}) or pass {flag}", qualified(db, name));
+    if name == n.ghost {
+        let hint = if inspector::table_exists(prim, db, &n.checkpoint).await? {
+            format!(
+                "{drop_it} to start over; or continue the earlier run from its checkpoint ({}) with --resume",
+                n.checkpoint
+            )
+        } else {
+            format!("{drop_it} to start over")
+        };
+        return Ok(Error::precondition(format!("table {db}.{name} already exists (left by an earlier run?)"), hint));
+    }
+    let mut helpers = Vec::new();
+    for t in [&n.changelog, &n.checkpoint] {
+        if inspector::table_exists(prim, db, t).await? {
+            helpers.push(t.as_str());
+        }
+    }
+    if !helpers.is_empty() && !inspector::table_exists(prim, db, &n.ghost).await? {
+        let helpers_q: Vec<String> = helpers.iter().map(|t| qualified(db, t)).collect();
+        return Ok(Error::precondition(
+            format!(
+                "table {db}.{name} already exists, beside the helper table(s) {} of an earlier run but no ghost \
+                 table {}: that run's cut-over most likely completed, so {db}.{} already has the new schema and \
+                 {db}.{name} holds the original table; there is nothing to migrate or resume",
+                helpers.join(", "),
+                n.ghost,
+                c.table
+            ),
+            format!(
+                "check {db}.{} (SHOW CREATE TABLE); if it has the new schema, clean up with DROP TABLE IF EXISTS {}; \
+                 and drop {} once satisfied. {flag} would drop {db}.{name} (the original rows) and migrate again",
+                c.table,
+                helpers_q.join(", "),
+                qualified(db, name)
+            ),
+        ));
+    }
+    Ok(Error::precondition(
+        format!(
+            "table {db}.{name} already exists (left by an earlier run? if its cut-over completed, it holds the \
+             original table and {db}.{} has the new schema)",
+            c.table
+        ),
+        drop_it,
+    ))
 }
 
 /// The ghost table: created like the original, altered, inspected. Created even in noop mode (the ALTER

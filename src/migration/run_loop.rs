@@ -86,8 +86,6 @@ pub(super) struct RunLoop<'a> {
     pub(super) throttled: Verdict,
     pub(super) applier: Applier,
     pub(super) apply_conn: Conn,
-    /// The connection that writes the cut-over's marker.
-    pub(super) marker_conn: Conn,
     pub(super) checkpoint: Option<Checkpointing>,
     /// What the checksum compares, once the copy is done (None with --checksum=false or before).
     pub(super) checksum_plan: Option<Arc<ChecksumPlan>>,
@@ -215,15 +213,45 @@ impl RunLoop<'_> {
                         e.code_label(),
                         c.default_retries
                     );
-                    tokio::time::sleep(Duration::from_millis((20 * u64::from(attempt)).min(1000))).await;
-                    if e.needs_reconnect() {
-                        self.apply_conn = connect(&self.v.primary_opts, "primary (applier)", c.conn.timeout).await?;
-                        setup_writer(&mut self.apply_conn, c.writer_mode().read_committed()).await?;
+                    // A lost connection (a server restarting, a network down) takes seconds to heal, a
+                    // deadlock with the copy milliseconds: back off accordingly, so the retries outlast a
+                    // restart of the primary.
+                    let lost = e.needs_reconnect();
+                    let (step, cap) = if lost { (100, 2000) } else { (20, 1000) };
+                    tokio::time::sleep(Duration::from_millis((step * u64::from(attempt)).min(cap))).await;
+                    if lost {
+                        // A server still unreachable (restarting, network down) costs this attempt only:
+                        // the old connection fails the next one at once, and the reconnect is tried again.
+                        match self.applier_connection().await {
+                            Ok(conn) => self.apply_conn = conn,
+                            Err(e) => warn!("reconnecting the applier failed: {e}"),
+                        }
                     }
                 }
                 Err(e) => return Err(e),
             }
         }
+    }
+
+    /// Makes sure the writer session on the primary (`prim`) answers: it is replaced if not (the server
+    /// restarted, or the network dropped it, while it sat idle during the copy).
+    pub(super) async fn refresh_primary_session(&mut self) -> Result<()> {
+        use mysql_async::prelude::Queryable;
+        let c = &self.m.cfg;
+        if !matches!(tokio::time::timeout(c.conn.timeout, self.prim.ping()).await, Ok(Ok(()))) {
+            let mut conn = connect(&self.v.primary_opts, "primary", c.conn.timeout).await?;
+            setup_writer(&mut conn, c.writer_mode()).await?;
+            let _ = conn.query_drop("DO 1").await;
+            self.prim = conn;
+        }
+        Ok(())
+    }
+
+    async fn applier_connection(&self) -> Result<Conn> {
+        let c = &self.m.cfg;
+        let mut conn = connect(&self.v.primary_opts, "primary (applier)", c.conn.timeout).await?;
+        setup_writer(&mut conn, c.writer_mode().read_committed()).await?;
+        Ok(conn)
     }
 
     /// A task ended: the copier's success is the end of the copy; anything else ending is a failure.
@@ -285,7 +313,15 @@ impl RunLoop<'_> {
             Ok(()) => {
                 info!("checkpoint: {} rows copied, binlog applied through {}", record.rows_copied, record.applied)
             }
-            Err(e) => warn!("checkpoint write failed: {e}"),
+            Err(e) => {
+                warn!("checkpoint write failed: {e}; trying again at the next interval");
+                // A lost connection is replaced first (best effort: the server may still be unreachable).
+                if e.needs_reconnect() {
+                    if let Ok(conn) = connect(&self.v.primary_opts, "primary (checkpoint)", c.conn.timeout).await {
+                        cp.conn = conn;
+                    }
+                }
+            }
         }
     }
 

@@ -58,6 +58,8 @@ impl Migrator {
         let hb = connect(&v.primary_opts, "primary (heartbeat)", c.conn.timeout).await?;
         let beat = changelog::heartbeat_loop(
             hb,
+            v.primary_opts.clone(),
+            c.conn.timeout,
             db.clone(),
             n.changelog.clone(),
             c.throttle.heartbeat_interval,
@@ -115,6 +117,7 @@ impl Migrator {
             changelog: n.changelog.clone(),
             flag_files: c.throttle.flag_files(),
             replica_opts: v.inspect_opts.clone(),
+            migrate_opts: v.primary_opts.clone(),
             critical_load_interval: c.throttle.critical_load_interval,
             critical_load_hibernate: c.throttle.critical_load_hibernate,
         };
@@ -132,7 +135,6 @@ impl Migrator {
         };
         let mut apply_conn = connect(&v.primary_opts, "primary (applier)", c.conn.timeout).await?;
         setup_writer(&mut apply_conn, c.writer_mode().read_committed()).await?;
-        let marker_conn = connect(&v.primary_opts, "primary (markers)", c.conn.timeout).await?;
         Ok(RunLoop {
             m: self,
             v,
@@ -147,7 +149,6 @@ impl Migrator {
             throttled,
             applier,
             apply_conn,
-            marker_conn,
             checkpoint,
             checksum_plan: None,
             state: LoopState::new(c.control.status_interval),

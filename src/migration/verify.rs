@@ -122,7 +122,7 @@ impl RunLoop<'_> {
         loop {
             attempt += 1;
             self.flush().await?;
-            match snap.open(&mut self.applier, &mut self.apply_conn, &mut self.changes, &mut self.marker_conn).await {
+            match snap.open(&mut self.applier, &mut self.apply_conn, &mut self.changes).await {
                 Ok((pool, _locked_for)) => return Ok(pool),
                 Err(Error::CutOver(why)) if attempt < c.default_retries => {
                     warn!("{why}; the table keeps serving; retrying ({attempt}/{})", c.default_retries);

@@ -1,5 +1,6 @@
 //! Connections: options from the config, and the session settings every writing connection uses so the
-//! copy and the binlog apply write exactly the values they read.
+//! copy and the binlog apply write exactly the values they read. What tells a lost connection (to replace
+//! before retrying) from an error on a connection that still works is `Error::needs_reconnect`.
 //!
 //! Invariants: with --ssl-ca, only that CA is trusted (not the TLS library's public roots); a failed first
 //! connection says what to check (`explain_connect_failure`) without changing whether it counts as

@@ -4,10 +4,11 @@
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use mysql_async::prelude::Queryable;
-use mysql_async::Conn;
-use tracing::warn;
+use mysql_async::{Conn, Opts};
+use tracing::{info, warn};
 
 use crate::error::Result;
+use crate::mysql::connect::connect;
 use crate::mysql::sql::{qualified, quote};
 use crate::state::tasks::Stop;
 
@@ -47,9 +48,13 @@ pub(crate) fn now_micros() -> u64 {
 }
 
 /// Writes a heartbeat (wraith's clock, in microseconds) every `interval` until stop is signalled.
-/// Failures are logged and retried: a missing heartbeat shows up as lag and throttles, which is safe.
+/// Failures are retried on a new connection (the server may have restarted, or the network dropped): a
+/// missing heartbeat shows up as lag and throttles, which is safe, and heartbeats resume once the primary
+/// answers again. A failure is logged once, and so is the recovery.
 pub(crate) async fn heartbeat_loop(
     mut conn: Conn,
+    opts: Opts,
+    timeout: Duration,
     db: String,
     changelog: String,
     interval: Duration,
@@ -57,6 +62,7 @@ pub(crate) async fn heartbeat_loop(
 ) -> Result<()> {
     let mut tick = tokio::time::interval(interval);
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let mut failing = false;
     loop {
         tokio::select! {
             _ = tick.tick() => {}
@@ -65,8 +71,23 @@ pub(crate) async fn heartbeat_loop(
         if stop.is_stopped() {
             return Ok(());
         }
-        if let Err(e) = write(&mut conn, &db, &changelog, HEARTBEAT, &now_micros().to_string()).await {
-            warn!("heartbeat write failed: {e}");
+        match write(&mut conn, &db, &changelog, HEARTBEAT, &now_micros().to_string()).await {
+            Ok(()) if failing => {
+                info!("heartbeat writes resumed");
+                failing = false;
+            }
+            Ok(()) => {}
+            Err(e) => {
+                if !failing {
+                    warn!("heartbeat write failed: {e}; retrying (the lag it shows throttles meanwhile)");
+                    failing = true;
+                }
+                if e.needs_reconnect() {
+                    if let Ok(fresh) = connect(&opts, "primary (heartbeat)", timeout).await {
+                        conn = fresh;
+                    }
+                }
+            }
         }
     }
 }

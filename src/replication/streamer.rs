@@ -1,7 +1,7 @@
 //! The binlog streamer: reads the inspected server's binlog as a replica would, from a GTID set, and turns
 //! row events of the migrated table (and of the changelog) into `StreamItem`s, in binlog order, on a
 //! bounded channel. It survives a dropped connection by reconnecting from the GTID set of the transactions
-//! it has received in full; replaying the cut transaction is harmless because changes are row images that
+//! it has received in full (up to --default-retries failures in a row); replaying the cut transaction is harmless because changes are row images that
 //! the applier writes idempotently.
 
 use std::sync::atomic::Ordering;
@@ -68,6 +68,11 @@ pub(crate) async fn run(
         match stream_once(&cfg, &from, &tx, stats).await {
             Ok(()) => return Ok(()), // receiver gone: the migration no longer needs events
             Err(e) if e.is_transient() && failures < cfg.max_reconnects => {
+                // A stream that got anywhere before it broke starts the count afresh: only failures in a row
+                // (the server not coming back) end the run, not blips spread over a long migration.
+                if *stats.received.lock().unwrap_or_else(|p| p.into_inner()) != from {
+                    failures = 0;
+                }
                 failures += 1;
                 stats.reconnects.fetch_add(1, Ordering::Relaxed);
                 warn!("binlog stream interrupted ({e}); reconnecting ({failures}/{})", cfg.max_reconnects);

@@ -6,7 +6,8 @@
 //!   "nothing happened for two refreshes" is how these tests observe that something does NOT progress,
 //!   without sleeping for a guessed time.
 //! - `ctl`: one interactive command over the control socket, bounded.
-//! - `Wraith`: the real binary as a child process (killed when dropped), its stderr kept in a file.
+//! - `Wraith`: the real binary as a child process (killed when dropped), its stderr kept in a file;
+//!   `binary_args`, the flags of a migration of `t` for it.
 //! - `ReplicationGuard`: `START REPLICA` on the replica when dropped, even when the test fails.
 //!
 //! Binlog reader ids: each compat test uses a fixed `replica_server_id` in 424_000..425_000, distinct per
@@ -441,6 +442,58 @@ impl Wraith {
         self.wait(Duration::from_secs(30)).await?;
         Ok(())
     }
+
+    /// Polls `check` every 20 ms until it holds; fails at once (with the child's output) if the child exits
+    /// first, and kills the child if `limit` passes.
+    pub async fn wait_until<F, Fut>(&mut self, what: &str, limit: Duration, mut check: F) -> Result<()>
+    where
+        F: FnMut() -> Fut,
+        Fut: Future<Output = Result<bool>>,
+    {
+        let deadline = Instant::now() + limit;
+        loop {
+            if let Some(status) = self.child.try_wait()? {
+                bail!("wraith exited ({status}) before {what}\n{}", self.output());
+            }
+            if check().await? {
+                return Ok(());
+            }
+            if Instant::now() >= deadline {
+                self.kill().await?;
+                bail!("{what}: not seen within {limit:?}\n{}", self.output());
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    }
+
+    /// Waits for the exit (bounded); returns whether it succeeded and its output.
+    pub async fn finish(&mut self, limit: Duration) -> Result<(bool, String)> {
+        let status = self.wait(limit).await?;
+        Ok((status.success(), self.output()))
+    }
+}
+
+/// Flags for the binary: a migration of `db.t` with `alter`, inspecting the replica, the password from
+/// WRAITH_PASSWORD (inherited from the test's environment), binlog reader id `server_id`, no shared throttle
+/// file, the lax lag limit (`LAX_LAG`), a status line every second, --execute; then `extra`.
+pub fn binary_args(db: &TestDb, dir: &TempDir, alter: &str, server_id: u32, extra: &[&str]) -> Vec<String> {
+    let s = settings();
+    let mut v: Vec<String> = vec![
+        "migrate".into(),
+        format!("--host={}", s.replica_host),
+        format!("--port={}", s.replica_port),
+        format!("--user={}", s.user),
+        format!("--database={}", db.name()),
+        "--table=t".into(),
+        format!("--alter={alter}"),
+        format!("--replica-server-id={server_id}"),
+        format!("--throttle-additional-flag-file={}", dir.path("no-such-throttle-file").display()),
+        format!("--max-lag-millis={}", LAX_LAG.as_millis()),
+        "--status-interval=1s".into(),
+        "--execute".into(),
+    ];
+    v.extend(extra.iter().map(|s| s.to_string()));
+    v
 }
 
 /// Runs the binary to completion (bounded); returns (exit status, stdout, stderr).

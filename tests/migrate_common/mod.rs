@@ -7,6 +7,8 @@
 //! - `Workload`: writers that apply every change to the migrated table `t` AND to a control table `c` (same
 //!   schema as the original) in ONE transaction. Whatever commits, commits on both; so once the migration is
 //!   done and the writers stopped, `t` (new schema) must hold exactly the rows of `c`, whatever the timing.
+//!   Writers record the longest a transaction took (`WorkloadStats::longest`) and, for the fault tests,
+//!   may reconnect to a restarting server (`WorkloadSpec::tolerate_disconnects`).
 //! - `FlagFile`, `TempUser`, `wait_until`, `helper_tables`, value literals and a tiny RNG.
 //!
 //! ```ignore
@@ -589,6 +591,10 @@ pub struct WorkloadSpec {
     /// How the migrated table's columns are named after the cut-over: (original name, new name or None when
     /// dropped). Writers switch when the server says a column is unknown (what an application would do).
     pub after_cut_over: Vec<(&'static str, Option<&'static str>)>,
+    /// The fault tests restart the primary: writers then reconnect (for up to `RECONNECT_TIMEOUT`) and lost
+    /// connections are expected errors. A transaction lost with its connection committed on both tables or
+    /// on neither, so the control table stays exact.
+    pub tolerate_disconnects: bool,
 }
 
 impl WorkloadSpec {
@@ -601,6 +607,7 @@ impl WorkloadSpec {
             writers: 4,
             pause: Duration::from_millis(10),
             after_cut_over: vec![],
+            tolerate_disconnects: false,
         }
     }
 }
@@ -612,7 +619,30 @@ pub struct WorkloadStats {
     pub errors: Mutex<BTreeMap<String, u64>>,
     /// Writers that switched to the new column names.
     pub switched: AtomicU64,
+    /// The longest a transaction took (committed or failed) since the last `reset_longest`: how long the
+    /// application was blocked at most.
+    longest: Mutex<Duration>,
 }
+
+impl WorkloadStats {
+    pub fn reset_longest(&self) {
+        *self.longest.lock().unwrap() = Duration::ZERO;
+    }
+    pub fn longest(&self) -> Duration {
+        *self.longest.lock().unwrap()
+    }
+    fn took(&self, d: Duration) {
+        let mut l = self.longest.lock().unwrap();
+        *l = (*l).max(d);
+    }
+}
+
+/// How long a writer keeps trying to reconnect to a restarting server (`tolerate_disconnects`).
+pub const RECONNECT_TIMEOUT: Duration = Duration::from_secs(120);
+
+/// Server errors of a server going away (shutdown in progress, disconnected by the server), expected with
+/// `tolerate_disconnects`.
+const DISCONNECT_ERRORS: &[u16] = &[1053, 2006, 2013, 4031];
 
 /// Errors an application sees while a table is migrated under it, and simply retries: deadlock, lock wait
 /// timeouts, duplicate keys (the workload moves rows onto keys that may be taken), a table being renamed,
@@ -625,6 +655,7 @@ pub struct Workload {
     stop: Arc<AtomicBool>,
     pub stats: Arc<WorkloadStats>,
     tasks: Vec<JoinHandle<Result<()>>>,
+    tolerate_disconnects: bool,
 }
 
 impl Workload {
@@ -647,7 +678,7 @@ impl Workload {
             };
             tasks.push(tokio::spawn(writer.run(conn)));
         }
-        Ok(Workload { stop, stats, tasks })
+        Ok(Workload { stop, stats, tasks, tolerate_disconnects: spec.tolerate_disconnects })
     }
 
     pub fn commits(&self) -> u64 {
@@ -678,8 +709,15 @@ impl Workload {
             switched: self.stats.switched.load(Ordering::Relaxed),
             errors,
         };
-        let unexpected: Vec<_> =
-            report.errors.keys().filter(|k| !EXPECTED_ERRORS.iter().any(|c| **k == c.to_string())).collect();
+        let tolerated = |k: &String| {
+            self.tolerate_disconnects
+                && (k.starts_with("client: ") || DISCONNECT_ERRORS.iter().any(|c| *k == c.to_string()))
+        };
+        let unexpected: Vec<_> = report
+            .errors
+            .keys()
+            .filter(|k| !EXPECTED_ERRORS.iter().any(|c| **k == c.to_string()) && !tolerated(k))
+            .collect();
         if !unexpected.is_empty() {
             bail!("writers hit unexpected errors: {unexpected:?} (all errors: {:?})", report.errors);
         }
@@ -718,7 +756,10 @@ impl Writer {
                 }
             };
             let sql = format!("START TRANSACTION; {on_t}; {on_c}; COMMIT");
-            match conn.query_drop(&sql).await {
+            let began = Instant::now();
+            let result = conn.query_drop(&sql).await;
+            self.stats.took(began.elapsed());
+            match result {
                 Ok(()) => {
                     self.stats.commits.fetch_add(1, Ordering::Relaxed);
                 }
@@ -728,9 +769,24 @@ impl Writer {
                         other => format!("client: {other}"),
                     };
                     *self.stats.errors.lock().unwrap().entry(key).or_default() += 1;
-                    match &e {
+                    let gone = match &e {
                         mysql_async::Error::Server(s) => {
-                            conn.query_drop("ROLLBACK").await.context("rollback after a failed write")?;
+                            self.spec.tolerate_disconnects && DISCONNECT_ERRORS.contains(&s.code)
+                        }
+                        _ => true,
+                    };
+                    match &e {
+                        _ if gone => {
+                            // A broken connection: the transaction is gone with it.
+                            conn = self.reconnect(&db_of(&conn)).await?;
+                        }
+                        mysql_async::Error::Server(s) => {
+                            if let Err(rb) = conn.query_drop("ROLLBACK").await {
+                                if !self.spec.tolerate_disconnects {
+                                    return Err(anyhow::Error::from(rb).context("rollback after a failed write"));
+                                }
+                                conn = self.reconnect(&db_of(&conn)).await?;
+                            }
                             match s.code {
                                 // Deadlock, lock wait timeout, table renamed or redefined under us: retry.
                                 1213 | 1205 | 1146 | 1412 if attempts < 50 => {
@@ -746,11 +802,7 @@ impl Writer {
                                 _ => {}
                             }
                         }
-                        // A broken connection: the transaction is gone with it.
-                        _ => {
-                            conn = connect(primary_opts(Some(&db_of(&conn)))).await?;
-                            writer_session(&mut conn, &self.spec).await?;
-                        }
+                        _ => unreachable!("errors other than server errors count as a broken connection"),
                     }
                 }
             }
@@ -760,6 +812,26 @@ impl Writer {
         }
         let _ = conn.disconnect().await;
         Ok(())
+    }
+
+    /// A new session after a broken connection; with `tolerate_disconnects`, retried while the server is
+    /// away (restarting), up to `RECONNECT_TIMEOUT`.
+    async fn reconnect(&self, db: &str) -> Result<Conn> {
+        let deadline = Instant::now() + RECONNECT_TIMEOUT;
+        loop {
+            let attempt = async {
+                let mut conn = connect(primary_opts(Some(db))).await?;
+                writer_session(&mut conn, &self.spec).await?;
+                Ok::<_, anyhow::Error>(conn)
+            };
+            match attempt.await {
+                Ok(conn) => return Ok(conn),
+                Err(e) if !self.spec.tolerate_disconnects || Instant::now() >= deadline => {
+                    return Err(e.context("a writer reconnecting"))
+                }
+                Err(_) => tokio::time::sleep(Duration::from_millis(100)).await,
+            }
+        }
     }
 
     /// The name of `col` in the migrated table as this writer currently sees it (None: dropped).
