@@ -10,6 +10,7 @@ mod migrate_common;
 use anyhow::{bail, Result};
 use common::*;
 use migrate_common::*;
+use mysql_async::prelude::Queryable;
 use wraith::{Error, Phase};
 
 const SEED_MAX: i64 = 3000;
@@ -103,6 +104,54 @@ async fn without_repairs_a_difference_stops_the_run_before_the_cut_over() -> Res
     assert_eq!(show_create(&db, "t").await?, schema_before, "the original table kept its schema");
     // What the message says to clean up.
     db.exec(format!("DROP TABLE `{ghost}`, `_t_ghc`")).await?;
+    assert_matches_control(&db, SIMPLE_COLUMNS, SIMPLE_COLUMNS).await?;
+    Ok(())
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_snapshot_blocked_by_a_long_transaction_stops_the_run_and_the_table_keeps_serving() -> Result<()> {
+    let db = TestDb::new("checksum_blocked").await?;
+    let model = simple_tables(&db, SEED_MAX).await?;
+    db.exec("INSERT INTO t (id, n) VALUES (-5, 0)").await?;
+    db.exec("INSERT INTO c (id, n) VALUES (-5, 0)").await?;
+    let schema_before = show_create(&db, "t").await?;
+    let postpone = FlagFile::new(&db, "postpone");
+    postpone.create()?;
+    let writers = Workload::start(&db, WorkloadSpec::new(model, SEED_MAX)).await?;
+    let mut cfg = config(&db, "t", "ADD COLUMN note VARCHAR(8) NULL");
+    cfg.cut_over.postpone_flag_file = Some(postpone.path.clone());
+    cfg.cut_over.lock_timeout = std::time::Duration::from_secs(1);
+    cfg.default_retries = 3;
+    // Passes repeat at once while postponed: the second one meets the blocker.
+    cfg.checksum.interval = std::time::Duration::from_secs(1);
+    let mut run = Running::start(cfg);
+    run.wait_phase(Phase::Postponing, PHASE_TIMEOUT).await?;
+    let mut blocker = hold_lock_on_t(&db, -5).await?;
+    let result = run.finish(RUN_TIMEOUT).await?;
+    // The application's writes went on while the snapshot was tried and after it gave up.
+    writers.wait_commits(20).await?;
+    blocker.query_drop("COMMIT").await?;
+    writers.stop().await?;
+    let err = match result {
+        Ok(o) => bail!("the run ended well although no snapshot could be taken: {o:?}"),
+        Err(e) => e,
+    };
+    let root = match &err {
+        Error::Context { source, .. } => source.as_ref(),
+        other => other,
+    };
+    assert!(matches!(root, Error::Checksum(_)), "{err:?}");
+    let msg = error_text(&err);
+    assert_contains(
+        &msg,
+        &["no consistent snapshot after 3 attempts", "could not lock", "metadata_locks", "untouched"],
+    );
+    assert_eq!(show_create(&db, "t").await?, schema_before, "the original table kept its schema");
+    let left = helper_tables(&db, "t").await?;
+    for t in &left {
+        assert_contains(&msg, &[t]);
+    }
+    db.exec(format!("DROP TABLE {}", left.iter().map(|t| format!("`{t}`")).collect::<Vec<_>>().join(", "))).await?;
     assert_matches_control(&db, SIMPLE_COLUMNS, SIMPLE_COLUMNS).await?;
     Ok(())
 }

@@ -21,16 +21,6 @@ async fn lock_attempts(db: &TestDb) -> Result<Vec<u64>> {
     Ok(conn.exec("SELECT ID FROM performance_schema.processlist WHERE INFO LIKE ?", (pattern,)).await?)
 }
 
-/// A transaction on another connection that keeps a lock on `t` (a row lock and the table's metadata lock)
-/// until it ends: what an application's long transaction does to a cut-over.
-async fn hold_lock_on_t(db: &TestDb, id: i64) -> Result<mysql_async::Conn> {
-    let mut blocker = connect(primary_opts(Some(db.name()))).await?;
-    blocker.query_drop("START TRANSACTION").await?;
-    let rows: Vec<i64> = blocker.query(format!("SELECT id FROM t WHERE id = {id} FOR UPDATE")).await?;
-    assert_eq!(rows, vec![id], "the blocker's row");
-    Ok(blocker)
-}
-
 #[tokio::test(flavor = "multi_thread")]
 async fn cut_over_while_writers_are_writing() -> Result<()> {
     let db = TestDb::new("cutover_under_writes").await?;

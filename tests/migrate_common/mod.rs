@@ -1058,3 +1058,13 @@ pub async fn own_dump_threads(db: &TestDb) -> Result<Vec<u64>> {
         .map(|(id, _)| id)
         .collect())
 }
+
+/// A transaction on another connection that keeps a lock on `t` (a row lock and the table's metadata lock)
+/// until it ends: what an application's long transaction does to a cut-over.
+pub async fn hold_lock_on_t(db: &TestDb, id: i64) -> Result<mysql_async::Conn> {
+    let mut blocker = connect(primary_opts(Some(db.name()))).await?;
+    blocker.query_drop("START TRANSACTION").await?;
+    let rows: Vec<i64> = blocker.query(format!("SELECT id FROM t WHERE id = {id} FOR UPDATE")).await?;
+    assert_eq!(rows, vec![id], "the blocker's row");
+    Ok(blocker)
+}
