@@ -138,3 +138,75 @@ async fn unique_values_moving_during_the_parallel_copy() -> Result<()> {
 async fn unique_values_moving_during_the_serial_copy() -> Result<()> {
     migrate_while_swapping("unique_moves_serial", "VARCHAR(12)", "LPAD(i, 8, '0')", false).await
 }
+
+/// The binlog apply far behind the copy. A lock on a ghost row holds the applier while the application
+/// gives row 2 the value -1, takes it back (-2), and gives -1 to the last row, which the copy then reads in
+/// that later state. Replayed one change at a time (--dml-batch-size=1), the first change puts -1 back on
+/// row 2 while the ghost's last row already holds it: a duplicate that the changes after it resolve, so the
+/// applier must take them in before it calls the duplicate real. The migration finishes and the table
+/// equals the control table.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_unique_value_moved_while_the_applier_lags_behind_the_copy() -> Result<()> {
+    const LAST: u64 = 40_000;
+    let db = TestDb::new("unique_applier_lags").await?;
+    db.exec(format!(
+        "CREATE TABLE t (id BIGINT NOT NULL PRIMARY KEY, u INT NOT NULL, pad VARCHAR(40) NOT NULL, UNIQUE KEY uu (u));
+         SET SESSION cte_max_recursion_depth = {};
+         INSERT INTO t (id, u, pad)
+           WITH RECURSIVE seq(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM seq WHERE i < {LAST})
+           SELECT i, i, CONCAT('pad ', i) FROM seq;
+         CREATE TABLE c LIKE t; INSERT INTO c SELECT * FROM t",
+        LAST + 10
+    ))
+    .await?;
+    db.wait_replica_caught_up().await?;
+    let throttle = FlagFile::new(&db, "throttle");
+    let postpone = FlagFile::new(&db, "postpone");
+    postpone.create()?;
+    let mut cfg = config(&db, "t", "ADD COLUMN note VARCHAR(8) NOT NULL DEFAULT 'x'");
+    cfg.copy.chunk_size = 100;
+    cfg.copy.dml_batch_size = 1;
+    cfg.throttle.nice_ratio = 1.0;
+    cfg.throttle.flag_file = Some(throttle.path().to_path_buf());
+    cfg.cut_over.postpone_flag_file = Some(postpone.path.clone());
+    let mut run = Running::start(cfg);
+    let ghost = run.names().ghost.clone();
+    let count = |sql: String| {
+        let db = &db;
+        async move { Ok::<_, anyhow::Error>(db.query::<u64>(sql).await.unwrap_or_default().first().copied()) }
+    };
+    // The first rows copied, then the copy held before it reaches the last row.
+    wait_until("the copy under way", PHASE_TIMEOUT, || {
+        let n = count(format!("SELECT COUNT(*) FROM `{ghost}`"));
+        async move { Ok(n.await?.unwrap_or(0) >= 300) }
+    })
+    .await?;
+    throttle.create()?;
+    let mut lock = db.primary_conn().await?;
+    lock.query_drop(format!("START TRANSACTION; SELECT id FROM `{ghost}` WHERE id = 1 FOR UPDATE")).await?;
+    for table in ["t", "c"] {
+        db.exec(format!(
+            "UPDATE {table} SET pad = 'held' WHERE id = 1;
+             UPDATE {table} SET u = -1 WHERE id = 2;
+             UPDATE {table} SET u = -2 WHERE id = 2;
+             UPDATE {table} SET u = -1 WHERE id = {LAST}"
+        ))
+        .await?;
+    }
+    let copied_before_last: Vec<u64> = db.query(format!("SELECT COUNT(*) FROM `{ghost}` WHERE id = {LAST}")).await?;
+    assert_eq!(copied_before_last, vec![0], "the copy reached the last row before the changes: nothing is tested");
+    throttle.remove()?;
+    wait_until("the copy reading the last row in its later state", RUN_TIMEOUT, || {
+        let n = count(format!("SELECT COUNT(*) FROM `{ghost}` WHERE id = {LAST} AND u = -1"));
+        async move { Ok(n.await? == Some(1)) }
+    })
+    .await?;
+    lock.query_drop("COMMIT").await?;
+    postpone.remove()?;
+    let outcome = run.finish(RUN_TIMEOUT).await?;
+    if let Err(e) = outcome {
+        bail!("the migration failed on a duplicate that later changes resolve: {}", error_text(&e));
+    }
+    assert_matches_control(&db, "id, u, pad", "id, u, pad").await?;
+    Ok(())
+}

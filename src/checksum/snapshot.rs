@@ -118,9 +118,7 @@ impl Snapshot<'_> {
             match item {
                 StreamItem::Row(change) => {
                     applier.add(change);
-                    if applier.full() {
-                        applier.flush(apply_conn, true).await?;
-                    }
+                    applier.flush_in_drain(apply_conn, true).await?;
                 }
                 StreamItem::Changelog { hint, value } if hint == changelog::STATE && value == marker => break,
                 StreamItem::Changelog { .. } => {}

@@ -125,9 +125,7 @@ impl CutOver<'_> {
                 match item {
                     StreamItem::Row(change) => {
                         applier.add(change);
-                        if applier.full() {
-                            applier.flush(&mut lock, false).await?;
-                        }
+                        applier.flush_in_drain(&mut lock, false).await?;
                     }
                     StreamItem::Changelog { hint, value } if hint == changelog::STATE && value == marker => break,
                     StreamItem::Changelog { .. } => {}

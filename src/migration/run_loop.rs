@@ -7,7 +7,9 @@
 //! - the loop is the only writer of the applier's batch and of the ghost table besides the copier; the
 //!   binlog is applied in the order it was read;
 //! - every task the loop started belongs to `tasks`, so every way out of the loop stops them all;
-//! - after each event the panic flag file is checked: its appearance aborts at once.
+//! - after each event the panic flag file is checked: its appearance aborts at once;
+//! - a duplicate key met by the binlog apply stops the run only once the batch holds every change committed
+//!   when it failed (`take_in_committed_changes`): before that it may be the copy being ahead.
 
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
@@ -28,6 +30,7 @@ use crate::copy::frontier::Frontier;
 use crate::cutover::gate::Gate;
 use crate::error::{Error, Result};
 use crate::mysql::connect::{connect, setup_writer};
+use crate::mysql::gtid::GtidSet;
 use crate::phase::Phase;
 use crate::replication::applier::Applier;
 use crate::replication::streamer::StreamItem;
@@ -38,6 +41,14 @@ use crate::state::tasks::{Exit, Stop, Tasks};
 use crate::state::Verdict;
 
 use super::validate::Validated;
+
+/// Rounds of taking in later changes after a batch met a duplicate (`take_in_committed_changes`).
+const CATCH_UP_ROUNDS: u32 = 5;
+/// Most keys a batch grows to while taking in later changes (the statement stays well under
+/// max_allowed_packet).
+const CATCH_UP_ROWS: usize = 50_000;
+/// How long one round waits for the binlog stream to bring the changes committed when it began.
+const CATCH_UP_LIMIT: Duration = Duration::from_secs(10);
 
 /// Capacity of the streamer -> applier channel: bounds memory, and lets the streamer run ahead a little.
 pub(crate) const BACKLOG: usize = 1000;
@@ -203,9 +214,20 @@ impl RunLoop<'_> {
     pub(super) async fn flush(&mut self) -> Result<()> {
         let c = &self.m.cfg;
         let mut attempt = 0u32;
+        let mut catch_ups = 0u32;
         loop {
             match self.applier.flush(&mut self.apply_conn, true).await {
                 Ok(()) => return Ok(()),
+                Err(e) if self.applier.met_duplicate() && catch_ups < CATCH_UP_ROUNDS => {
+                    catch_ups += 1;
+                    if !self.take_in_committed_changes().await? {
+                        return Err(e);
+                    }
+                    warn!(
+                        "applying binlog changes met a duplicate key while behind the copy ({e}); took in the \
+                         changes committed since, retry {catch_ups}/{CATCH_UP_ROUNDS}"
+                    );
+                }
                 Err(e) if e.is_transient() && attempt < c.default_retries => {
                     attempt += 1;
                     warn!(
@@ -231,6 +253,37 @@ impl RunLoop<'_> {
                 Err(e) => return Err(e),
             }
         }
+    }
+
+    /// A batch that meets a duplicate for a unique key of the ghost may replay an old state of a row while
+    /// the copy has already written another row in a later state (the application moved a unique value
+    /// from one row to the other): the changes that follow resolve it. Takes into the batch every change
+    /// committed on the primary up to now, merged by key, so that the batch brings its rows to their present
+    /// state. Returns false when there was no change to take in: every row the batch touches is then in the
+    /// state the original has now, and the duplicate is one the new schema rejects. Bounded by the changes
+    /// committed when it starts, CATCH_UP_ROWS and CATCH_UP_LIMIT.
+    async fn take_in_committed_changes(&mut self) -> Result<bool> {
+        use mysql_async::prelude::Queryable;
+        let executed: Option<String> = self.apply_conn.query_first("SELECT @@global.gtid_executed").await?;
+        let executed = GtidSet::parse(&executed.unwrap_or_default())?;
+        let deadline = Instant::now() + CATCH_UP_LIMIT;
+        let mut taken = 0u64;
+        while !self.applier.received().includes(&executed) && self.applier.batch_len() < CATCH_UP_ROWS {
+            match tokio::time::timeout_at(deadline.into(), self.changes.recv()).await {
+                Ok(Some(item)) => {
+                    taken += u64::from(matches!(item, StreamItem::Row(_)));
+                    take(&mut self.applier, item);
+                }
+                Ok(None) => return Err(self.stream_error().await),
+                Err(_) => break,
+            }
+        }
+        tracing::debug!(
+            "took in {taken} later changes; batch {} keys; received {} of {executed}",
+            self.applier.batch_len(),
+            self.applier.received()
+        );
+        Ok(taken > 0)
     }
 
     /// Makes sure the writer session on the primary (`prim`) answers: it is replaced if not (the server

@@ -72,6 +72,10 @@ pub(crate) struct Applier {
     pending_position: Option<GtidSet>,
     /// Set while a parallel copy runs: decides, per key, apply / drop / wait.
     frontier: Option<Arc<Frontier>>,
+    /// The last flush failed on a duplicate key that rewriting the batch did not settle.
+    met_duplicate: bool,
+    /// A drain's batch that met a duplicate: it grows until the drain's final flush (`flush_in_drain`).
+    deferred: bool,
 }
 
 impl Applier {
@@ -85,6 +89,8 @@ impl Applier {
             applied: GtidSet::default(),
             pending_position: None,
             frontier: None,
+            met_duplicate: false,
+            deferred: false,
         }
     }
 
@@ -168,6 +174,39 @@ impl Applier {
         self.batch.insert(key, op);
     }
 
+    /// Every transaction whose changes have been handed to the applier (written or in the batch).
+    pub(crate) fn received(&self) -> &GtidSet {
+        self.pending_position.as_ref().unwrap_or(&self.applied)
+    }
+
+    /// Whether the last flush failed on a duplicate key (see `RunLoop::flush`, which may resolve it by
+    /// taking in the changes that follow).
+    pub(crate) fn met_duplicate(&self) -> bool {
+        self.met_duplicate
+    }
+
+    /// Changes in the unwritten batch (distinct keys).
+    pub(crate) fn batch_len(&self) -> usize {
+        self.batch.len()
+    }
+
+    /// During a drain up to a marker (the cut-over, the checksum snapshot): writes the batch once it is
+    /// full, except after a duplicate key. The changes still to come before the marker may resolve it (the
+    /// copy had written a row in a later state than the applier had reached), so the batch then grows, and
+    /// the drain's final `flush` at the marker, with every change before the lock in it, decides.
+    pub(crate) async fn flush_in_drain(&mut self, conn: &mut Conn, in_transaction: bool) -> Result<()> {
+        if !self.full() || self.deferred {
+            return Ok(());
+        }
+        match self.flush(conn, in_transaction).await {
+            Err(_) if self.met_duplicate => {
+                self.deferred = true;
+                Ok(())
+            }
+            other => other,
+        }
+    }
+
     /// Notes that every change before this point has been handed to the applier.
     pub(crate) fn position(&mut self, set: GtidSet) {
         if self.batch.is_empty() {
@@ -204,6 +243,8 @@ impl Applier {
     /// Writes the batch. `in_transaction`: wrap in one transaction (not allowed under LOCK TABLES, where
     /// START TRANSACTION would release the cut-over's locks).
     pub(crate) async fn flush(&mut self, conn: &mut Conn, in_transaction: bool) -> Result<()> {
+        self.met_duplicate = false;
+        self.deferred = false;
         self.settle_with_copy().await;
         if self.batch.is_empty() {
             if let Some(p) = self.pending_position.take() {
@@ -238,6 +279,7 @@ impl Applier {
             // a key that is not there yet locks nothing under READ COMMITTED). The batch deletes every key it
             // writes, so writing it again settles that; a duplicate that stays is a row the schema rejects.
             if duplicates == DUPLICATE_RETRIES {
+                self.met_duplicate = true;
                 return Err(rows_do_not_fit(&e));
             }
             duplicates += 1;
