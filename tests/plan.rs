@@ -139,7 +139,7 @@ async fn every_finding_fires_and_nothing_changes() -> Result<()> {
     let command = p["command"].as_str().unwrap_or_default();
     assert!(command.starts_with("wraith migrate ") && command.contains("--approve-renamed-columns"), "{command}");
     assert!(!command.contains(&settings().password), "the password is in the command: {command}");
-    assert!(!p["steps"].as_array().map_or(true, |s| s.is_empty()), "a destructive change gets expand/contract steps");
+    assert!(!p["steps"].as_array().is_none_or(|s| s.is_empty()), "a destructive change gets expand/contract steps");
     for field in ["lock", "copy", "verification_sql", "rollback"] {
         assert!(!p[field].is_null(), "no `{field}` in the plan");
     }
