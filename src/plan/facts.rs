@@ -447,7 +447,7 @@ async fn readers(conn: &mut Conn, f: &mut Facts) {
             "SELECT DIGEST_TEXT, COUNT_STAR, LAST_SEEN FROM performance_schema.events_statements_summary_by_digest \
              WHERE (SCHEMA_NAME = {db} OR DIGEST_TEXT LIKE {qdb}) AND DIGEST_TEXT LIKE {qt} AND DIGEST_TEXT LIKE {qc} \
              AND DIGEST_TEXT NOT LIKE '%wraith\\_plan%' AND DIGEST_TEXT NOT LIKE '%\\_gho`%' \
-             AND DIGEST_TEXT NOT LIKE 'ALTER %' AND DIGEST_TEXT NOT LIKE 'SHOW %' \
+             AND DIGEST_TEXT NOT LIKE 'ALTER %' AND DIGEST_TEXT NOT LIKE 'SHOW %' AND DIGEST_TEXT NOT LIKE 'CREATE %' \
              ORDER BY LAST_SEEN DESC LIMIT 5",
             db = quote(&f.database),
             qdb = quote(&format!("%`{}`%", like(&f.database))),

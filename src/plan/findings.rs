@@ -404,11 +404,11 @@ pub(crate) fn irreversible(f: &Facts) -> Vec<Finding> {
         return Vec::new();
     }
     let keeps = match strategy(f) {
-        Strategy::Copy if !f.ok_to_drop_table => {
+        Strategy::Copy | Strategy::Inplace if !f.ok_to_drop_table => {
             format!("until then they are only in the old table `{}` (kept: no --ok-to-drop-table)", f.old_table)
         }
-        Strategy::Copy => "--ok-to-drop-table drops the old table: nothing keeps them".into(),
-        _ => "MySQL changes the table in place: nothing keeps them".into(),
+        Strategy::Copy | Strategy::Inplace => "--ok-to-drop-table drops the old table: nothing keeps them".into(),
+        Strategy::Instant => "MySQL changes the table in place: nothing keeps them".into(),
     };
     vec![finding(
         Severity::Warn,

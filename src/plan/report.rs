@@ -215,21 +215,22 @@ pub(crate) fn lock(f: &Facts, strategy: Strategy, copy_seconds: Option<f64>) -> 
                 f.table
             ),
         },
-        Strategy::Inplace => Lock {
-            seconds: 0.0,
-            blocks: format!(
-                "every statement on `{}` for a moment at the start and the end (exclusive metadata locks); reads and \
-                 writes go on during the rebuild, but replicas replay it as one statement and lag by about {}{waits}",
-                f.table,
-                copy_seconds.map_or("its duration".into(), human_seconds)
-            ),
-        },
-        Strategy::Copy => Lock {
+        Strategy::Inplace | Strategy::Copy => Lock {
             seconds: f.lock_timeout_seconds as f64,
             blocks: format!(
-                "reads and writes of `{}` during the cut-over (LOCK TABLES, then RENAME), usually well under a second, \
-                 each attempt bounded by --cut-over-lock-timeout-seconds={}{waits}",
-                f.table, f.lock_timeout_seconds
+                "reads and writes of `{}` during wraith's cut-over (LOCK TABLES, then RENAME), usually well under a \
+                 second, each attempt bounded by --cut-over-lock-timeout-seconds={}{waits}{}",
+                f.table,
+                f.lock_timeout_seconds,
+                if strategy == Strategy::Inplace {
+                    format!(
+                        ". A direct ALTER ... ALGORITHM=INPLACE, LOCK=NONE instead blocks only for a moment at its start \
+                         and end, but replicas replay it as one statement and lag by the rebuild time ({})",
+                        copy_seconds.map_or("its duration".into(), human_seconds)
+                    )
+                } else {
+                    String::new()
+                }
             ),
         },
     }
@@ -262,7 +263,7 @@ pub(crate) fn verification(f: &Facts, strategy: Strategy) -> String {
     let mut sql = format!(
         "-- before the change (note the result):\nSELECT {old} FROM {t};\n-- after it (equal when no write came in between):\nSELECT {new} FROM {t};"
     );
-    if strategy == Strategy::Copy && !f.ok_to_drop_table {
+    if strategy != Strategy::Instant && !f.ok_to_drop_table {
         sql.push_str(&format!(
             "\n-- or, right after the cut-over, against the old table:\nSELECT {old} FROM {};",
             qualified(&f.database, &f.old_table)
@@ -276,7 +277,7 @@ pub(crate) fn reversibility(f: &Facts, strategy: Strategy) -> (&'static str, Str
     if lost.is_empty() {
         return ("yes", "the reverse ALTER under Rollback restores the schema without losing data".into());
     }
-    if strategy == Strategy::Copy && !f.ok_to_drop_table {
+    if strategy != Strategy::Instant && !f.ok_to_drop_table {
         return (
             "partial",
             format!(
@@ -348,7 +349,7 @@ pub(crate) fn rollback(c: &Config, f: &Facts, strategy: Strategy) -> Vec<String>
     };
     let (reverse, lost) = reverse_alter(&f.before, after, &f.renamed, &f.dropped);
     let mut out = Vec::new();
-    if strategy == Strategy::Copy && !f.ok_to_drop_table {
+    if strategy != Strategy::Instant && !f.ok_to_drop_table {
         out.push(format!(
             "revert window (until `{old}` is dropped): swap the tables back, losing the writes made since the cut-over: \
              RENAME TABLE {t} TO {gone}, {oldq} TO {t}",
