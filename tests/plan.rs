@@ -240,3 +240,42 @@ async fn usage_and_connection_errors_exit_2() -> Result<()> {
     assert!(codes(&json(&out)?).contains("alter-invalid"), "{out}");
     assert_unchanged(&db, &before).await
 }
+
+#[tokio::test]
+async fn the_write_rate_is_measured_while_the_application_writes() -> Result<()> {
+    use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+    use std::sync::Arc;
+    let db = TestDb::new("plan_writes").await?;
+    db.exec("CREATE TABLE w (id BIGINT NOT NULL AUTO_INCREMENT PRIMARY KEY, v INT NOT NULL)").await?;
+    let stop = Arc::new(AtomicBool::new(false));
+    let written = Arc::new(AtomicU64::new(0));
+    let mut conn = db.primary_conn().await?;
+    let writer = {
+        let (stop, written) = (stop.clone(), written.clone());
+        tokio::spawn(async move {
+            while !stop.load(Ordering::Relaxed) {
+                conn.query_drop("INSERT INTO w (v) VALUES (1)").await?;
+                written.fetch_add(1, Ordering::Relaxed);
+            }
+            anyhow::Ok(())
+        })
+    };
+    // The writer is under way before the plan starts watching.
+    while written.load(Ordering::Relaxed) == 0 && !writer.is_finished() {
+        tokio::task::yield_now().await;
+    }
+    let result = plan(&db, "w", "ADD COLUMN x INT", &["--format=json", "--write-sample=1s"]).await;
+    stop.store(true, Ordering::Relaxed);
+    writer.await??;
+    let (code, out, err) = result?;
+    assert_eq!(code, 0, "{out}\n{err}");
+    let p = json(&out)?;
+    let rate = p["copy"]["write_rate_per_s"].as_f64().unwrap_or(0.0);
+    assert!(
+        rate > 0.0,
+        "no writes measured while {} rows were inserted: {}",
+        written.load(Ordering::Relaxed),
+        p["copy"]
+    );
+    Ok(())
+}

@@ -9,8 +9,16 @@ use serde::Serialize;
 use super::facts::{CheckResult, Facts, LONG_TRANSACTION_SECONDS};
 use super::shape::{mapping, type_changes};
 
-/// InnoDB refuses INSTANT once a table has this many row versions (MySQL 8.0.29+).
-pub(crate) const MAX_ROW_VERSIONS: u64 = 64;
+/// The row versions after which InnoDB refuses INSTANT: 64 from MySQL 8.0.29, 255 from 9.1.
+pub(crate) fn max_row_versions(server_version: &str) -> u64 {
+    let mut parts = server_version.split(|c: char| !c.is_ascii_digit()).map(|p| p.parse::<u64>().unwrap_or(0));
+    let (major, minor) = (parts.next().unwrap_or(0), parts.next().unwrap_or(0));
+    if (major, minor) >= (9, 1) {
+        255
+    } else {
+        64
+    }
+}
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
 #[serde(rename_all = "lowercase")]
@@ -54,7 +62,7 @@ pub enum Strategy {
 
 /// INSTANT was accepted on the clone and the table has row versions left for it.
 pub(crate) fn instant_fits(f: &Facts) -> bool {
-    f.instant.ok && f.row_versions.unwrap_or(0) + f.instant_versions.unwrap_or(1) <= MAX_ROW_VERSIONS
+    f.instant.ok && f.row_versions.unwrap_or(0) + f.instant_versions.unwrap_or(1) <= max_row_versions(&f.server_version)
 }
 
 pub(crate) fn strategy(f: &Facts) -> Strategy {
@@ -87,8 +95,9 @@ pub(crate) fn findings(f: &Facts) -> Vec<Finding> {
 }
 
 pub(crate) fn strategy_findings(f: &Facts) -> Vec<Finding> {
+    let max = max_row_versions(&f.server_version);
     let versions = format!(
-        "row versions: {} of {MAX_ROW_VERSIONS} used, this change adds {}",
+        "row versions: {} of {max} used, this change adds {}",
         f.row_versions.map_or("?".into(), |v| v.to_string()),
         f.instant_versions.map_or("?".into(), |v| v.to_string())
     );
@@ -118,7 +127,7 @@ pub(crate) fn strategy_findings(f: &Facts) -> Vec<Finding> {
             Severity::Warn,
             "instant-row-versions",
             format!(
-                "INSTANT would work but the table would pass {MAX_ROW_VERSIONS} row versions, where MySQL refuses it \
+                "INSTANT would work but the table would pass {max} row versions, where MySQL refuses it \
                  (a rebuild, e.g. this copy, resets the count)"
             ),
             versions,
@@ -469,6 +478,9 @@ mod tests {
         f.row_versions = Some(64);
         assert_eq!(codes(&strategy_findings(&f)), ["instant-row-versions"]);
         assert_eq!(strategy(&f), Strategy::Copy);
+        f.server_version = "9.7.4-2".into();
+        assert_eq!(strategy(&f), Strategy::Instant, "9.1 raised the limit to 255");
+        assert_eq!((max_row_versions("8.0.36"), max_row_versions("9.0.1"), max_row_versions("10.0.0")), (64, 64, 255));
     }
 
     #[test]
