@@ -234,6 +234,34 @@ async fn usage_and_connection_errors_exit_2() -> Result<()> {
     let (code, _, err) = plan(&db, "t", "ADD COLUMN x INT", &["--port=1"]).await?;
     assert_eq!(code, 2, "{err}");
     assert!(err.contains("cannot connect"), "{err}");
+    // A config file works as for migrate; a bad one is a usage error.
+    let dir = std::env::temp_dir().join(format!("wraith-plan-test-{}", std::process::id()));
+    std::fs::create_dir_all(&dir)?;
+    let yaml = dir.join("plan.yaml");
+    let st = settings();
+    std::fs::write(
+        &yaml,
+        format!(
+            "host: {}\nport: {}\nuser: {}\ndatabase: {}\ntable: t\nalter: ADD COLUMN x INT\n",
+            st.replica_host,
+            st.replica_port,
+            st.user,
+            db.name()
+        ),
+    )?;
+    let (code, out, err) = run(&[
+        "plan".into(),
+        format!("--config={}", yaml.display()),
+        "--format=json".into(),
+        "--write-sample=0".into(),
+    ])
+    .await?;
+    assert_eq!(code, 0, "{out}\n{err}");
+    assert_eq!(json(&out)?["strategy"], "instant");
+    std::fs::write(&yaml, "no-such-flag: 1\n")?;
+    let (code, _, err) = run(&["plan".into(), format!("--config={}", yaml.display())]).await?;
+    assert_eq!(code, 2, "{err}");
+    std::fs::remove_dir_all(&dir)?;
     // The ALTER MySQL refuses: a blocking finding, not an error.
     let (code, out, _) = plan(&db, "t", "DROP COLUMN nope", &["--format=json"]).await?;
     assert_eq!(code, 1, "{out}");

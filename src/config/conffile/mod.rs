@@ -287,6 +287,10 @@ mod tests {
         let twice = s(&["wraith", "migrate", "--config", &missing, &format!("--config={yml_s}")]);
         assert_eq!(expand(twice, &known()).unwrap(), s(&["wraith", "migrate", "--chunk-size=200", "--execute=true"]));
 
+        // `wraith plan` takes migrate's flags, so its files expand the same way.
+        let for_plan = s(&["wraith", "plan", "--config", &yml_s]);
+        assert_eq!(expand(for_plan, &known()).unwrap(), s(&["wraith", "plan", "--chunk-size=200", "--execute=true"]));
+
         let e = expand(s(&["wraith", "migrate", "--config", &missing]), &known()).unwrap_err().to_string();
         assert!(e.contains("missing.yaml") && e.contains("cannot read"), "{e}");
         let e = expand(s(&["wraith", "migrate", "--conf"]), &known()).unwrap_err().to_string();
