@@ -103,6 +103,8 @@ async fn every_finding_fires_and_nothing_changes() -> Result<()> {
     .await?;
     // The application's statements: a reader of the column to drop, and one through the index to drop.
     db.exec("SELECT note FROM t WHERE id = 1; SELECT id FROM t FORCE INDEX (k_note) WHERE note = 'n2'").await?;
+    db.wait_replica_caught_up().await?;
+    let _: Vec<i64> = db.query_replica("SELECT id FROM t WHERE note IS NOT NULL").await?;
     let before = state(&db).await?;
     // An open transaction that has read `t`: it holds a metadata lock on it.
     let mut holder = db.primary_conn().await?;
@@ -145,7 +147,9 @@ async fn every_finding_fires_and_nothing_changes() -> Result<()> {
     }
     assert!(p["copy"]["rows"].as_u64() == Some(3) && p["lock"]["seconds"].is_number(), "{}", p["copy"]);
     let hidden = p["findings"].as_array().unwrap().iter().find(|f| f["code"] == "hidden-readers").unwrap();
-    assert!(hidden["evidence"].as_str().unwrap().contains("`note`"), "{hidden}");
+    let evidence = hidden["evidence"].as_str().unwrap();
+    assert!(evidence.contains("`note`") && evidence.contains("on the primary"), "{hidden}");
+    assert!(evidence.contains("on the replica, last seen"), "a reader on the replica: {hidden}");
 
     // --no-scan: the checks that read the table are named, not run.
     let (code, out, _) = plan(&db, "t", "MODIFY s VARCHAR(8)", &["--format=json", "--no-scan"]).await?;

@@ -70,6 +70,8 @@ pub(crate) struct Transaction {
 /// A statement shape from `events_statements_summary_by_digest` that names a column about to go.
 #[derive(Debug, Clone, Serialize)]
 pub(crate) struct Reader {
+    /// Where it ran: `primary` or `replica` (the inspected server, when it is another one).
+    pub(crate) server: &'static str,
     pub(crate) column: String,
     pub(crate) digest_text: String,
     pub(crate) count: u64,
@@ -177,7 +179,12 @@ pub(crate) async fn read(s: &PlanSettings) -> Result<Facts> {
     try_on_clone(&mut prim, &mut f).await?;
     locks(&mut prim, &mut f).await;
     // Before any scan, so the plan's own reads do not count as uses.
-    readers(&mut prim, &mut f).await;
+    readers(&mut prim, "primary", &mut f).await;
+    // Applications read replicas too: their statements are counted there.
+    let uuid = "SELECT @@server_uuid";
+    if query_value(&mut insp, uuid).await? != query_value(&mut prim, uuid).await? {
+        readers(&mut insp, "replica", &mut f).await;
+    }
     index_reads(&mut prim, &mut f).await;
     write_rate(&mut prim, &mut f, s.write_sample).await;
     read_sample(&mut prim, &mut f).await;
@@ -440,7 +447,7 @@ fn like(s: &str) -> String {
 }
 
 /// Statement shapes that still name a column the ALTER drops or renames.
-async fn readers(conn: &mut Conn, f: &mut Facts) {
+async fn readers(conn: &mut Conn, server: &'static str, f: &mut Facts) {
     let going: Vec<String> = f.dropped.iter().cloned().chain(f.renamed.iter().map(|(o, _)| o.clone())).collect();
     for column in going {
         let sql = format!(
@@ -456,6 +463,7 @@ async fn readers(conn: &mut Conn, f: &mut Facts) {
         );
         match query_text(conn, &sql).await {
             Ok(rows) => f.readers.extend(rows.iter().map(|r| Reader {
+                server,
                 column: column.clone(),
                 digest_text: text(r, 0),
                 count: num(r, 1).unwrap_or(0),

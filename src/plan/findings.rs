@@ -261,7 +261,7 @@ pub(crate) fn hidden_readers(f: &Facts) -> Vec<Finding> {
                 .readers
                 .iter()
                 .filter(|r| r.column == c)
-                .map(|r| format!("{}x, last seen {}: {}", r.count, r.last_seen, r.digest_text))
+                .map(|r| format!("{}x on the {}, last seen {}: {}", r.count, r.server, r.last_seen, r.digest_text))
                 .collect();
             finding(
                 Severity::Warn,
@@ -536,6 +536,7 @@ mod tests {
         f.dropped = vec!["s".into()];
         f.after = Some(shape(vec![col("id", "bigint", false)], &[]));
         f.readers = vec![Reader {
+            server: "replica",
             column: "s".into(),
             digest_text: "SELECT `s` FROM `t`".into(),
             count: 7,
@@ -544,7 +545,7 @@ mod tests {
         let v = findings(&f);
         assert!(codes(&v).contains(&"drop-column") && codes(&v).contains(&"hidden-readers"), "{v:?}");
         let hr = v.iter().find(|x| x.code == "hidden-readers").unwrap();
-        assert!(hr.evidence.contains("7x") && hr.evidence.contains("SELECT `s`"));
+        assert!(hr.evidence.contains("7x on the replica") && hr.evidence.contains("SELECT `s`"));
         let irr = v.iter().find(|x| x.code == "irreversible").expect("dropping a column loses its values");
         assert!(irr.message.contains("_t_del"), "{}", irr.message);
 
