@@ -177,10 +177,15 @@ async fn strategies_on_a_table_where_nothing_is_wrong() -> Result<()> {
     let db = TestDb::new("plan_clean").await?;
     db.exec(
         "CREATE TABLE t (id BIGINT NOT NULL PRIMARY KEY, v VARCHAR(32) NOT NULL, n INT NOT NULL);
-         INSERT INTO t VALUES (1, 'one', 1), (2, 'two', 2), (3, 'three', 3)",
+         INSERT INTO t VALUES (1, 'one', 1), (2, 'two', 2), (3, 'three', 3);
+         CREATE TABLE pt (id INT NOT NULL PRIMARY KEY) PARTITION BY HASH (id) PARTITIONS 4;
+         INSERT INTO pt VALUES (1), (2), (3)",
     )
     .await?;
     let before = state(&db).await?;
+    let (exit, out, _) = plan(&db, "pt", "ADD COLUMN y INT NULL", &["--format=json"]).await?;
+    assert_eq!(exit, 0, "{out}");
+    assert!(codes(&json(&out)?).contains("partitions"), "{out}");
     for (alter, strategy, code) in [
         ("ADD COLUMN y INT NULL", "instant", "instant-possible"),
         ("ADD INDEX k_v (v)", "inplace", "inplace-possible"),
