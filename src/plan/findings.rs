@@ -252,8 +252,12 @@ pub(crate) fn column_findings(f: &Facts) -> Vec<Finding> {
 }
 
 pub(crate) fn hidden_readers(f: &Facts) -> Vec<Finding> {
-    let mut columns: Vec<&str> = f.readers.iter().map(|r| r.column.as_str()).collect();
-    columns.dedup();
+    let mut columns: Vec<&str> = Vec::new();
+    for r in &f.readers {
+        if !columns.contains(&r.column.as_str()) {
+            columns.push(&r.column);
+        }
+    }
     columns
         .into_iter()
         .map(|c| {

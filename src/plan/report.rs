@@ -211,7 +211,8 @@ pub(crate) fn lock(f: &Facts, strategy: Strategy, copy_seconds: Option<f64>) -> 
         Strategy::Instant => Lock {
             seconds: 0.0,
             blocks: format!(
-                "every statement on `{}` for a moment (an exclusive metadata lock; no copy){waits}",
+                "every statement on `{}` for a moment (an exclusive metadata lock; no copy; replicas replay it as \
+                 quickly){waits}",
                 f.table
             ),
         },
