@@ -18,6 +18,7 @@ pub mod error;
 pub(crate) mod migration;
 pub(crate) mod mysql;
 pub(crate) mod phase;
+pub mod plan;
 pub(crate) mod replication;
 pub(crate) mod state;
 

@@ -16,8 +16,13 @@ use wraith::Migrator;
 /// Flags whose values are secrets: hidden from the process table once read.
 const SECRET_FLAGS: &[&str] = &["password", "master-password"];
 
+/// `wraith plan`'s exit status for usage and connection errors (1 means a blocking finding).
+const PLAN_USAGE_ERROR: u8 = 2;
+
 fn main() -> ExitCode {
     let argv: Vec<String> = std::env::args().collect();
+    let is_plan = argv.iter().skip(1).find(|a| !a.starts_with('-')).is_some_and(|a| a == "plan");
+    let usage_error = if is_plan { ExitCode::from(PLAN_USAGE_ERROR) } else { ExitCode::FAILURE };
     // Read: now the values can go from the process's argument memory (`ps`, /proc/<pid>/cmdline).
     process_args::mask(SECRET_FLAGS);
     // Config files (--conf INI, --config YAML) become flags placed before the command line's own.
@@ -25,7 +30,7 @@ fn main() -> ExitCode {
         Ok(a) => a,
         Err(e) => {
             eprintln!("FATAL {e}");
-            return ExitCode::FAILURE;
+            return usage_error;
         }
     };
     let cli = match Cli::try_parse_from(args) {
@@ -36,9 +41,12 @@ fn main() -> ExitCode {
         Ok(r) => r,
         Err(e) => {
             eprintln!("FATAL cannot start runtime: {e}");
-            return ExitCode::FAILURE;
+            return usage_error;
         }
     };
+    if let Command::Plan(args) = cli.command {
+        return runtime.block_on(plan(*args));
+    }
     match runtime.block_on(run(cli)) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
@@ -81,8 +89,43 @@ impl<'a> MakeWriter<'a> for LogWriter {
     }
 }
 
+/// `wraith plan`: the plan on stdout; exit 0 (nothing blocks), 1 (a finding blocks), 2 (usage, connection).
+async fn plan(mut args: wraith::config::cli::PlanArgs) -> ExitCode {
+    let json = args.format == "json";
+    let filter = EnvFilter::try_from_env("WRAITH_LOG").unwrap_or_else(|_| EnvFilter::new("wraith=warn"));
+    tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).with_target(false).init();
+    if args.migrate.ask_pass {
+        match rpassword::prompt_password("Password: ") {
+            Ok(p) => args.migrate.password = p,
+            Err(e) => {
+                eprintln!("FATAL cannot read the password: {e}");
+                return ExitCode::from(PLAN_USAGE_ERROR);
+            }
+        }
+    }
+    let result = match args.into_settings() {
+        Ok(settings) => wraith::plan::plan(&settings).await,
+        Err(e) => Err(e),
+    };
+    match result {
+        Ok(p) => {
+            println!("{}", if json { wraith::plan::render_json(&p) } else { wraith::plan::render_text(&p) });
+            if p.blocked() {
+                ExitCode::from(1)
+            } else {
+                ExitCode::SUCCESS
+            }
+        }
+        Err(e) => {
+            eprintln!("FATAL {e}");
+            ExitCode::from(PLAN_USAGE_ERROR)
+        }
+    }
+}
+
 async fn run(cli: Cli) -> anyhow::Result<()> {
     match cli.command {
+        Command::Plan(_) => anyhow::bail!("wraith plan is run by main, not here"),
         Command::Ctl(args) => {
             let token = args.token_file.as_deref().map(wraith::config::read_token_file).transpose()?;
             let reply = wraith::send_command_with_token(

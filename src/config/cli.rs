@@ -27,6 +27,11 @@ pub enum Command {
     /// As with gh-ost, a flag given twice takes its last value.
     #[command(args_override_self = true, version)]
     Migrate(Box<MigrateArgs>),
+    /// Read the live server and print a plan for the ALTER (strategy, lock and copy time, data that will not
+    /// fit, expand/contract steps, the migrate command, verification, rollback). Changes nothing. Exit 0: no
+    /// blocking finding; 1: a finding blocks the change; 2: usage or connection error.
+    #[command(args_override_self = true)]
+    Plan(Box<PlanArgs>),
     /// Send an interactive command to a running migration (what `echo status | nc -U sock` does for gh-ost).
     Ctl(CtlArgs),
 }
@@ -45,6 +50,39 @@ pub struct CtlArgs {
     /// The command, e.g. `status`, `chunk-size=500`, `throttle`, `unpostpone`
     #[arg(required = true, num_args = 1..)]
     pub command: Vec<String>,
+}
+
+/// `wraith plan`: migrate's flags (the plan's command repeats those that matter), and the plan's own.
+#[derive(Debug, Args)]
+pub struct PlanArgs {
+    #[command(flatten)]
+    pub migrate: MigrateArgs,
+    /// Output: `text` (the migration-plan shape DBAs review) or `json` (one object, for CI and review bots)
+    #[arg(long, default_value = "text", value_parser = ["text", "json"])]
+    pub format: String,
+    /// Skip the data-fit checks that read the whole table (those an index cannot answer)
+    #[arg(long, num_args = 0..=1, require_equals = true, default_missing_value = "true", default_value = "false")]
+    pub no_scan: bool,
+    /// How long the table's write counters are watched to measure the write rate (0: not measured)
+    #[arg(long, default_value = "1s", value_parser = parse_seconds_or_duration)]
+    pub write_sample: Duration,
+}
+
+impl PlanArgs {
+    /// The plan's settings: migrate's flags turned into a validated `Config` exactly as `migrate` does.
+    pub fn into_settings(self) -> Result<crate::plan::PlanSettings> {
+        if self.write_sample > Duration::from_secs(60) {
+            return Err(Error::Config(format!(
+                "--write-sample={:?}: at most 60s (the plan waits that long)",
+                self.write_sample
+            )));
+        }
+        Ok(crate::plan::PlanSettings {
+            config: self.migrate.into_config()?,
+            scan: !self.no_scan,
+            write_sample: self.write_sample,
+        })
+    }
 }
 
 /// Boolean flags take gh-ost's forms: `--flag`, `--flag=true`, `--flag=false`.
@@ -655,6 +693,21 @@ mod tests {
             panic!("ctl")
         };
         assert_eq!(a.token_file.as_deref(), Some(std::path::Path::new("/x")));
+    }
+
+    #[test]
+    fn plan_takes_migrates_flags_and_its_own() {
+        let v =
+            ["wraith", "plan", "--database=d", "--table=t", "--alter=add column x int", "--format=json", "--no-scan"];
+        let Command::Plan(p) = parse(&v).unwrap().command else { panic!("plan") };
+        assert_eq!(p.format, "json");
+        let s = p.into_settings().unwrap();
+        assert!(!s.scan && s.config.alter == "add column x int" && s.write_sample == Duration::from_secs(1));
+        assert!(parse(&["wraith", "plan", "--format=yaml"]).is_err());
+        let Command::Plan(p) = parse(&["wraith", "plan", "--table=t", "--alter=x"]).unwrap().command else {
+            panic!("plan")
+        };
+        assert!(p.into_settings().unwrap_err().to_string().contains("--database"));
     }
 
     #[test]

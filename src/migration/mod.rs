@@ -14,13 +14,13 @@ pub(crate) mod checkpoint;
 mod cleanup;
 mod copy_rows;
 mod cut_over;
-mod names;
+pub(crate) mod names;
 mod outcome;
 mod plan;
 mod prepare;
 mod run_loop;
 mod stream;
-mod validate;
+pub(crate) mod validate;
 mod verify;
 
 use std::future::Future;

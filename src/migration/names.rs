@@ -48,6 +48,11 @@ impl TableNames {
     }
 }
 
+/// The empty clone `wraith plan` tries the ALTER on (`_<t>_gpl`), dropped before the plan is printed.
+pub(crate) fn plan_clone(table: &str) -> String {
+    suffixed(table, "_gpl")
+}
+
 /// The lock that keeps two runs off one table (MySQL lock names are at most 64 characters).
 pub(crate) fn lock_name(db: &str, table: &str) -> String {
     let name = format!("wraith::{db}.{table}");

@@ -1,4 +1,4 @@
-//! Config files for `wraith migrate`, turned into flag arguments.
+//! Config files for `wraith migrate` (and `wraith plan`, which takes migrate's flags), turned into flag arguments.
 //!
 //! Two formats:
 //! - `--conf FILE`: gh-ost's own flag, a MySQL-style INI file. `[client]` gives `user`, `password`, `host` and
@@ -82,8 +82,10 @@ impl KnownFlag {
 const CONF: &str = "conf";
 const CONFIG: &str = "config";
 
-/// The subcommand whose arguments are expanded.
+/// The subcommand whose flags a file may set.
 const SUBCOMMAND: &str = "migrate";
+/// The subcommands whose arguments are expanded: `plan` takes migrate's flags too.
+const EXPANDED: &[&str] = &["migrate", "plan"];
 
 /// Expands `--conf FILE` (gh-ost's INI file) and `--config FILE` (YAML) found in `args` (the full argv after
 /// `normalize_args`, e.g. `["wraith", "migrate", "--config", "x.yaml", "--execute"]`) into `--flag=value`
@@ -93,12 +95,12 @@ const SUBCOMMAND: &str = "migrate";
 /// line's remaining arguments, so that (the last occurrence winning) the command line overrides the files
 /// and YAML overrides INI. Both `--conf=FILE` and `--conf FILE` are accepted; given twice, the last file of
 /// each kind is the one read, as with any other flag. Arguments after `--` are left alone. Without the
-/// `migrate` subcommand `args` is returned unchanged.
+/// `migrate` or `plan` subcommand `args` is returned unchanged.
 pub fn expand(args: Vec<String>, known: &[KnownFlag]) -> Result<Vec<String>> {
     let Some(sub) = args.iter().skip(1).position(|a| !a.starts_with('-')).map(|i| i + 1) else {
         return Ok(args);
     };
-    if args[sub] != SUBCOMMAND {
+    if !EXPANDED.contains(&args[sub].as_str()) {
         return Ok(args);
     }
     let mut conf: Option<String> = None;
@@ -284,6 +286,10 @@ mod tests {
         let missing = dir.join("missing.yaml").display().to_string();
         let twice = s(&["wraith", "migrate", "--config", &missing, &format!("--config={yml_s}")]);
         assert_eq!(expand(twice, &known()).unwrap(), s(&["wraith", "migrate", "--chunk-size=200", "--execute=true"]));
+
+        // `wraith plan` takes migrate's flags, so its files expand the same way.
+        let for_plan = s(&["wraith", "plan", "--config", &yml_s]);
+        assert_eq!(expand(for_plan, &known()).unwrap(), s(&["wraith", "plan", "--chunk-size=200", "--execute=true"]));
 
         let e = expand(s(&["wraith", "migrate", "--config", &missing]), &known()).unwrap_err().to_string();
         assert!(e.contains("missing.yaml") && e.contains("cannot read"), "{e}");

@@ -4,8 +4,8 @@
 //! The order is gh-ost's: the inspected server, the primary (found from the replica unless given), the
 //! binlog settings, privileges, the table (engine, foreign keys, triggers), the control socket, the ALTER.
 
-mod servers;
-mod table;
+pub(crate) mod servers;
+pub(crate) mod table;
 
 use mysql_async::prelude::Queryable;
 use mysql_async::Opts;
@@ -79,7 +79,7 @@ fn socket_file(c: &Config) -> Result<()> {
 }
 
 /// The ALTER can be migrated online; returns the column renames to carry data over.
-fn alter_supported(c: &Config, a: &AlterAnalysis) -> Result<Vec<(String, String)>> {
+pub(crate) fn alter_supported(c: &Config, a: &AlterAnalysis) -> Result<Vec<(String, String)>> {
     a.check_supported()?;
     if a.adds_foreign_key {
         return Err(Error::precondition(

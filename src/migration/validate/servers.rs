@@ -11,7 +11,7 @@ use crate::error::{Error, Result};
 use crate::mysql::inspector::{self, ServerInfo};
 
 /// The inspected server: its port, and --switch-to-rbr. Returns what the binlog checks need.
-pub(super) async fn inspected(c: &Config, insp: &mut Conn) -> Result<ServerInfo> {
+pub(crate) async fn inspected(c: &Config, insp: &mut Conn) -> Result<ServerInfo> {
     let mut info = inspector::server_info(insp).await?;
     if !c.conn.skip_port_validation && info.port != c.conn.inspect.port {
         return Err(Error::precondition(
@@ -33,7 +33,7 @@ pub(super) async fn inspected(c: &Config, insp: &mut Conn) -> Result<ServerInfo>
 
 /// The server that holds the ghost table: the replica's source, --assume-master-host, or --host itself
 /// (--allow-on-master, or the on-replica modes).
-pub(super) async fn find_primary(c: &Config, insp: &mut Conn) -> Result<Endpoint> {
+pub(crate) async fn find_primary(c: &Config, insp: &mut Conn) -> Result<Endpoint> {
     let on_replica = c.topology.on_replica();
     // With --assume-master-host the source is given: its lookup needs performance_schema, which
     // the operator may not have granted (the refusal's hint points here).
@@ -62,7 +62,7 @@ pub(super) async fn find_primary(c: &Config, insp: &mut Conn) -> Result<Endpoint
 }
 
 /// The primary: binlog settings on both servers, writable, privileges.
-pub(super) async fn primary(c: &Config, prim: &mut Conn, primary: &Endpoint, insp_info: &ServerInfo) -> Result<()> {
+pub(crate) async fn primary(c: &Config, prim: &mut Conn, primary: &Endpoint, insp_info: &ServerInfo) -> Result<()> {
     let on_replica = c.topology.on_replica();
     let prim_info = inspector::server_info(prim).await?;
     let same_server = prim_info.server_uuid == insp_info.server_uuid;
@@ -83,7 +83,7 @@ pub(super) async fn primary(c: &Config, prim: &mut Conn, primary: &Endpoint, ins
 }
 
 /// A misspelt status variable would throttle (max-load) or abort (critical-load) later: refuse now.
-pub(super) async fn check_status_variables(c: &Config, prim: &mut Conn) -> Result<()> {
+pub(crate) async fn check_status_variables(c: &Config, prim: &mut Conn) -> Result<()> {
     for (flag, limits) in [("--max-load", &c.throttle.max_load), ("--critical-load", &c.throttle.critical_load)] {
         for (name, _) in &limits.0 {
             if !super::has_status_variable(prim, name).await? {

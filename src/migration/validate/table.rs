@@ -9,7 +9,7 @@ use crate::error::{Error, Result};
 use crate::mysql::inspector::{self, Trigger};
 use crate::mysql::schema::TableInfo;
 
-pub(super) async fn table(c: &Config, insp: &mut Conn) -> Result<TableInfo> {
+pub(crate) async fn table(c: &Config, insp: &mut Conn) -> Result<TableInfo> {
     let table = inspector::table_info(insp, &c.database, &c.table).await?.ok_or_else(|| {
         Error::precondition(
             format!("table {}.{} does not exist on {}", c.database, c.table, c.conn.inspect),
@@ -25,7 +25,7 @@ pub(super) async fn table(c: &Config, insp: &mut Conn) -> Result<TableInfo> {
     Ok(table)
 }
 
-pub(super) async fn foreign_keys(c: &Config, insp: &mut Conn) -> Result<()> {
+pub(crate) async fn foreign_keys(c: &Config, insp: &mut Conn) -> Result<()> {
     let s = &c.schema;
     let (child, parent) = if s.skip_foreign_key_checks {
         (Vec::new(), Vec::new())
@@ -60,7 +60,7 @@ pub(super) async fn foreign_keys(c: &Config, insp: &mut Conn) -> Result<()> {
 }
 
 /// The table's triggers and the names they get on the new table (--include-triggers).
-pub(super) async fn triggers(c: &Config, insp: &mut Conn) -> Result<Vec<(Trigger, String)>> {
+pub(crate) async fn triggers(c: &Config, insp: &mut Conn) -> Result<Vec<(Trigger, String)>> {
     let s = &c.schema;
     let triggers = inspector::triggers(insp, &c.database, &c.table).await?;
     if !triggers.is_empty() && !s.include_triggers {
