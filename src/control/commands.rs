@@ -144,7 +144,7 @@ impl Controls {
             Request::Status => format!("{}\n", status()),
             Request::StatusJson => {
                 let p = self.progress.borrow();
-                format!("{}\n", p.status.to_json(p.phase.as_str()))
+                format!("{}\n", p.status.to_json(p.phase))
             }
             Request::Sup => format!("{}\n", status().split("; ").take(3).collect::<Vec<_>>().join("; ")),
             Request::Coordinates => format!("{}\n", self.progress.borrow().coordinates),
@@ -319,6 +319,13 @@ mod tests {
         progress.send_modify(|p| {
             p.phase = Phase::Postponing;
             p.status.rows_copied = 42;
+        });
+        let v: serde_json::Value = serde_json::from_str(&c.execute("status --json")).unwrap();
+        assert_eq!(v["phase"], "postponing cut-over", "before the first tick: the run's phase");
+        progress.send_modify(|p| {
+            p.status.phase = Phase::Postponing;
+            p.status.updated_at = "2026-12-01T00:00:00Z".into();
+            p.phase = Phase::CuttingOver;
         });
         for line in ["status --json", "  info   --json ", "status json"] {
             let v: serde_json::Value = serde_json::from_str(&c.execute(line)).unwrap();

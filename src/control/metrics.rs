@@ -127,7 +127,7 @@ async fn handle(mut stream: TcpStream, registry: Arc<Registry>, view: View) {
         }
         Route::Status { head_only } => {
             let p = view.progress.borrow().clone();
-            ("200 OK", "application/json", format!("{}\n", p.status.to_json(p.phase.as_str())), head_only)
+            ("200 OK", "application/json", format!("{}\n", p.status.to_json(p.phase)), head_only)
         }
         Route::NotFound => ("404 Not Found", "text/plain", "not found: try /metrics or /status\n".into(), false),
         Route::MethodNotAllowed => ("405 Method Not Allowed", "text/plain", "only GET is served\n".into(), false),
@@ -199,8 +199,9 @@ impl Collector for RunCollector {
             None,
             MetricType::Gauge,
         )?;
+        let now = r.phase_or(p.phase);
         for phase in Phase::ALL {
-            ConstGauge::new(i64::from(phase == p.phase)).encode(m.encode_family(&[("phase", phase.as_str())])?)?;
+            ConstGauge::new(i64::from(phase == now)).encode(m.encode_family(&[("phase", phase.as_str())])?)?;
         }
         let started = stats.started_at.duration_since(UNIX_EPOCH).unwrap_or_default().as_secs_f64();
         gauge(&mut enc, "wraith_start_time_seconds", "When the run started, in seconds since the epoch", started)?;
@@ -353,6 +354,7 @@ mod tests {
         let (tx, progress) = watch::channel(Progress::default());
         tx.send_modify(|p| {
             p.phase = Phase::Migrating;
+            p.status.phase = Phase::Migrating;
             p.status.rows_copied = 10;
             p.status.throttle_reason = Some("lag=3.000s".into());
         });

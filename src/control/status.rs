@@ -111,7 +111,7 @@ pub(crate) fn report(stats: &Stats, settings: &Settings, t: Tick<'_>) -> (String
         version: env!("CARGO_PKG_VERSION").to_string(),
         database: t.database.to_string(),
         table: t.table.to_string(),
-        phase: t.phase.to_string(),
+        phase: t.phase,
         state: t.state.to_string(),
         line: line.clone(),
         started_at: rfc3339(stats.started_at),

@@ -8,14 +8,17 @@
 
 use serde::Serialize;
 
-/// One snapshot of the run. `phase` is the run's phase when the object was served; everything else is as
-/// of `updated_at` (the last status tick, at most a second old while the run loop runs).
+use crate::phase::Phase;
+
+/// One snapshot of the run, every field as of `updated_at` (the last status tick, at most a second old
+/// while the run loop runs), so they never contradict each other. Before the first tick (validation) only
+/// `phase` is filled in, from the run's phase when served.
 #[derive(Debug, Clone, Default, PartialEq, Serialize)]
 pub struct StatusReport {
     pub version: String,
     pub database: String,
     pub table: String,
-    pub phase: String,
+    pub phase: Phase,
     /// The status line's state: the phase, or `throttled, <reason>`, `verifying ...`.
     pub state: String,
     /// The gh-ost-style status line of the same tick.
@@ -118,10 +121,19 @@ pub struct SettingsStatus {
 }
 
 impl StatusReport {
-    /// The JSON served, with `phase` as given (the run's phase now).
-    pub fn to_json(&self, phase: &str) -> String {
+    /// The phase to show: the tick's, or `now` (the run's) before the first tick.
+    pub fn phase_or(&self, now: Phase) -> Phase {
+        if self.updated_at.is_empty() {
+            now
+        } else {
+            self.phase
+        }
+    }
+
+    /// The JSON served; `now` is the run's phase, shown before the first tick.
+    pub fn to_json(&self, now: Phase) -> String {
         let mut r = self.clone();
-        r.phase = phase.to_string();
+        r.phase = self.phase_or(now);
         serde_json::to_string(&r).unwrap_or_else(|e| format!("{{\"error\":\"{e}\"}}"))
     }
 }
@@ -189,7 +201,7 @@ mod tests {
     /// The field names are an interface: dashboards and scripts read them. Renaming one breaks them.
     #[test]
     fn field_names_are_stable() {
-        let v: serde_json::Value = serde_json::from_str(&StatusReport::default().to_json("migrating")).unwrap();
+        let v: serde_json::Value = serde_json::from_str(&StatusReport::default().to_json(Phase::Migrating)).unwrap();
         let keys = |v: &serde_json::Value| -> Vec<String> {
             let mut k: Vec<String> = v.as_object().unwrap().keys().cloned().collect();
             k.sort();
