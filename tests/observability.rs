@@ -346,3 +346,15 @@ fn the_exposition_parser_rejects_what_prometheus_would() {
         assert!(parse_exposition(bad).is_err(), "accepted {bad:?}");
     }
 }
+
+/// With JSON logs a refused run's fatal error is a JSON line too, saying what to do.
+#[tokio::test]
+async fn a_fatal_error_is_a_json_line() -> Result<()> {
+    let (status, _, stderr) =
+        run_wraith(&["migrate", "--log-format=json", "--table=t", "--alter=x"], &[], Duration::from_secs(30)).await?;
+    ensure!(!status.success(), "accepted");
+    let last = stderr.lines().last().context("no output")?;
+    let v: Value = serde_json::from_str(last).with_context(|| format!("not JSON: {stderr}"))?;
+    ensure!(v["level"] == "ERROR" && v["message"].as_str().is_some_and(|m| m.contains("--database")), "{v}");
+    Ok(())
+}

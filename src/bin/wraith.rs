@@ -44,7 +44,11 @@ fn main() -> ExitCode {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             BAR.get().inspect(|b| b.abandon());
-            if STACK.get() == Some(&true) {
+            if JSON_LOGS.get() == Some(&true) {
+                // Log pipelines read stderr line by line as JSON: the fatal error is one more line.
+                let message = if STACK.get() == Some(&true) { format!("FATAL {e:?}") } else { format!("FATAL {e}") };
+                eprintln!("{}", json_log::line("ERROR", "wraith", message, serde_json::Map::new()));
+            } else if STACK.get() == Some(&true) {
                 eprintln!("FATAL {e:?}");
             } else {
                 eprintln!("FATAL {e}");
@@ -56,6 +60,9 @@ fn main() -> ExitCode {
 
 /// --stack: print the error with its whole chain of causes.
 static STACK: OnceLock<bool> = OnceLock::new();
+
+/// --log-format=json: the fatal error is printed as a JSON line too.
+static JSON_LOGS: OnceLock<bool> = OnceLock::new();
 
 /// The progress bar, when stderr is a terminal; log lines are printed above it.
 static BAR: OnceLock<ProgressBar> = OnceLock::new();
@@ -140,6 +147,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             let filter = EnvFilter::try_from_env("WRAITH_LOG").unwrap_or_else(|_| EnvFilter::new(directives));
             let tty = std::io::stderr().is_terminal();
             let json = args.log_format == LogFormat::Json;
+            JSON_LOGS.set(json).ok();
             let logs = tracing_subscriber::fmt().with_env_filter(filter).with_writer(LogWriter);
             if json {
                 logs.event_format(json_log::JsonLines).init();
@@ -267,17 +275,21 @@ mod json_log {
             let mut f = Fields::default();
             event.record(&mut f);
             let meta = event.metadata();
-            let phase = PHASE.get().map_or("init", |p| p.borrow().phase.as_str());
-            let line = serde_json::json!({
-                "time": humantime::format_rfc3339_millis(std::time::SystemTime::now()).to_string(),
-                "level": meta.level().as_str(),
-                "phase": phase,
-                "target": meta.target(),
-                "message": f.message,
-                "fields": f.fields,
-            });
-            writeln!(writer, "{line}")
+            writeln!(writer, "{}", line(meta.level().as_str(), meta.target(), f.message, f.fields))
         }
+    }
+
+    /// One log line's object.
+    pub(super) fn line(level: &str, target: &str, message: String, fields: Map<String, Value>) -> Value {
+        let phase = PHASE.get().map_or("init", |p| p.borrow().phase.as_str());
+        serde_json::json!({
+            "time": humantime::format_rfc3339_millis(std::time::SystemTime::now()).to_string(),
+            "level": level,
+            "phase": phase,
+            "target": target,
+            "message": message,
+            "fields": fields,
+        })
     }
 }
 
