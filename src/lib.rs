@@ -27,7 +27,7 @@ pub use config::Config;
 pub use error::{Error, Result};
 pub use migration::{Migrator, Outcome, TableNames};
 pub use phase::Phase;
-pub use state::Progress;
+pub use state::{Progress, StatusReport};
 
 /// gh-ost's hooks, as the engine runs them (public for tests of the hook environment).
 pub mod hooks {

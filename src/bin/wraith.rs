@@ -1,5 +1,6 @@
-//! The `wraith` binary: parse flags, set up logging (and a progress bar on a terminal), run the engine,
-//! map the outcome to an exit code.
+//! The `wraith` binary: parse flags, set up logging (text, or JSON lines with --log-format=json; a
+//! progress bar on a terminal), run the engine, map the outcome to an exit code; print completions and
+//! the man page from the same clap definitions.
 
 use std::io::{IsTerminal, Write};
 use std::process::ExitCode;
@@ -9,7 +10,7 @@ use clap::{CommandFactory, Parser};
 use indicatif::{ProgressBar, ProgressStyle};
 use tracing_subscriber::fmt::MakeWriter;
 use tracing_subscriber::EnvFilter;
-use wraith::config::cli::{normalize_args, Cli, Command};
+use wraith::config::cli::{normalize_args, Cli, Command, LogFormat};
 use wraith::config::conffile;
 use wraith::Migrator;
 
@@ -51,7 +52,11 @@ fn main() -> ExitCode {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             BAR.get().inspect(|b| b.abandon());
-            if STACK.get() == Some(&true) {
+            if JSON_LOGS.get() == Some(&true) {
+                // Log pipelines read stderr line by line as JSON: the fatal error is one more line.
+                let message = if STACK.get() == Some(&true) { format!("FATAL {e:?}") } else { format!("FATAL {e}") };
+                eprintln!("{}", json_log::line("ERROR", "wraith", message, serde_json::Map::new()));
+            } else if STACK.get() == Some(&true) {
                 eprintln!("FATAL {e:?}");
             } else {
                 eprintln!("FATAL {e}");
@@ -63,6 +68,9 @@ fn main() -> ExitCode {
 
 /// --stack: print the error with its whole chain of causes.
 static STACK: OnceLock<bool> = OnceLock::new();
+
+/// --log-format=json: the fatal error is printed as a JSON line too.
+static JSON_LOGS: OnceLock<bool> = OnceLock::new();
 
 /// The progress bar, when stderr is a terminal; log lines are printed above it.
 static BAR: OnceLock<ProgressBar> = OnceLock::new();
@@ -126,6 +134,28 @@ async fn plan(mut args: wraith::config::cli::PlanArgs) -> ExitCode {
 async fn run(cli: Cli) -> anyhow::Result<()> {
     match cli.command {
         Command::Plan(_) => anyhow::bail!("wraith plan is run by main, not here"),
+        Command::Completions { shell } => {
+            clap_complete::generate(shell, &mut Cli::command(), "wraith", &mut std::io::stdout());
+            Ok(())
+        }
+        Command::Man { command } => {
+            let mut cmd = Cli::command();
+            cmd.build();
+            let page = match command.as_deref() {
+                None => cmd,
+                Some(name) => match cmd.find_subcommand(name) {
+                    // The page's title names the command as it is typed: `wraith-migrate`.
+                    Some(sub) => sub.clone().name(format!("wraith-{name}")),
+                    None => anyhow::bail!(
+                        "no command {name:?}: `wraith man` for the overview, or one of migrate, plan, ctl"
+                    ),
+                },
+            };
+            let mut out = Vec::new();
+            clap_mangen::Man::new(page).render(&mut out)?;
+            std::io::stdout().write_all(&out)?;
+            Ok(())
+        }
         Command::Ctl(args) => {
             let token = args.token_file.as_deref().map(wraith::config::read_token_file).transpose()?;
             let reply = wraith::send_command_with_token(
@@ -161,16 +191,20 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             };
             let filter = EnvFilter::try_from_env("WRAITH_LOG").unwrap_or_else(|_| EnvFilter::new(directives));
             let tty = std::io::stderr().is_terminal();
-            tracing_subscriber::fmt()
-                .with_env_filter(filter)
-                .with_writer(LogWriter)
-                .with_target(false)
-                .with_ansi(tty)
-                .init();
+            let json = args.log_format == LogFormat::Json;
+            JSON_LOGS.set(json).ok();
+            let logs = tracing_subscriber::fmt().with_env_filter(filter).with_writer(LogWriter);
+            if json {
+                logs.event_format(json_log::JsonLines).init();
+            } else {
+                logs.with_target(false).with_ansi(tty).init();
+            }
             let quiet = args.quiet;
             let cfg = args.into_config()?;
             let m = Arc::new(Migrator::new(cfg));
-            if tty && !quiet {
+            let _ = json_log::PHASE.set(m.progress());
+            // JSON logs are for machines: no progress bar among them.
+            if tty && !quiet && !json {
                 let bar = ProgressBar::new(0);
                 bar.set_style(
                     ProgressStyle::with_template("{bar:30} {percent:>3}% {wide_msg}")
@@ -218,6 +252,89 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             }
             Ok(())
         }
+    }
+}
+
+/// --log-format=json: one object per line, `{"time", "level", "phase", "target", "message", "fields"}`.
+mod json_log {
+    use std::fmt;
+    use std::sync::OnceLock;
+
+    use serde_json::{Map, Value};
+    use tracing::field::{Field, Visit};
+    use tracing::{Event, Subscriber};
+    use tracing_subscriber::fmt::format::Writer;
+    use tracing_subscriber::fmt::{FmtContext, FormatEvent, FormatFields};
+    use tracing_subscriber::registry::LookupSpan;
+
+    /// The run's progress, for each line's phase (`init` until the migration exists).
+    pub(super) static PHASE: OnceLock<tokio::sync::watch::Receiver<wraith::Progress>> = OnceLock::new();
+
+    pub(super) struct JsonLines;
+
+    #[derive(Default)]
+    struct Fields {
+        message: String,
+        fields: Map<String, Value>,
+    }
+
+    impl Fields {
+        fn put(&mut self, field: &Field, v: Value) {
+            match (field.name(), v) {
+                ("message", Value::String(s)) => self.message = s,
+                ("message", v) => self.message = v.to_string(),
+                (name, v) => {
+                    self.fields.insert(name.to_string(), v);
+                }
+            }
+        }
+    }
+
+    impl Visit for Fields {
+        fn record_debug(&mut self, field: &Field, value: &dyn fmt::Debug) {
+            self.put(field, Value::String(format!("{value:?}")));
+        }
+        fn record_str(&mut self, field: &Field, value: &str) {
+            self.put(field, Value::String(value.to_string()));
+        }
+        fn record_i64(&mut self, field: &Field, value: i64) {
+            self.put(field, value.into());
+        }
+        fn record_u64(&mut self, field: &Field, value: u64) {
+            self.put(field, value.into());
+        }
+        fn record_f64(&mut self, field: &Field, value: f64) {
+            self.put(field, value.into());
+        }
+        fn record_bool(&mut self, field: &Field, value: bool) {
+            self.put(field, value.into());
+        }
+    }
+
+    impl<S, N> FormatEvent<S, N> for JsonLines
+    where
+        S: Subscriber + for<'a> LookupSpan<'a>,
+        N: for<'a> FormatFields<'a> + 'static,
+    {
+        fn format_event(&self, _ctx: &FmtContext<'_, S, N>, mut writer: Writer<'_>, event: &Event<'_>) -> fmt::Result {
+            let mut f = Fields::default();
+            event.record(&mut f);
+            let meta = event.metadata();
+            writeln!(writer, "{}", line(meta.level().as_str(), meta.target(), f.message, f.fields))
+        }
+    }
+
+    /// One log line's object.
+    pub(super) fn line(level: &str, target: &str, message: String, fields: Map<String, Value>) -> Value {
+        let phase = PHASE.get().map_or("init", |p| p.borrow().phase.as_str());
+        serde_json::json!({
+            "time": humantime::format_rfc3339_millis(std::time::SystemTime::now()).to_string(),
+            "level": level,
+            "phase": phase,
+            "target": target,
+            "message": message,
+            "fields": fields,
+        })
     }
 }
 

@@ -34,6 +34,26 @@ pub enum Command {
     Plan(Box<PlanArgs>),
     /// Send an interactive command to a running migration (what `echo status | nc -U sock` does for gh-ost).
     Ctl(CtlArgs),
+    /// Print a shell completion script, e.g. `wraith completions bash > /etc/bash_completion.d/wraith`
+    Completions {
+        #[arg(value_enum)]
+        shell: clap_complete::Shell,
+    },
+    /// Print the man page (roff), e.g. `wraith man | man -l -`; `wraith man migrate` for a command's page
+    Man {
+        /// The command whose page to print (`migrate` or `ctl`); the overview when left out
+        command: Option<String>,
+    },
+}
+
+/// --log-format: how log lines are written to stderr.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum)]
+pub enum LogFormat {
+    /// Human-readable lines (the default, as before).
+    #[default]
+    Text,
+    /// One JSON object per line: time, level, phase, message, fields.
+    Json,
 }
 
 #[derive(Debug, Args)]
@@ -47,8 +67,8 @@ pub struct CtlArgs {
     /// The migration's --serve-tcp-token-file: its token is sent first (`auth <token>`)
     #[arg(long)]
     pub token_file: Option<PathBuf>,
-    /// The command, e.g. `status`, `chunk-size=500`, `throttle`, `unpostpone`
-    #[arg(required = true, num_args = 1..)]
+    /// The command, e.g. `status`, `status --json`, `chunk-size=500`, `throttle`, `unpostpone`
+    #[arg(required = true, num_args = 1.., trailing_var_arg = true, allow_hyphen_values = true)]
     pub command: Vec<String>,
 }
 
@@ -385,7 +405,15 @@ pub struct MigrateArgs {
     #[arg(long, num_args = 0..=1, require_equals = true, default_missing_value = "true", default_value = "false")]
     pub initially_drop_socket_file: bool,
 
+    /// Serve Prometheus metrics on http://HOST:PORT/metrics and the status as JSON on /status (wraith only;
+    /// off by default). `:PORT` or `PORT` listens on 127.0.0.1; give a host (0.0.0.0) for a scraper elsewhere
+    #[arg(long, value_parser = super::parse_metrics_address)]
+    pub metrics_address: Option<std::net::SocketAddr>,
+
     // ---- output
+    /// Log lines as text (default) or JSON, one object per line (wraith only)
+    #[arg(long, value_enum, default_value_t = LogFormat::Text)]
+    pub log_format: LogFormat,
     #[arg(long, num_args = 0..=1, require_equals = true, default_missing_value = "true", default_value = "false")]
     pub verbose: bool,
     #[arg(long, num_args = 0..=1, require_equals = true, default_missing_value = "true", default_value = "false")]
@@ -576,6 +604,7 @@ impl MigrateArgs {
             force_named_panic: self.force_named_panic,
             panic_flag_file: self.panic_flag_file,
             status_interval: self.status_interval.max(Duration::from_millis(100)),
+            metrics_address: self.metrics_address,
         };
         c.validate()?;
         Ok(c)
@@ -693,6 +722,27 @@ mod tests {
             panic!("ctl")
         };
         assert_eq!(a.token_file.as_deref(), Some(std::path::Path::new("/x")));
+        let Command::Ctl(a) = parse(&["wraith", "ctl", "--socket", "/s", "status", "--json"]).unwrap().command else {
+            panic!("ctl")
+        };
+        assert_eq!(a.command, ["status", "--json"], "a command's own flags are the command's");
+    }
+
+    #[test]
+    fn observability_flags() {
+        let c = migrate(&["--database=d", "--table=t", "--alter=x int", "--metrics-address=:9187"]);
+        assert_eq!(c.control.metrics_address.map(|a| a.to_string()).as_deref(), Some("127.0.0.1:9187"));
+        let c = migrate(&["--database=d", "--table=t", "--alter=x int"]);
+        assert_eq!(c.control.metrics_address, None, "off by default");
+        let e = parse(&["wraith", "migrate", "--metrics-address=example.com:1"]).unwrap_err().to_string();
+        assert!(e.contains("IP address"), "{e}");
+        let Command::Migrate(m) = parse(&["wraith", "migrate", "--log-format=json"]).unwrap().command else {
+            panic!("migrate")
+        };
+        assert_eq!(m.log_format, LogFormat::Json);
+        assert!(parse(&["wraith", "migrate", "--log-format=xml"]).is_err());
+        assert!(matches!(parse(&["wraith", "completions", "zsh"]).unwrap().command, Command::Completions { .. }));
+        assert!(parse(&["wraith", "completions", "tcsh"]).is_err());
     }
 
     #[test]

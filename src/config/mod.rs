@@ -18,7 +18,7 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 pub use crate::mysql::endpoint::{parse_endpoint, Endpoint, Tls};
-pub use types::{parse_http_url, CutOverKind, LoadLimits, Secret};
+pub use types::{parse_http_url, parse_metrics_address, CutOverKind, LoadLimits, Secret};
 
 use mysql_async::Opts;
 
@@ -308,6 +308,8 @@ pub struct ControlSettings {
     pub panic_flag_file: Option<PathBuf>,
     /// How often a status line is printed.
     pub status_interval: Duration,
+    /// --metrics-address: where `/metrics` and `/status` are served (off when None).
+    pub metrics_address: Option<std::net::SocketAddr>,
 }
 
 impl Default for ControlSettings {
@@ -321,6 +323,7 @@ impl Default for ControlSettings {
             force_named_panic: false,
             panic_flag_file: None,
             status_interval: Duration::from_secs(defaults::STATUS_INTERVAL_SECONDS),
+            metrics_address: None,
         }
     }
 }

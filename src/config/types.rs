@@ -88,9 +88,46 @@ pub fn parse_http_url(url: &str) -> Result<(String, u16, String), String> {
     Ok((host.to_string(), port, path.to_string()))
 }
 
+/// --metrics-address: `HOST:PORT`, `:PORT` or `PORT`; without a host it is loopback (127.0.0.1), and
+/// `localhost` is 127.0.0.1 too. The host is an IP address (`0.0.0.0` for every interface, `[::1]`), so
+/// the address served never depends on name resolution.
+pub fn parse_metrics_address(s: &str) -> Result<std::net::SocketAddr, String> {
+    use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+    let s = s.trim();
+    let bad = |why: &str| {
+        format!("--metrics-address={s:?}: {why} (give HOST:PORT, :PORT or PORT, e.g. :9187 or 0.0.0.0:9187)")
+    };
+    let (host, port) = match s.rsplit_once(':') {
+        Some((h, p)) => (h, p),
+        None => ("", s),
+    };
+    let port: u16 = port.parse().map_err(|_| bad("the port is not a number from 0 to 65535"))?;
+    let host = host.strip_prefix('[').and_then(|h| h.strip_suffix(']')).unwrap_or(host);
+    let ip: IpAddr = match host {
+        "" | "localhost" => IpAddr::V4(Ipv4Addr::LOCALHOST),
+        h => h.parse().map_err(|_| bad("the host must be an IP address"))?,
+    };
+    Ok(SocketAddr::new(ip, port))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn metrics_addresses() {
+        let ok = |s: &str| parse_metrics_address(s).unwrap().to_string();
+        assert_eq!(ok(":9187"), "127.0.0.1:9187");
+        assert_eq!(ok("9187"), "127.0.0.1:9187");
+        assert_eq!(ok("localhost:9187"), "127.0.0.1:9187");
+        assert_eq!(ok("0.0.0.0:9187"), "0.0.0.0:9187");
+        assert_eq!(ok("[::1]:9187"), "[::1]:9187");
+        assert_eq!(ok(" 10.1.2.3:1 "), "10.1.2.3:1");
+        for bad in ["", ":", "host.example:9187", "1.2.3.4", ":99999", "::1:9187x"] {
+            let e = parse_metrics_address(bad).unwrap_err();
+            assert!(e.contains("--metrics-address") && e.contains("HOST:PORT"), "{bad}: {e}");
+        }
+    }
 
     #[test]
     fn secrets_do_not_print() {

@@ -21,6 +21,7 @@ use crate::state::Progress;
 
 pub(crate) const HELP: &str = "available commands:
 status, info                 # detailed status
+status --json                # the status as one JSON object (fields: docs/observability.md)
 sup                          # one-line summary
 coordinates                  # binlog GTID set applied so far
 applier                      # the server being written to
@@ -69,6 +70,7 @@ pub(crate) struct Controls {
 enum Request<'a> {
     Help,
     Status,
+    StatusJson,
     Sup,
     Coordinates,
     Applier,
@@ -104,6 +106,9 @@ const SETTINGS: &[&str] = &[
 ];
 
 fn parse(line: &str) -> Request<'_> {
+    if matches!(line.split_whitespace().collect::<Vec<_>>().as_slice(), ["status" | "info", "--json" | "json"]) {
+        return Request::StatusJson;
+    }
     let (cmd, arg) = match line.split_once('=') {
         Some((c, a)) => (c.trim(), Some(a.trim())),
         None => (line, None),
@@ -137,6 +142,10 @@ impl Controls {
         match request {
             Request::Help => HELP.to_string(),
             Request::Status => format!("{}\n", status()),
+            Request::StatusJson => {
+                let p = self.progress.borrow();
+                format!("{}\n", p.status.to_json(p.phase))
+            }
             Request::Sup => format!("{}\n", status().split("; ").take(3).collect::<Vec<_>>().join("; ")),
             Request::Coordinates => format!("{}\n", self.progress.borrow().coordinates),
             Request::Applier => format!("{}\n", id.applier),
@@ -302,6 +311,28 @@ mod tests {
         assert_eq!(c.execute("throttle-control-replicas=h1:3307,h2"), "OK\n");
         assert_eq!(c.execute("throttle-control-replicas=?"), "h1:3307,h2:3306\n");
         assert!(c.execute("throttle-http=https://x").starts_with("ERROR"));
+    }
+
+    #[test]
+    fn status_as_json() {
+        let (c, progress, _rx) = controls();
+        progress.send_modify(|p| {
+            p.phase = Phase::Postponing;
+            p.status.rows_copied = 42;
+        });
+        let v: serde_json::Value = serde_json::from_str(&c.execute("status --json")).unwrap();
+        assert_eq!(v["phase"], "postponing cut-over", "before the first tick: the run's phase");
+        progress.send_modify(|p| {
+            p.status.phase = Phase::Postponing;
+            p.status.updated_at = "2026-12-01T00:00:00Z".into();
+            p.phase = Phase::CuttingOver;
+        });
+        for line in ["status --json", "  info   --json ", "status json"] {
+            let v: serde_json::Value = serde_json::from_str(&c.execute(line)).unwrap();
+            assert_eq!(v["phase"], "postponing cut-over", "{line}");
+            assert_eq!(v["rows_copied"], 42, "{line}");
+        }
+        assert!(c.execute("status --yaml").starts_with("ERROR: unknown command"));
     }
 
     #[test]

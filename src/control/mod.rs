@@ -4,6 +4,7 @@
 
 pub(crate) mod commands;
 pub(crate) mod hooks;
+pub(crate) mod metrics;
 pub(crate) mod server;
 pub(crate) mod status;
 pub(crate) mod throttle;

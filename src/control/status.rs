@@ -1,12 +1,18 @@
-//! The gh-ost-style status line, built from the run's counters and phase.
+//! The gh-ost-style status line and the status object (`StatusReport`), built from the run's counters and
+//! phase at the same tick.
 //!
-//! Invariant: the line's shape is gh-ost's (runbooks and the `sup` command cut it at "; "), and the state
-//! reads `throttled, <reason>` while a throttle holds the copy, as gh-ost prints it.
+//! Invariants: the line's shape is gh-ost's (runbooks and the `sup` command cut it at "; "), and the state
+//! reads `throttled, <reason>` while a throttle holds the copy, as gh-ost prints it; the object's numbers
+//! are read once and the line is built from them, so the two never disagree.
 
 use std::sync::atomic::Ordering;
-use std::time::Duration;
+use std::time::{Duration, SystemTime};
 
 use crate::phase::Phase;
+use crate::state::report::{
+    without_userinfo, ChecksumStatus, CutOverStatus, Postponed, Retries, ServerStatus, SettingsStatus, StatusReport,
+};
+use crate::state::settings::Settings;
 use crate::state::stats::Stats;
 
 /// The state word of the status line: the phase, or gh-ost's `throttled, <reason>` while migrating.
@@ -19,22 +25,158 @@ pub(crate) fn state_word(phase: Phase, throttled: Option<&str>) -> String {
 
 /// `Copy: 1000/5000 20.0%; Applied: 12; Backlog: 0/1024; Time: 5s(total), 4s(copy); Lag: 0.02s, State: migrating; ETA: 16s`
 pub(crate) fn line(stats: &Stats, state: &str, backlog: usize, backlog_capacity: usize) -> String {
-    let copied = stats.rows_copied();
-    let total = stats.estimated().max(copied);
-    let done = stats.copy.done.load(Ordering::Relaxed);
-    let eta = match stats.eta() {
+    line_of(&Numbers::read(stats), state, backlog, backlog_capacity)
+}
+
+/// The counters both the line and the object show, read once.
+struct Numbers {
+    copied: u64,
+    total: u64,
+    done: bool,
+    pct: f64,
+    eta: Option<Duration>,
+    applied: u64,
+    elapsed: Duration,
+    copy_elapsed: Duration,
+    lag: Duration,
+}
+
+impl Numbers {
+    fn read(stats: &Stats) -> Numbers {
+        let copied = stats.rows_copied();
+        Numbers {
+            copied,
+            total: stats.estimated().max(copied),
+            done: stats.copy.done.load(Ordering::Relaxed),
+            pct: stats.progress_pct(),
+            eta: stats.eta(),
+            applied: stats.apply.events.load(Ordering::Relaxed),
+            elapsed: stats.started.elapsed(),
+            copy_elapsed: stats.copy_elapsed(),
+            lag: stats.lag(),
+        }
+    }
+}
+
+fn line_of(n: &Numbers, state: &str, backlog: usize, backlog_capacity: usize) -> String {
+    let eta = match n.eta {
         Some(d) => humantime::format_duration(Duration::from_secs(d.as_secs())).to_string(),
-        None if done => "due".to_string(),
+        None if n.done => "due".to_string(),
         None => "N/A".to_string(),
     };
     format!(
-        "Copy: {copied}/{total} {:.1}%; Applied: {}; Backlog: {backlog}/{backlog_capacity}; Time: {}s(total), {}s(copy); Lag: {:.2}s, State: {state}; ETA: {eta}",
-        stats.progress_pct(),
-        stats.apply.events.load(Ordering::Relaxed),
-        stats.started.elapsed().as_secs(),
-        stats.copy_elapsed().as_secs(),
-        stats.lag().as_secs_f64(),
+        "Copy: {}/{} {:.1}%; Applied: {}; Backlog: {backlog}/{backlog_capacity}; Time: {}s(total), {}s(copy); Lag: {:.2}s, State: {state}; ETA: {eta}",
+        n.copied,
+        n.total,
+        n.pct,
+        n.applied,
+        n.elapsed.as_secs(),
+        n.copy_elapsed.as_secs(),
+        n.lag.as_secs_f64(),
     )
+}
+
+/// What the run knows beyond the counters, for one status tick.
+pub(crate) struct Tick<'a> {
+    pub(crate) database: &'a str,
+    pub(crate) table: &'a str,
+    pub(crate) phase: Phase,
+    /// The throttler's verdict.
+    pub(crate) throttled: Option<&'a str>,
+    /// The line's state word (`status::state_word`, or the verification's progress).
+    pub(crate) state: &'a str,
+    pub(crate) backlog: usize,
+    pub(crate) backlog_capacity: usize,
+    pub(crate) coordinates: String,
+    pub(crate) checksum_enabled: bool,
+}
+
+fn rfc3339(t: SystemTime) -> String {
+    humantime::format_rfc3339_millis(t).to_string()
+}
+
+/// The status line and the status object of one tick, from one reading of the counters.
+pub(crate) fn report(stats: &Stats, settings: &Settings, t: Tick<'_>) -> (String, StatusReport) {
+    let n = Numbers::read(stats);
+    let line = line_of(&n, t.state, t.backlog, t.backlog_capacity);
+    let cs = &stats.checksum;
+    let sv = &stats.server;
+    let sampled = sv.sampled.load(Ordering::Relaxed);
+    let mdl = sv.metadata_lock_waiting.load(Ordering::Relaxed);
+    let mdl_readable = sampled && mdl != u64::MAX;
+    let lock_micros = stats.cutover.last_lock_micros.load(Ordering::Relaxed);
+    let flag_file = settings.postpone_flag_file.get();
+    let last_error = stats.last_error();
+    let report = StatusReport {
+        version: env!("CARGO_PKG_VERSION").to_string(),
+        database: t.database.to_string(),
+        table: t.table.to_string(),
+        phase: t.phase,
+        state: t.state.to_string(),
+        line: line.clone(),
+        started_at: rfc3339(stats.started_at),
+        updated_at: rfc3339(SystemTime::now()),
+        elapsed_seconds: n.elapsed.as_secs_f64(),
+        rows_copied: n.copied,
+        rows_estimated: n.total,
+        progress_pct: n.pct,
+        copy_done: n.done,
+        chunks_copied: stats.copy.chunks.load(Ordering::Relaxed),
+        eta_seconds: n.eta.map(|d| d.as_secs_f64()),
+        lag_seconds: n.lag.as_secs_f64(),
+        throttled: t.throttled.is_some(),
+        throttle_reason: t.throttled.map(str::to_string),
+        backlog: t.backlog as u64,
+        backlog_capacity: t.backlog_capacity as u64,
+        binlog_events_applied: n.applied,
+        coordinates: t.coordinates,
+        last_error_at: last_error.as_ref().map(|(at, _)| rfc3339(*at)),
+        last_error: last_error.map(|(_, e)| e),
+        retries: Retries {
+            copy: stats.copy.retries.load(Ordering::Relaxed),
+            apply: stats.apply.retries.load(Ordering::Relaxed),
+            binlog_reconnect: stats.stream.reconnects.load(Ordering::Relaxed),
+            cutover: stats.cutover.failed.load(Ordering::Relaxed),
+        },
+        cutover: CutOverStatus {
+            attempts: stats.cutover.attempts.load(Ordering::Relaxed),
+            lock_seconds: (lock_micros > 0).then(|| lock_micros as f64 / 1e6),
+        },
+        postponed: Postponed {
+            active: t.phase == Phase::Postponing,
+            flag_file_exists: flag_file.as_ref().is_some_and(|f| f.exists()),
+            flag_file: flag_file.map(|f| f.display().to_string()),
+        },
+        checksum: ChecksumStatus {
+            enabled: t.checksum_enabled,
+            running: t.phase == Phase::Verifying,
+            rows: cs.rows.load(Ordering::Relaxed),
+            chunks: cs.chunks.load(Ordering::Relaxed),
+            repaired: cs.repaired.load(Ordering::Relaxed),
+            last_clean_at: cs.last_clean().map(rfc3339),
+            summary: cs.summary(),
+        },
+        server: ServerStatus {
+            row_lock_waits: sampled.then(|| sv.row_lock_waits.load(Ordering::Relaxed)),
+            row_lock_wait_seconds: sampled.then(|| sv.row_lock_time_ms.load(Ordering::Relaxed) as f64 / 1000.0),
+            metadata_lock_waiting: mdl_readable.then_some(mdl),
+            metadata_lock_wait_samples: mdl_readable.then(|| sv.metadata_lock_wait_samples.load(Ordering::Relaxed)),
+        },
+        settings: SettingsStatus {
+            chunk_size: settings.chunk_size.load(Ordering::Relaxed),
+            dml_batch_size: settings.dml_batch_size.load(Ordering::Relaxed),
+            max_lag_millis: settings.max_lag_millis.load(Ordering::Relaxed),
+            nice_ratio: settings.nice_ratio(),
+            max_load: settings.max_load.get().to_string(),
+            critical_load: settings.critical_load.get().to_string(),
+            throttle_query: settings.throttle_query.get(),
+            throttle_http: settings.throttle_http.get().map(|u| without_userinfo(&u)),
+            throttle_control_replicas: settings.throttle_control_replicas.get().iter().map(|e| e.to_string()).collect(),
+            postpone_cut_over_flag_file: settings.postpone_flag_file.get().map(|f| f.display().to_string()),
+            user_throttled: settings.user_throttled(),
+        },
+    };
+    (line, report)
 }
 
 #[cfg(test)]
@@ -51,5 +193,56 @@ mod tests {
         assert!(l.starts_with("Copy: 1000/5000 20.0%; Applied: 0; Backlog: 3/1000; Time: "), "{l}");
         assert!(l.contains("State: throttled, lag=2.000s; ETA: "), "{l}");
         assert_eq!(state_word(Phase::Postponing, Some("lag=2.000s")), "postponing cut-over");
+    }
+
+    #[test]
+    fn the_object_agrees_with_the_line() {
+        let stats = Stats::new(Instant::now());
+        stats.estimated_rows.store(5000, Ordering::Relaxed);
+        stats.copy.rows.store(1000, Ordering::Relaxed);
+        stats.apply.events.store(12, Ordering::Relaxed);
+        let settings = Settings::default();
+        settings.throttle_http.set(Some("http://user:pw@h:1/x".into()));
+        let tick = Tick {
+            database: "d",
+            table: "t",
+            phase: Phase::Migrating,
+            throttled: Some("lag=2.000s"),
+            state: "throttled, lag=2.000s",
+            backlog: 3,
+            backlog_capacity: 1000,
+            coordinates: String::new(),
+            checksum_enabled: true,
+        };
+        let (line, r) = report(&stats, &settings, tick);
+        assert!(line.starts_with("Copy: 1000/5000 20.0%; Applied: 12; Backlog: 3/1000;"), "{line}");
+        assert_eq!((r.rows_copied, r.rows_estimated, r.binlog_events_applied, r.backlog), (1000, 5000, 12, 3));
+        assert_eq!(r.line, line);
+        assert_eq!(r.throttle_reason.as_deref(), Some("lag=2.000s"));
+        assert_eq!(r.settings.throttle_http.as_deref(), Some("http://h:1/x"), "no password in the status");
+        assert_eq!(r.server.row_lock_waits, None, "not sampled yet");
+    }
+
+    #[test]
+    fn throttle_reasons_have_a_fixed_set_of_kinds() {
+        use crate::state::report::{throttle_kind, THROTTLE_KINDS};
+        for (reason, kind) in [
+            ("commanded by user", "user"),
+            ("flag-file /tmp/x", "flag_file"),
+            ("lag=1.234s", "lag"),
+            ("h:3307 lag=9.000s", "control_replica"),
+            ("cannot connect to control replica h:1", "control_replica"),
+            ("max-load Threads_running=30>=25", "max_load"),
+            ("throttle-query", "throttle_query"),
+            ("throttle-http http://x answered 503", "throttle_http"),
+            ("hibernating after critical-load", "hibernating"),
+            ("no heartbeat seen yet on the inspected server", "no_heartbeat"),
+            ("cannot read lag: boom", "check_failed"),
+            ("starting", "starting"),
+            ("something new", "other"),
+        ] {
+            assert_eq!(throttle_kind(reason), kind, "{reason}");
+            assert!(THROTTLE_KINDS.contains(&kind));
+        }
     }
 }

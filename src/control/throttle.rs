@@ -4,7 +4,12 @@
 //! --throttle-query returning > 0, --throttle-http not answering 200. --critical-load met is not a throttle
 //! but a reason to abort (or to hibernate). The verdict is published on a watch channel.
 //!
-//! Invariants: the throttler only observes: it reads the operator's `Settings`, records lag in `Stats`,
+//! Once a second it also samples the migrated server's contention for the status and the metrics (row lock
+//! waits from SHOW GLOBAL STATUS, sessions waiting for a metadata lock on the table from
+//! performance_schema): one sample for every reader, however often they scrape.
+//!
+//! Invariants: the throttler only observes: it reads the operator's `Settings`, records lag and the
+//! server's contention in `Stats`,
 //! publishes its verdict, and sends a critical-load abort to the run's inbox; the run decides what to do.
 //! A check that cannot be made (a server restarting, the network down) throttles, and its lost connection
 //! is replaced, so the throttle lifts once the server answers again.
@@ -34,6 +39,8 @@ use crate::state::tasks::Stop;
 pub(crate) struct ThrottleConfig {
     pub(crate) database: String,
     pub(crate) changelog: String,
+    /// The migrated table and its ghost: their metadata-lock waiters are counted.
+    pub(crate) tables: Vec<String>,
     pub(crate) flag_files: Vec<PathBuf>,
     /// The inspected server; also how to reach --throttle-control-replicas (same account).
     pub(crate) replica_opts: Opts,
@@ -67,6 +74,7 @@ pub(crate) async fn run(
     let mut slow_says: Option<String> = None;
     let mut hibernate_until: Option<Instant> = None;
     let mut replicas: HashMap<String, Conn> = HashMap::new();
+    let mut baseline: Option<(u64, u64)> = None;
     loop {
         tokio::select! {
             _ = tick.tick() => {}
@@ -94,7 +102,9 @@ pub(crate) async fn run(
         if last_slow_check.elapsed() >= Duration::from_secs(1) {
             last_slow_check = Instant::now();
             slow_says = slow_checks(&cfg, &mut migrate, &settings, &inbox, &mut hibernate_until).await;
-            if slow_says.is_some() {
+            let sample = sample_contention(&cfg, &mut migrate, &stats, &mut baseline);
+            let sampled = matches!(tokio::time::timeout(CHECK_TIMEOUT, sample).await, Ok(true));
+            if slow_says.is_some() || !sampled {
                 replace_if_lost(&mut migrate, &cfg.migrate_opts).await;
             }
         }
@@ -241,6 +251,52 @@ async fn slow_checks(
         }
     }
     None
+}
+
+/// Records the server's row lock waits (since the first sample) and the sessions waiting now for a
+/// metadata lock on the table or the ghost. False when the status could not be read (the connection may
+/// be lost); the metadata-lock figure alone may be unreadable (no SELECT on performance_schema).
+async fn sample_contention(
+    cfg: &ThrottleConfig,
+    conn: &mut Conn,
+    stats: &Stats,
+    baseline: &mut Option<(u64, u64)>,
+) -> bool {
+    let rows: Vec<(String, String)> = match conn
+        .query("SHOW GLOBAL STATUS WHERE Variable_name IN ('Innodb_row_lock_waits', 'Innodb_row_lock_time')")
+        .await
+    {
+        Ok(r) => r,
+        Err(_) => return false,
+    };
+    let value = |name: &str| {
+        rows.iter().find(|(n, _)| n.eq_ignore_ascii_case(name)).and_then(|(_, v)| v.trim().parse::<u64>().ok())
+    };
+    let (waits, time_ms) = (value("Innodb_row_lock_waits").unwrap_or(0), value("Innodb_row_lock_time").unwrap_or(0));
+    let (w0, t0) = *baseline.get_or_insert((waits, time_ms));
+    let sv = &stats.server;
+    sv.row_lock_waits.store(waits.saturating_sub(w0), Ordering::Relaxed);
+    sv.row_lock_time_ms.store(time_ms.saturating_sub(t0), Ordering::Relaxed);
+    let names: Vec<String> = cfg.tables.iter().map(|t| crate::mysql::sql::quote(t)).collect();
+    let waiting = conn
+        .query_first::<u64, _>(format!(
+            "SELECT COUNT(*) FROM performance_schema.metadata_locks WHERE OBJECT_TYPE = 'TABLE' AND OBJECT_SCHEMA = {} \
+             AND OBJECT_NAME IN ({}) AND LOCK_STATUS = 'PENDING'",
+            crate::mysql::sql::quote(&cfg.database),
+            names.join(", ")
+        ))
+        .await;
+    match waiting {
+        Ok(Some(n)) => {
+            sv.metadata_lock_waiting.store(n, Ordering::Relaxed);
+            if n > 0 {
+                sv.metadata_lock_wait_samples.fetch_add(1, Ordering::Relaxed);
+            }
+        }
+        _ => sv.metadata_lock_waiting.store(u64::MAX, Ordering::Relaxed),
+    }
+    sv.sampled.store(true, Ordering::Relaxed);
+    true
 }
 
 /// The first threshold met, as `Threads_running=31>=25`, or None.

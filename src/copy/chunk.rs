@@ -56,6 +56,7 @@ impl CopyEnv {
             let took = started.elapsed().mul_f64(chunk as f64 / copied as f64);
             self.settings.chunk_size.store(adapt_chunk_size(chunk, took, self.chunk_time), Ordering::Relaxed);
         }
+        self.stats.copy_chunk_seconds.observe(started.elapsed().as_secs_f64());
         self.stats.copy.rows.fetch_add(copied, Ordering::Relaxed);
         self.stats.copy.chunks.fetch_add(1, Ordering::Relaxed);
     }
@@ -140,6 +141,7 @@ pub(super) async fn insert_chunk(
             return Err(e);
         }
         env.stats.copy.retries.fetch_add(1, Ordering::Relaxed);
+        env.stats.note_error("chunk copy", &e);
         if e.server_code() == Some(ER_DUP_ENTRY) {
             warn!(
                 "chunk copy met a duplicate while the table changed ({e}); the applier has caught up, retry \

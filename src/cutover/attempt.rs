@@ -17,6 +17,7 @@
 //! locked for innodb_lock_wait_timeout) and the marker's way back. Each attempt has connections of its own,
 //! so a statement a timeout left in flight, or a connection a restart of the server broke, is never reused.
 
+use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
 use mysql_async::prelude::Queryable;
@@ -31,6 +32,7 @@ use crate::mysql::sql::qualified;
 use crate::replication::applier::Applier;
 use crate::replication::changelog;
 use crate::replication::streamer::StreamItem;
+use crate::state::stats::Stats;
 
 pub(crate) struct CutOver<'a> {
     pub(crate) opts: &'a Opts,
@@ -47,6 +49,8 @@ pub(crate) struct CutOver<'a> {
     /// --include-triggers: (name, CREATE TRIGGER statement, sql_mode) created on the ghost under the lock,
     /// once nothing else writes to it, so they never fire for the migration's own writes.
     pub(crate) triggers: Vec<(String, String, String)>,
+    /// Where each attempt's lock time is recorded (failed ones too: they blocked writes as well).
+    pub(crate) stats: std::sync::Arc<Stats>,
 }
 
 /// What a successful cut-over measured.
@@ -163,6 +167,7 @@ impl CutOver<'_> {
             Ok(()) => {
                 let _ = lock.query_drop("UNLOCK TABLES").await;
                 let locked_for = locked_at.elapsed();
+                self.stats.cutover.last_lock_micros.store(locked_for.as_micros() as u64, Ordering::Relaxed);
                 let _ = lock.disconnect().await;
                 Ok(CutOverReport { locked_for })
             }
@@ -179,6 +184,7 @@ impl CutOver<'_> {
                 }
                 let _ = lock.query_drop("UNLOCK TABLES").await;
                 drop(lock);
+                self.stats.cutover.last_lock_micros.store(locked_at.elapsed().as_micros() as u64, Ordering::Relaxed);
                 Err(match e {
                     Error::CutOver(_) | Error::Aborted(_) | Error::Data(_) => e,
                     other => Error::CutOver(other.to_string()),

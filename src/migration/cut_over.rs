@@ -5,6 +5,7 @@
 //! Invariants: the event loop keeps applying the binlog while the gate is closed, so the ghost stays in
 //! sync however long the cut-over is postponed; a failed attempt leaves the original table in place.
 
+use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
 use mysql_async::prelude::Queryable;
@@ -48,6 +49,7 @@ impl<'a> RunLoop<'a> {
                 .iter()
                 .map(|(t, name)| (name.clone(), t.create_on(db, &n.ghost, name), t.sql_mode.clone()))
                 .collect(),
+            stats: self.stats.clone(),
         }
     }
 
@@ -126,6 +128,8 @@ impl<'a> RunLoop<'a> {
         // gh-ost retries the whole cut-over, hook included, when the hook fails.
         if let Err(e) = self.hook(HookEvent::BeforeCutOver).await {
             self.state.cut_over_attempts += 1;
+            self.stats.cutover.attempts.fetch_add(1, Ordering::Relaxed);
+            self.stats.note_error("before-cut-over hook", &e);
             if self.state.cut_over_attempts >= c.default_retries {
                 return Err(e);
             }
@@ -143,10 +147,13 @@ impl<'a> RunLoop<'a> {
         }
         self.flush().await?;
         self.state.cut_over_attempts += 1;
+        self.stats.cutover.attempts.fetch_add(1, Ordering::Relaxed);
         let n = self.state.cut_over_attempts;
         match cut.attempt(n, &mut self.applier, &mut self.changes).await {
             Ok(r) => Ok(Some(r)),
             Err(Error::CutOver(why)) if n < c.default_retries => {
+                self.stats.cutover.failed.fetch_add(1, Ordering::Relaxed);
+                self.stats.note_error("cut-over", &why);
                 warn!("cut-over attempt {n} failed: {why}; the original table is in place; retrying");
                 self.state.gate.back_off(Instant::now(), n, &c.cut_over);
                 self.m.set_phase(Phase::Migrating);

@@ -230,6 +230,8 @@ impl RunLoop<'_> {
                 }
                 Err(e) if e.is_transient() && attempt < c.default_retries => {
                     attempt += 1;
+                    self.stats.apply.retries.fetch_add(1, Ordering::Relaxed);
+                    self.stats.note_error("binlog apply", &e);
                     warn!(
                         "applying binlog changes failed ({e}){}; retry {attempt}/{}",
                         e.code_label(),
@@ -368,6 +370,7 @@ impl RunLoop<'_> {
             }
             Err(e) => {
                 warn!("checkpoint write failed: {e}; trying again at the next interval");
+                self.stats.note_error("checkpoint", &e);
                 // A lost connection is replaced first (best effort: the server may still be unreachable).
                 if e.needs_reconnect() {
                     if let Ok(conn) = connect(&self.v.primary_opts, "primary (checkpoint)", c.conn.timeout).await {
@@ -395,18 +398,29 @@ impl RunLoop<'_> {
         } else if let Some(at) = cs.last_clean().filter(|_| !phase.is_after_cut_over()) {
             state.push_str(&format!(", verified at {}", humantime::format_rfc3339_seconds(at)));
         }
-        let line = status::line(&self.stats, &state, self.changes.len(), BACKLOG);
+        let throttled = self.throttled.borrow().clone();
+        let tick = status::Tick {
+            database: &c.database,
+            table: &c.table,
+            phase,
+            throttled: throttled.as_deref(),
+            state: &state,
+            backlog: self.changes.len(),
+            backlog_capacity: BACKLOG,
+            coordinates: self.applier.applied().to_string(),
+            checksum_enabled: c.checksum.enabled,
+        };
+        let (line, report) = status::report(&self.stats, &self.settings, tick);
         if self.state.last_status_log.elapsed() + Duration::from_millis(50) >= c.control.status_interval {
             info!(target: "wraith::status", "{line}");
             self.state.last_status_log = Instant::now();
         }
-        let (copied, estimated) = (self.stats.rows_copied(), self.stats.estimated());
-        let coordinates = self.applier.applied().to_string();
         self.m.progress.send_modify(|p| {
-            p.copied = copied;
-            p.estimated = estimated;
+            p.copied = report.rows_copied;
+            p.estimated = report.rows_estimated;
             p.line = line.clone();
-            p.coordinates = coordinates;
+            p.coordinates = report.coordinates.clone();
+            p.status = report;
         });
         if self.state.last_status_hook.elapsed() >= c.hooks.status_interval {
             self.state.last_status_hook = Instant::now();

@@ -21,7 +21,7 @@ use super::Migrator;
 use crate::config::read_token_file;
 use crate::control::commands::{Controls, Identity};
 use crate::control::hooks::Hooks;
-use crate::control::{server, throttle};
+use crate::control::{metrics, server, throttle};
 use crate::error::Result;
 use crate::mysql::connect::{connect, setup_writer};
 use crate::mysql::gtid::GtidSet;
@@ -110,11 +110,18 @@ impl Migrator {
             }),
         };
         tasks.spawn_until_stopped("control server", listeners.serve(controls));
+        if let Some(addr) = ctl.metrics_address {
+            let listener = metrics::bind(addr).await?;
+            let view = metrics::View { progress: self.progress.subscribe(), stats: stats.clone() };
+            // It only reads: dropped at the stop signal with the other read-only tasks.
+            tasks.spawn_until_stopped("metrics server", metrics::serve(listener, view));
+        }
 
         let (verdict, throttled) = watch::channel(Some("starting".to_string()));
         let tcfg = throttle::ThrottleConfig {
             database: db.clone(),
             changelog: n.changelog.clone(),
+            tables: vec![c.table.clone(), n.ghost.clone()],
             flag_files: c.throttle.flag_files(),
             replica_opts: v.inspect_opts.clone(),
             migrate_opts: v.primary_opts.clone(),

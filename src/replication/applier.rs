@@ -266,6 +266,7 @@ impl Applier {
             sql.push_str("; COMMIT");
         }
         let mut duplicates = 0;
+        let began = std::time::Instant::now();
         while let Err(e) = conn.query_drop(&sql).await {
             // The batch is kept: the caller retries it (after reconnecting) or aborts.
             if in_transaction {
@@ -284,6 +285,7 @@ impl Applier {
             }
             duplicates += 1;
         }
+        self.stats.apply_batch_seconds.observe(began.elapsed().as_secs_f64());
         let written = self.batch.len() as u64;
         self.stats.apply.rows_written.fetch_add(written, Ordering::Relaxed);
         self.stats.apply.batches.fetch_add(1, Ordering::Relaxed);

@@ -60,6 +60,7 @@ pub(crate) async fn run(
     tx: mpsc::Sender<StreamItem>,
     stats: Arc<Stats>,
 ) -> Result<()> {
+    let stats_all = stats.clone();
     let stats = &stats.stream;
     *stats.received.lock().unwrap_or_else(|p| p.into_inner()) = start;
     let mut failures = 0u32;
@@ -75,6 +76,7 @@ pub(crate) async fn run(
                 }
                 failures += 1;
                 stats.reconnects.fetch_add(1, Ordering::Relaxed);
+                stats_all.note_error("binlog stream", &e);
                 warn!("binlog stream interrupted ({e}); reconnecting ({failures}/{})", cfg.max_reconnects);
                 tokio::time::sleep(Duration::from_millis(200 * u64::from(failures.min(10)))).await;
             }

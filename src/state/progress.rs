@@ -2,6 +2,7 @@
 //! sender it owns); progress displays, the control socket and tests read it.
 
 use crate::phase::Phase;
+use crate::state::report::StatusReport;
 
 /// A snapshot for progress displays and the control socket, refreshed at least once a second and at every
 /// change of phase.
@@ -15,4 +16,6 @@ pub struct Progress {
     pub line: String,
     /// The binlog GTID set applied so far.
     pub coordinates: String,
+    /// The status object of the same tick (`status --json`, `GET /status`, the metrics).
+    pub status: StatusReport,
 }

@@ -1,19 +1,24 @@
 //! The counters of a run: one `Stats`, created by the run and lent (`Arc`) to every role that counts
 //! something. Roles only add to their own part; the status line, hooks and `Outcome` only read.
 //!
-//! Invariant: nothing here decides anything; a counter read late is only a stale number.
+//! Invariants: nothing here decides anything; a counter read late is only a stale number. Recording costs
+//! atomics (a short lock for a histogram, per chunk or batch, never per row), so the metrics and the JSON
+//! status never add work to the copy or the apply.
 
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Mutex, OnceLock};
-use std::time::{Duration, Instant};
+use std::time::{Duration, Instant, SystemTime};
 
 use mysql_async::Value;
+use prometheus_client::metrics::histogram::{exponential_buckets, Histogram};
 
 use crate::mysql::gtid::GtidSet;
 
 #[derive(Debug)]
 pub(crate) struct Stats {
     pub(crate) started: Instant,
+    /// The same moment on the wall clock, for `started_at`.
+    pub(crate) started_at: SystemTime,
     pub(crate) copy_started: OnceLock<Instant>,
     /// Rows the copy is expected to copy (estimate, exact count, or the final count once done).
     pub(crate) estimated_rows: AtomicU64,
@@ -23,6 +28,14 @@ pub(crate) struct Stats {
     pub(crate) apply: ApplyStats,
     pub(crate) stream: StreamStats,
     pub(crate) checksum: ChecksumStats,
+    pub(crate) cutover: CutOverStats,
+    pub(crate) server: ServerStats,
+    /// How long each copied chunk's statement took (retries included).
+    pub(crate) copy_chunk_seconds: Histogram,
+    /// How long each applied batch took to write.
+    pub(crate) apply_batch_seconds: Histogram,
+    /// The last failure the run retried or outlasted, and when.
+    last_error: Mutex<Option<(SystemTime, String)>>,
 }
 
 impl Stats {
@@ -36,7 +49,24 @@ impl Stats {
             apply: ApplyStats::default(),
             stream: StreamStats::default(),
             checksum: ChecksumStats::default(),
+            cutover: CutOverStats::default(),
+            server: ServerStats::default(),
+            started_at: SystemTime::now() - started.elapsed(),
+            // 5 ms .. 41 s: a chunk is meant to take well under a second.
+            copy_chunk_seconds: Histogram::new(exponential_buckets(0.005, 2.0, 14)),
+            // 1 ms .. 8 s.
+            apply_batch_seconds: Histogram::new(exponential_buckets(0.001, 2.0, 14)),
+            last_error: Mutex::new(None),
         }
+    }
+
+    /// Records a failure the run retries (or outlasts): `what` says which role met it.
+    pub(crate) fn note_error(&self, what: &str, e: &dyn std::fmt::Display) {
+        *self.last_error.lock().unwrap_or_else(|p| p.into_inner()) = Some((SystemTime::now(), format!("{what}: {e}")));
+    }
+
+    pub(crate) fn last_error(&self) -> Option<(SystemTime, String)> {
+        self.last_error.lock().unwrap_or_else(|p| p.into_inner()).clone()
     }
 
     pub(crate) fn rows_copied(&self) -> u64 {
@@ -108,6 +138,8 @@ pub(crate) struct ApplyStats {
     pub(crate) dropped: AtomicU64,
     /// Batches that waited for a chunk in flight.
     pub(crate) waits: AtomicU64,
+    /// Batches written again after a transient failure.
+    pub(crate) retries: AtomicU64,
     /// GTID set of the binlog transactions written to the ghost table (the applier's position).
     pub(crate) applied: Mutex<GtidSet>,
 }
@@ -157,4 +189,30 @@ impl ChecksumStats {
     pub(crate) fn set_summary(&self, s: String) {
         *self.summary.lock().unwrap_or_else(|p| p.into_inner()) = Some(s);
     }
+}
+
+#[derive(Debug, Default)]
+pub(crate) struct CutOverStats {
+    /// Attempts started (the before-cut-over hook's failures included).
+    pub(crate) attempts: AtomicU64,
+    /// Attempts that failed and were retried.
+    pub(crate) failed: AtomicU64,
+    /// How long the last attempt held the write lock (writes blocked), in microseconds; 0 before any.
+    pub(crate) last_lock_micros: AtomicU64,
+}
+
+/// What the server says about contention while the run goes on, sampled by the throttler once a second
+/// (never per scrape). Deltas count from the first sample.
+#[derive(Debug, Default)]
+pub(crate) struct ServerStats {
+    /// A sample has been taken (before that, the values below mean nothing).
+    pub(crate) sampled: AtomicBool,
+    /// Innodb_row_lock_waits and Innodb_row_lock_time (ms) since the first sample: server-wide.
+    pub(crate) row_lock_waits: AtomicU64,
+    pub(crate) row_lock_time_ms: AtomicU64,
+    /// Sessions waiting now for a metadata lock on the table or the ghost (performance_schema), or
+    /// u64::MAX when it cannot be read (no SELECT on performance_schema).
+    pub(crate) metadata_lock_waiting: AtomicU64,
+    /// Samples in which at least one session waited for such a metadata lock.
+    pub(crate) metadata_lock_wait_samples: AtomicU64,
 }
