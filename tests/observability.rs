@@ -183,6 +183,8 @@ async fn metrics_status_and_json_logs_during_a_run() -> Result<()> {
     let dir = TempDir::new("obs");
     let postpone = dir.path("postpone");
     std::fs::write(&postpone, b"")?;
+    let throttle = dir.path("throttle");
+    std::fs::write(&throttle, b"")?;
     let port = free_port()?;
     let mut spec = WorkloadSpec::new(model, SEED_MAX);
     spec.writers = 2;
@@ -191,6 +193,7 @@ async fn metrics_status_and_json_logs_during_a_run() -> Result<()> {
     let extra = [
         format!("--serve-socket-file={}", dir.path("wraith.sock").display()),
         format!("--postpone-cut-over-flag-file={}", postpone.display()),
+        format!("--throttle-flag-file={}", throttle.display()),
         format!("--metrics-address=127.0.0.1:{port}"),
         "--log-format=json".into(),
         // Small, slowed chunks: the copy spans several status ticks.
@@ -202,21 +205,24 @@ async fn metrics_status_and_json_logs_during_a_run() -> Result<()> {
     let (cmd, out, err) = wraith_command(&dir, "run", &args)?;
     let mut run = Wraith::spawn(cmd, out, err)?;
 
-    // During the copy: rows_copied grows between two scrapes.
-    let first = std::sync::Arc::new(std::sync::Mutex::new(None::<u64>));
-    run.wait_until("rows_copied growing on /status during the copy", PHASE_TIMEOUT, || {
-        let first = first.clone();
+    // During the copy, held by the throttle flag (a copy of this size takes about a second unthrottled,
+    // less than a status tick): the object says why, and rows_copied moves once the flag is gone (below).
+    let seen = std::sync::Arc::new(std::sync::Mutex::new(None::<Value>));
+    run.wait_until("the copy throttled by the flag file on /status", PHASE_TIMEOUT, || {
+        let seen = seen.clone();
         async move {
             let Ok(s) = status_http(port).await else { return Ok(false) };
-            if s["phase"] != "migrating" || s["copy_done"] != false || u(&s, "rows_copied")? == 0 {
-                return Ok(false);
+            let throttled = s["phase"] == "migrating" && s["copy_done"] == false && s["throttled"] == true;
+            let by_flag = s["throttle_reason"].as_str().is_some_and(|r| r.contains("flag"));
+            if throttled && by_flag {
+                *seen.lock().unwrap() = Some(s);
             }
-            let n = u(&s, "rows_copied")?;
-            let mut first = first.lock().unwrap();
-            Ok(*first.get_or_insert(n) < n)
+            Ok(throttled && by_flag)
         }
     })
     .await?;
+    let held_copy = seen.lock().unwrap().take().context("the throttled status")?;
+    let copied_while_held = u(&held_copy, "rows_copied")?;
 
     // The three views of one moment agree: each is the last published snapshot, so a value read between
     // two others lies between them.
@@ -239,7 +245,10 @@ async fn metrics_status_and_json_logs_during_a_run() -> Result<()> {
     ensure!(after["postponed"]["flag_file"] == postpone.display().to_string(), "postponed: {}", after["postponed"]);
     ensure!(sample(&m, "wraith_phase{phase=\"migrating\"}")? == 1.0);
     ensure!(sample(&m, "wraith_phase{phase=\"postponing cut-over\"}")? == 0.0);
-    ensure!(sample(&m, "wraith_copy_chunk_seconds_count")? >= 1.0, "chunks are timed");
+    ensure!(
+        m.iter().any(|(k, v)| k.starts_with("wraith_throttled{reason=") && *v == 1.0),
+        "wraith_throttled is 1 for the flag file's reason"
+    );
     for key in ["wraith_rows_estimated", "wraith_binlog_backlog", "wraith_lag_seconds", "wraith_cutover_attempts_total"]
     {
         sample(&m, key)?;
@@ -257,6 +266,7 @@ async fn metrics_status_and_json_logs_during_a_run() -> Result<()> {
     ensure!(code == 404, "an unknown path answers {code}");
 
     // Postponed: the copy is done and the binlog is still applied while the writers write.
+    std::fs::remove_file(&throttle)?;
     run.wait_until("the postponed phase on /status", PHASE_TIMEOUT, || async move {
         Ok(status_http(port).await.is_ok_and(|s| s["phase"] == "postponing cut-over"))
     })
@@ -266,6 +276,8 @@ async fn metrics_status_and_json_logs_during_a_run() -> Result<()> {
     ensure!(held["copy_done"] == true && held["eta_seconds"].is_null(), "{held}");
     let m = metrics(port).await?;
     ensure!(sample(&m, "wraith_postponed")? == 1.0);
+    ensure!(u(&held, "rows_copied")? > copied_while_held, "rows_copied moved: {held}");
+    ensure!(sample(&m, "wraith_copy_chunk_seconds_count")? >= 1.0, "chunks are timed");
     ensure!(sample(&m, "wraith_phase{phase=\"postponing cut-over\"}")? == 1.0);
     ensure!(
         sample(&m, "wraith_rows_copied_total")? as u64 == u(&held, "rows_copied")?,
@@ -324,12 +336,14 @@ async fn completions_and_man_generate() -> Result<()> {
         ensure!(out.contains("migrate") && out.contains("metrics-address"), "completions {shell}:\n{out}");
     }
     let (status, out, err) = run_wraith(&["man"], &[], limit).await?;
-    ensure!(status.success() && out.starts_with(".ie") || out.contains(".TH"), "man: {err}\n{out}");
+    ensure!(status.success() && (out.starts_with(".ie") || out.contains(".TH")), "man: {err}\n{out}");
     ensure!(out.contains("migrate"), "the man page names migrate:\n{out}");
     let (status, out, _) = run_wraith(&["man", "migrate"], &[], limit).await?;
     ensure!(status.success() && out.contains("chunk\\-size") && out.contains("metrics\\-address"), "{out}");
     let (status, _, err) = run_wraith(&["man", "nope"], &[], limit).await?;
-    ensure!(!status.success() && err.contains("migrate, ctl"), "{err}");
+    ensure!(!status.success() && err.contains("migrate, plan, ctl"), "{err}");
+    let (status, out, _) = run_wraith(&["man", "plan"], &[], limit).await?;
+    ensure!(status.success() && out.contains("no\\-scan"), "{out}");
     Ok(())
 }
 
