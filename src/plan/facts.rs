@@ -449,6 +449,21 @@ fn like(s: &str) -> String {
 /// Statement shapes that still name a column the ALTER drops or renames.
 async fn readers(conn: &mut Conn, server: &'static str, f: &mut Facts) {
     let going: Vec<String> = f.dropped.iter().cloned().chain(f.renamed.iter().map(|(o, _)| o.clone())).collect();
+    if going.is_empty() {
+        return;
+    }
+    // A full digest table records no new statement shape (they all go to the one row without a digest):
+    // readers seen since it filled up are missing, which the plan must say rather than report none.
+    let lost = "SELECT COUNT_STAR FROM performance_schema.events_statements_summary_by_digest WHERE DIGEST IS NULL";
+    if let Ok(rows) = query_text(conn, lost).await {
+        if let Some(n) = rows.first().and_then(|r| num(r, 0)).filter(|n| *n > 0) {
+            f.unavailable.push(format!(
+                "statement digests on the {server}: the digest table is full (performance_schema_digests_size), \
+                 and {n} statements since were not recorded, so readers of the columns to drop may be missing; \
+                 TRUNCATE TABLE performance_schema.events_statements_summary_by_digest starts it afresh"
+            ));
+        }
+    }
     for column in going {
         let sql = format!(
             "SELECT DIGEST_TEXT, COUNT_STAR, LAST_SEEN FROM performance_schema.events_statements_summary_by_digest \
