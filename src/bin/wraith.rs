@@ -236,10 +236,12 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             BAR.get().inspect(|b| b.finish_and_clear());
             if outcome.executed {
                 println!(
-                    "wraith: migrated in {:.1}s: {} rows copied, {} binlog changes applied, writes blocked {:.0} ms at cut-over{}",
+                    "wraith: migrated in {:.1}s: {} rows copied, {} binlog changes applied, {}, writes blocked {:.0} ms at \
+                     cut-over{}",
                     outcome.elapsed.as_secs_f64(),
                     outcome.rows_copied,
                     outcome.events_applied,
+                    outcome.checksum.as_ref().map_or_else(|| "not verified".to_string(), |r| r.summary()),
                     outcome.cut_over_locked_for.map_or(0.0, |d| d.as_secs_f64() * 1000.0),
                     if outcome.left_behind.is_empty() {
                         String::new()
