@@ -26,6 +26,15 @@ async fn tamper(db: &TestDb, ghost: &str) -> Result<()> {
     .await
 }
 
+/// The run stopped on the verification itself (under the context that names what was left behind).
+fn assert_checksum_error(err: &Error) {
+    let root = match err {
+        Error::Context { source, .. } => source.as_ref(),
+        other => other,
+    };
+    assert!(matches!(root, Error::Checksum(_)), "{err:?}");
+}
+
 #[tokio::test(flavor = "multi_thread")]
 async fn a_clean_migration_is_verified_and_needs_no_repair() -> Result<()> {
     let db = TestDb::new("checksum_clean").await?;
@@ -91,11 +100,7 @@ async fn without_repairs_a_difference_stops_the_run_before_the_cut_over() -> Res
         Err(e) => e,
     };
     writers.stop().await?;
-    let root = match &err {
-        Error::Context { source, .. } => source.as_ref(),
-        other => other,
-    };
-    assert!(matches!(root, Error::Checksum(_)), "{err:?}");
+    assert_checksum_error(&err);
     let msg = error_text(&err);
     assert_contains(
         &msg,
@@ -136,11 +141,7 @@ async fn a_snapshot_blocked_by_a_long_transaction_stops_the_run_and_the_table_ke
         Ok(o) => bail!("the run ended well although no snapshot could be taken: {o:?}"),
         Err(e) => e,
     };
-    let root = match &err {
-        Error::Context { source, .. } => source.as_ref(),
-        other => other,
-    };
-    assert!(matches!(root, Error::Checksum(_)), "{err:?}");
+    assert_checksum_error(&err);
     let msg = error_text(&err);
     assert_contains(
         &msg,
