@@ -20,6 +20,7 @@ pub(crate) mod mysql;
 pub(crate) mod phase;
 pub mod plan;
 pub(crate) mod replication;
+pub(crate) mod revert;
 pub(crate) mod state;
 
 pub use checksum::ChecksumReport;

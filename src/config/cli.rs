@@ -8,8 +8,8 @@ use clap::{Args, Parser, Subcommand};
 
 use super::{
     defaults, parse_endpoint, require_target, CheckpointSettings, ChecksumSettings, Config, Connection,
-    ControlSettings, CopySettings, CutOverKind, CutOverSettings, HelperTables, HookSettings, LoadLimits, SchemaRules,
-    Secret, ThrottleSettings, Tls, Topology,
+    ControlSettings, CopySettings, CutOverKind, CutOverSettings, HelperTables, HookSettings, LoadLimits,
+    RevertSettings, SchemaRules, Secret, ThrottleSettings, Tls, Topology,
 };
 use crate::error::{Error, Result};
 use crate::mysql::alter;
@@ -360,6 +360,13 @@ pub struct MigrateArgs {
     /// Continue a stopped migration from its latest checkpoint (the ghost and _<t>_ghk tables must exist)
     #[arg(long, num_args = 0..=1, require_equals = true, default_missing_value = "true", default_value = "false")]
     pub resume: bool,
+    /// Undo a completed migration: replay the writes made since its cut-over into --old-table, then swap it
+    /// back in (needs --checkpoint on both runs; no --alter)
+    #[arg(long, num_args = 0..=1, require_equals = true, default_missing_value = "true", default_value = "false")]
+    pub revert: bool,
+    /// The name of the old table when using --revert, e.g. '_mytable_del'
+    #[arg(long)]
+    pub old_table: Option<String>,
 
     // ---- hooks
     /// Directory of gh-ost-on-* hook executables
@@ -473,7 +480,8 @@ fn non_negative(v: i64, flag: &str) -> Result<u64> {
 impl MigrateArgs {
     /// Turns the flags into the engine's `Config` (gh-ost's clamps applied), then validates it.
     pub fn into_config(self) -> Result<Config> {
-        require_target(&self.database, &self.table, &self.alter)?;
+        let alter = if self.revert { "-" } else { &self.alter };
+        require_target(&self.database, &self.table, alter)?;
         if !self.storage_engine.eq_ignore_ascii_case("innodb") {
             return Err(Error::Config(format!(
                 "--storage-engine={} is not supported; wraith migrates InnoDB tables only",
@@ -497,7 +505,11 @@ impl MigrateArgs {
                 defaults::MYSQL_TIMEOUT_SECONDS
             )));
         }
-        let alter = alter::normalize(&self.alter, &self.table)?;
+        // --revert takes its ALTER from the checkpoint; one given anyway is refused by `Config::validate`.
+        let alter = match self.revert && self.alter.trim().is_empty() {
+            true => String::new(),
+            false => alter::normalize(&self.alter, &self.table)?,
+        };
         let mut c = Config::new(self.connection()?, &self.database, &self.table, &alter);
         c.execute = self.execute;
         c.default_retries = clamp(self.default_retries, 1, 100_000) as u32;
@@ -586,6 +598,7 @@ impl MigrateArgs {
             interval: Duration::from_secs(non_negative(self.checkpoint_seconds, "checkpoint-seconds")?.max(1)),
             resume: self.resume,
         };
+        c.revert = RevertSettings { revert: self.revert, old_table: self.old_table.filter(|t| !t.trim().is_empty()) };
         c.hooks = HookSettings {
             path: self.hooks_path.filter(|p| !p.as_os_str().is_empty()),
             hint: self.hooks_hint,
@@ -655,6 +668,42 @@ mod tests {
         v.extend_from_slice(args);
         let Command::Migrate(m) = parse(&v).unwrap().command else { panic!("migrate") };
         m.into_config().unwrap()
+    }
+
+    #[test]
+    fn revert_takes_the_old_table_and_the_checkpoint_but_no_alter() {
+        let c = migrate(&["--database=d", "--table=t", "--revert", "--old-table=_t_del", "--checkpoint", "--execute"]);
+        assert!(c.revert.revert && c.revert.old_table.as_deref() == Some("_t_del") && c.alter.is_empty());
+        let names = crate::migration::TableNames::for_config(&c);
+        assert_eq!((names.ghost.as_str(), names.old.as_str()), ("_t_del", "_t_rev_del"), "gh-ost's revert names");
+        let refused = |extra: &[&str]| {
+            let mut v = vec!["wraith", "migrate", "--database=d", "--table=t"];
+            v.extend_from_slice(extra);
+            let Command::Migrate(m) = parse(&v).unwrap().command else { panic!("migrate") };
+            m.into_config().expect_err("expected a refusal").to_string()
+        };
+        for (extra, says) in [
+            (&["--revert", "--old-table=_t_del"][..], "add --checkpoint"),
+            (
+                &["--revert", "--checkpoint"][..],
+                "--revert needs --old-table: the table the migration left behind, e.g. --old-table=_t_del",
+            ),
+            (
+                &["--revert", "--old-table=_t_del", "--checkpoint", "--alter=add column x int"][..],
+                "--revert takes no --alter",
+            ),
+            (&["--revert", "--old-table=T", "--checkpoint"][..], "is the migrated table itself"),
+            (
+                &["--revert", "--old-table=_t_del", "--checkpoint", "--resume"][..],
+                "--revert and --resume cannot be combined",
+            ),
+            (&["--old-table=_t_del", "--alter=add column x int"][..], "--old-table only applies with --revert"),
+            (&["--revert=false", "--old-table=_t_del", "--alter=x int"][..], "--old-table only applies with --revert"),
+            (&[][..], "--alter is required"),
+        ] {
+            let msg = refused(extra);
+            assert!(msg.contains(says), "{extra:?}: {msg}");
+        }
     }
 
     #[test]

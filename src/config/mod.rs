@@ -44,6 +44,7 @@ pub struct Config {
     pub throttle: ThrottleSettings,
     pub cut_over: CutOverSettings,
     pub checkpoint: CheckpointSettings,
+    pub revert: RevertSettings,
     pub hooks: HookSettings,
     pub control: ControlSettings,
 }
@@ -270,6 +271,15 @@ impl Default for CheckpointSettings {
     }
 }
 
+/// gh-ost's --revert: undo a finished migration from the cut-over point its checkpoint recorded.
+#[derive(Debug, Clone, Default)]
+pub struct RevertSettings {
+    /// Replay the writes made since the cut-over into the old table, then swap it back in.
+    pub revert: bool,
+    /// The table to revert to (the migration's old table, `_<t>_del`).
+    pub old_table: Option<String>,
+}
+
 /// gh-ost hooks: executables `<path>/gh-ost-on-*`.
 #[derive(Debug, Clone)]
 pub struct HookSettings {
@@ -392,6 +402,7 @@ impl Config {
             throttle: ThrottleSettings::default(),
             cut_over: CutOverSettings::default(),
             checkpoint: CheckpointSettings::default(),
+            revert: RevertSettings::default(),
             hooks: HookSettings::default(),
             control: ControlSettings::default(),
         }
@@ -434,7 +445,7 @@ impl Config {
     /// Refuses settings that contradict each other or are out of range. Talks to no server.
     pub fn validate(&self) -> Result<()> {
         let bad = |m: &str| Err(Error::Config(m.to_string()));
-        require_target(&self.database, &self.table, &self.alter)?;
+        self.validate_revert()?;
         let s = &self.schema;
         if s.approve_renamed_columns && s.skip_renamed_columns {
             return bad(
@@ -500,6 +511,53 @@ impl Config {
     }
 
     /// The TCP control port: off loopback only with a token, and the token file readable by its owner only.
+    /// --revert takes no --alter (the checkpoint holds the migration's) and needs --old-table and
+    /// --checkpoint; without --revert, --alter is required and --old-table means nothing.
+    fn validate_revert(&self) -> Result<()> {
+        let r = &self.revert;
+        if !r.revert {
+            if r.old_table.is_some() {
+                return Err(Error::Config(
+                    "--old-table only applies with --revert: add --revert to undo a migration, or drop the flag".into(),
+                ));
+            }
+            return require_target(&self.database, &self.table, &self.alter);
+        }
+        require_target(&self.database, &self.table, "-")?;
+        let bad = |m: String| Err(Error::Config(m));
+        if !self.alter.trim().is_empty() {
+            return bad(format!(
+                "--revert takes no --alter (the checkpoint records the migration's ALTER): drop --alter={:?}",
+                self.alter
+            ));
+        }
+        match r.old_table.as_deref().map(str::trim) {
+            None | Some("") => {
+                return bad(format!(
+                    "--revert needs --old-table: the table the migration left behind, e.g. --old-table=_{}_del",
+                    self.table
+                ))
+            }
+            Some(t) if t.eq_ignore_ascii_case(&self.table) => {
+                return bad(format!("--old-table={t} is the migrated table itself: name the migration's old table"))
+            }
+            Some(_) => {}
+        }
+        if !self.checkpoint.enabled {
+            return bad("--revert reads the cut-over point from the checkpoint table: add --checkpoint".into());
+        }
+        for (on, flag) in [
+            (self.checkpoint.resume, "--resume"),
+            (self.topology.test_on_replica, "--test-on-replica"),
+            (self.schema.attempt_instant_ddl, "--attempt-instant-ddl"),
+        ] {
+            if on {
+                return bad(format!("--revert and {flag} cannot be combined: give one of them"));
+            }
+        }
+        Ok(())
+    }
+
     fn validate_control(&self) -> Result<()> {
         let ctl = &self.control;
         let Some(port) = ctl.serve_tcp_port else {

@@ -28,6 +28,7 @@ use tracing::info;
 use crate::config::CutOverKind;
 use crate::error::{Error, Result};
 use crate::mysql::connect;
+use crate::mysql::gtid::GtidSet;
 use crate::mysql::sql::qualified;
 use crate::replication::applier::Applier;
 use crate::replication::changelog;
@@ -54,10 +55,13 @@ pub(crate) struct CutOver<'a> {
 }
 
 /// What a successful cut-over measured.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone)]
 pub(crate) struct CutOverReport {
     /// From holding the write lock to releasing it: how long writes to the table were blocked.
     pub(crate) locked_for: Duration,
+    /// The primary's GTID set read right after the RENAME, under the lock: every change to the table made
+    /// after the cut-over is outside it (what --revert replays). None for --test-on-replica.
+    pub(crate) gtid_at_rename: Option<GtidSet>,
 }
 
 impl CutOver<'_> {
@@ -159,17 +163,21 @@ impl CutOver<'_> {
             );
             if self.swap_back {
                 lock.query_drop(format!("RENAME TABLE {t} TO {g}, {o} TO {t}")).await?;
+                return Ok(None);
             }
-            Ok(())
+            // Still under the lock, so no write to the new table can be in the set. Losing it only costs
+            // the revert point, not the cut-over.
+            let gtid: Option<String> = lock.query_first("SELECT @@global.gtid_executed").await.unwrap_or_default();
+            Ok(gtid.and_then(|g| GtidSet::parse(&g).ok()))
         }
         .await;
         match result {
-            Ok(()) => {
+            Ok(gtid_at_rename) => {
                 let _ = lock.query_drop("UNLOCK TABLES").await;
                 let locked_for = locked_at.elapsed();
                 self.stats.cutover.last_lock_micros.store(locked_for.as_micros() as u64, Ordering::Relaxed);
                 let _ = lock.disconnect().await;
-                Ok(CutOverReport { locked_for })
+                Ok(CutOverReport { locked_for, gtid_at_rename })
             }
             Err(e) => {
                 // Dropping the connection releases the locks even if UNLOCK cannot be sent. Triggers already

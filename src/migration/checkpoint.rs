@@ -4,6 +4,8 @@
 //! from that key. Both steps are idempotent (the applier writes row images, the copy skips rows already in
 //! the ghost), so the work done after the checkpoint and before the stop is simply done again: nothing is
 //! lost and nothing is applied twice in effect.
+//!
+//! After a cut-over the same table also keeps the cut-over point a --revert starts from (`revert::point`).
 
 use mysql_async::prelude::Queryable;
 use mysql_async::{Conn, Value};
@@ -37,9 +39,11 @@ pub(crate) async fn create(conn: &mut Conn, db: &str, table: &str) -> Result<()>
             copy_last_key text null,
             copy_max_key text null,
             rows_copied bigint unsigned not null,
-            events_applied bigint unsigned not null
+            events_applied bigint unsigned not null,
+            {}
         ) comment='wraith checkpoint'",
-        qualified(db, table)
+        qualified(db, table),
+        crate::revert::point::COLUMNS
     ))
     .await?;
     Ok(())

@@ -1,6 +1,7 @@
-//! The clean-up phase, after a successful cut-over: stop the run's tasks, drop the changelog and
-//! checkpoint tables, and drop or keep the old table (or, for --test-on-replica, leave both tables for
-//! comparison). Also `stop_tasks`, which every way out of the run loop goes through.
+//! The clean-up phase, after a successful cut-over: stop the run's tasks, drop the changelog table and
+//! the checkpoint table (or keep it with the cut-over point, for --revert), and drop or keep the old
+//! table (or, for --test-on-replica, leave both tables for comparison). Also `stop_tasks`, which every way
+//! out of the run loop goes through.
 //!
 //! Invariant: nothing here touches the table that now has the new schema; a failure to drop a helper
 //! table is not a failure of the migration (the table has its new schema either way), except the old table
@@ -13,18 +14,68 @@ use mysql_async::prelude::Queryable;
 use tracing::{info, warn};
 
 use super::outcome::Outcome;
+use super::plan;
 use super::run_loop::RunLoop;
 use crate::control::status;
 use crate::cutover::CutOverReport;
 use crate::error::Result;
+use crate::mysql::inspector;
 use crate::mysql::sql::qualified;
 use crate::phase::Phase;
+use crate::revert::point::{self, CutOverPoint};
 
 /// How long the run waits for its tasks to end at their next step (the copier finishes the chunk in
 /// flight) before it aborts them.
 const TASK_GRACE: Duration = Duration::from_secs(30);
 
 impl RunLoop<'_> {
+    /// --checkpoint: the cut-over point goes into the checkpoint table, which is kept so the migration can
+    /// be reverted (--revert). Not when the old table is dropped (nothing to revert to), for
+    /// --test-on-replica, or after a revert (its point no longer applies). A failure to record it costs
+    /// the way back only: warned, and the checkpoint table is dropped.
+    async fn keep_cut_over_point(&mut self, report: &CutOverReport) -> bool {
+        let (c, n) = (&self.m.cfg, &self.m.names);
+        if !c.checkpoint.enabled || c.revert.revert || c.topology.test_on_replica || c.tables.ok_to_drop_table {
+            return false;
+        }
+        let db = &c.database;
+        let recorded = async {
+            let gtid = report
+                .gtid_at_rename
+                .clone()
+                .ok_or_else(|| crate::error::Error::Binlog("the GTID set at the rename was not read".into()))?;
+            let new = inspector::table_info(&mut self.prim, db, &c.table)
+                .await?
+                .ok_or_else(|| crate::error::Error::Binlog(format!("{db}.{} vanished", c.table)))?;
+            let missing = || crate::error::Error::Binlog("a table vanished after the cut-over".into());
+            let point = CutOverPoint {
+                alter: c.alter.clone(),
+                gtid,
+                pairs: plan::shared_columns(&self.v.table, &new, &self.v.renames, &self.v.dropped),
+                old_table: n.old.clone(),
+                old_definition: point::definition(&mut self.prim, db, &n.old).await?.ok_or_else(missing)?,
+                new_definition: point::definition(&mut self.prim, db, &c.table).await?.ok_or_else(missing)?,
+                at: String::new(),
+            };
+            point::write(&mut self.prim, db, &n.checkpoint, &point).await
+        }
+        .await;
+        match recorded {
+            Ok(()) => {
+                info!(
+                    "kept {db}.{} with the cut-over point: undo this migration with --revert --old-table={} \
+                     --checkpoint (same connection flags) while {db}.{} is kept and the binlog since now is",
+                    n.checkpoint, n.old, n.old
+                );
+                true
+            }
+            Err(e) => {
+                warn!("could not record the cut-over point ({e}): --revert will not be possible for this migration");
+                false
+            }
+        }
+    }
+
     /// Stops every task of the run and waits for them (bounded).
     pub(super) async fn stop_tasks(&mut self) {
         std::mem::take(&mut self.tasks).shutdown(TASK_GRACE).await;
@@ -34,10 +85,17 @@ impl RunLoop<'_> {
         let (c, n) = (&self.m.cfg, &self.m.names);
         let db = &c.database;
         self.m.set_phase(Phase::CleaningUp);
-        info!(
-            "cut-over done: {}.{} now has the new schema; writes were blocked for {:?}",
-            db, c.table, report.locked_for
-        );
+        if c.revert.revert {
+            info!(
+                "revert done: {db}.{} has its definition from before the migration again; writes were blocked for {:?}",
+                c.table, report.locked_for
+            );
+        } else {
+            info!(
+                "cut-over done: {}.{} now has the new schema; writes were blocked for {:?}",
+                db, c.table, report.locked_for
+            );
+        }
         self.changes.close();
         self.stop_tasks().await;
         let mut left_behind = Vec::new();
@@ -45,7 +103,11 @@ impl RunLoop<'_> {
         if let Err(e) = self.refresh_primary_session().await {
             warn!("cannot reach the primary to drop the helper tables ({e}): drop them yourself");
         }
-        for helper in [&n.changelog, &n.checkpoint] {
+        let mut helpers = vec![&n.changelog];
+        if !self.keep_cut_over_point(&report).await {
+            helpers.push(&n.checkpoint);
+        }
+        for helper in helpers {
             let sql = format!("DROP TABLE IF EXISTS {}", qualified(db, helper));
             if let Err(e) = self.prim.query_drop(&sql).await {
                 warn!("{sql} failed ({e}): drop it yourself");
@@ -84,6 +146,8 @@ impl RunLoop<'_> {
             changes_dropped: apply.dropped.load(Ordering::Relaxed),
             applier_waits: apply.waits.load(Ordering::Relaxed),
             checksum: self.state.checksum.clone(),
+            reverted: c.revert.revert,
+            revert_changes: None,
         })
     }
 }

@@ -74,6 +74,15 @@ impl RunLoop<'_> {
         Ok(())
     }
 
+    /// A revert copies nothing: the old table holds every row as of the cut-over, and the binlog brings
+    /// the rest.
+    pub(super) fn skip_copy(&mut self) {
+        self.stats.estimated_rows.store(0, Ordering::Relaxed);
+        self.stats.copy_started.get_or_init(Instant::now);
+        self.state.copy_done = true;
+        self.m.set_phase(Phase::Migrating);
+    }
+
     /// Chunks above the resume point may have committed before the stop, and the applier may have written
     /// keys there: clear them.
     async fn clear_above_checkpoint(&self, conn: &mut Conn, plan: &CopyPlan, f: &Frontier) -> Result<()> {

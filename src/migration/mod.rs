@@ -1,6 +1,7 @@
 //! The migration: one run of one ALTER, read top to bottom in `Migrator::migrate`, phase by phase:
 //! validate, prepare, stream, copy, verify (the ghost against the original), cut over (catching up and
-//! postponing until the gate opens, verifying again before a postponed cut-over), clean up.
+//! postponing until the gate opens, verifying again before a postponed cut-over), clean up. A --revert
+//! runs the same phases the other way round, without the copy (`revert`).
 //!
 //! Invariants:
 //! - the original table is never written except by the cut-over's RENAME (and an instant ALTER the
@@ -16,8 +17,9 @@ mod copy_rows;
 mod cut_over;
 pub(crate) mod names;
 mod outcome;
-mod plan;
+pub(crate) mod plan;
 mod prepare;
+mod revert;
 mod run_loop;
 mod stream;
 pub(crate) mod validate;
@@ -133,7 +135,10 @@ impl Migrator {
         self.hook(HookEvent::Validated, &HookProgress { elapsed: started.elapsed(), ..Default::default() }).await?;
         self.interrupted(&interrupt)?;
         let lock = TableLock::take(&self.cfg, &v).await?;
-        let result = self.migrate_locked(&v, interrupt, started).await;
+        let result = match self.cfg.revert.revert {
+            true => self.revert_locked(v, interrupt, started).await,
+            false => self.migrate_locked(&v, interrupt, started).await,
+        };
         lock.release().await;
         result
     }
@@ -230,7 +235,7 @@ fn hook_context(c: &Config, n: &TableNames, migrated_host: &str) -> HookContext 
         hint_owner: c.hooks.hint_owner.clone(),
         hint_token: c.hooks.hint_token.clone(),
         dry_run: !c.execute,
-        revert: false,
+        revert: c.revert.revert,
         instant_ddl: c.schema.attempt_instant_ddl,
     }
 }

@@ -1,6 +1,7 @@
 //! The names a migration uses, as gh-ost makes them: the helper tables (`_<t>_gho`, `_<t>_ghc`, `_<t>_del`,
 //! `_<t>_ghk`, cut so they fit MySQL's 64 characters), the lock that keeps two runs off one table, and the
-//! timestamp of --timestamp-old-table.
+//! timestamp of --timestamp-old-table. A --revert fills the --old-table and keeps the table it replaces as
+//! `_<t>_rev_del`.
 
 use crate::config::Config;
 use crate::replication::changelog;
@@ -29,6 +30,12 @@ impl TableNames {
         let ts = cfg.tables.timestamp_old_table.then(timestamp);
         let mut names = TableNames::new(cfg.tables.force_table_names.as_deref().unwrap_or(&cfg.table), ts.as_deref());
         names.original = cfg.table.clone();
+        // A revert migrates the table back into the old one (the "ghost" it fills and swaps in), and keeps
+        // the table it replaces as `_<t>_rev_del`, as gh-ost does.
+        if let Some(old) = cfg.revert.old_table.as_ref().filter(|_| cfg.revert.revert) {
+            names.ghost = old.clone();
+            names.old = suffixed(cfg.tables.force_table_names.as_deref().unwrap_or(&cfg.table), "_rev_del");
+        }
         names
     }
 

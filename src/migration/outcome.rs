@@ -26,6 +26,10 @@ pub struct Outcome {
     pub applier_waits: u64,
     /// The verification before the cut-over (None with --checksum=false).
     pub checksum: Option<crate::ChecksumReport>,
+    /// A --revert run: the table was swapped back (executed), or would be.
+    pub reverted: bool,
+    /// A noop --revert: the row changes since the cut-over that it would replay.
+    pub revert_changes: Option<u64>,
 }
 
 impl Outcome {
@@ -38,6 +42,17 @@ impl Outcome {
 /// The original is untouched; the ghost, changelog (and checkpoint) tables are left for inspection.
 pub(super) fn left_behind_message(c: &Config, n: &TableNames) -> String {
     let db = &c.database;
+    if c.revert.revert {
+        return format!(
+            "the revert stopped before its cut-over: {db}.{} is untouched and keeps its migrated definition; {db}.{} \
+             still holds the original table, with the changes replayed so far (a new --revert replays again from the \
+             cut-over point). Left behind: {}. Clean up with: DROP TABLE IF EXISTS {};",
+            c.table,
+            n.ghost,
+            n.changelog,
+            qualified(db, &n.changelog)
+        );
+    }
     let resumable = if c.checkpoint.enabled {
         format!(", and checkpoint {} (continue with --resume)", n.checkpoint)
     } else {

@@ -136,7 +136,8 @@ impl Migrator {
 
         let mut applier = Applier::new(apply, c.copy.dml_batch_size, stats.clone());
         applier.set_applied(start);
-        let checkpoint = match c.checkpoint.enabled {
+        // A revert writes no progress checkpoints: they would replace the cut-over point it reads.
+        let checkpoint = match c.checkpoint.enabled && !c.revert.revert {
             true => Some(Checkpointing::open(c, v, resume).await?),
             false => None,
         };

@@ -49,8 +49,9 @@ pub(crate) async fn validate(c: &Config) -> Result<Validated> {
     table::foreign_keys(c, &mut insp).await?;
     let ghost_triggers = table::triggers(c, &mut insp).await?;
     socket_file(c)?;
-    let a = alter::analyze(&c.alter)?;
-    let renames = alter_supported(c, &a)?;
+    // A revert has no ALTER: its mapping comes from the cut-over point (`revert::preflight`).
+    let a = if c.revert.revert { AlterAnalysis::default() } else { alter::analyze(&c.alter)? };
+    let renames = if c.revert.revert { Vec::new() } else { alter_supported(c, &a)? };
     let _ = insp.disconnect().await;
     let _ = prim.disconnect().await;
     Ok(Validated {
