@@ -3,7 +3,8 @@
 //!
 //! Invariant: `Display` gives exactly the words gh-ost runbooks and earlier wraith output show
 //! (`migrating`, `postponing cut-over`, ...): runbooks grep for them. Variants are declared in the order a
-//! run passes through them; a failed cut-over attempt goes back from `CuttingOver` to `Migrating`.
+//! run passes through them; a failed cut-over attempt goes back from `CuttingOver` to `Migrating`, and a
+//! revert from the window goes from `Revertible` through `CuttingOver` and `CleaningUp` again.
 
 use std::fmt;
 
@@ -26,6 +27,8 @@ pub enum Phase {
     CuttingOver,
     /// The tables are swapped; dropping helper tables.
     CleaningUp,
+    /// --revert-window: the table has its new schema and the old table is kept in step; `revert` swaps back.
+    Revertible,
     /// The table has its new schema.
     Done,
     /// A noop run (no --execute) finished: nothing was migrated.
@@ -33,7 +36,7 @@ pub enum Phase {
 }
 
 impl Phase {
-    pub const ALL: [Phase; 10] = [
+    pub const ALL: [Phase; 11] = [
         Phase::Init,
         Phase::Validating,
         Phase::Migrating,
@@ -42,6 +45,7 @@ impl Phase {
         Phase::ThrottledBeforeCutOver,
         Phase::CuttingOver,
         Phase::CleaningUp,
+        Phase::Revertible,
         Phase::Done,
         Phase::Noop,
     ];
@@ -57,6 +61,7 @@ impl Phase {
             Phase::ThrottledBeforeCutOver => "throttled before cut-over",
             Phase::CuttingOver => "cut-over",
             Phase::CleaningUp => "cleanup",
+            Phase::Revertible => "revertible",
             Phase::Done => "done",
             Phase::Noop => "done (noop)",
         }
@@ -64,7 +69,7 @@ impl Phase {
 
     /// The cut-over has happened: the table has its new schema.
     pub fn is_after_cut_over(self) -> bool {
-        matches!(self, Phase::CleaningUp | Phase::Done)
+        matches!(self, Phase::CleaningUp | Phase::Revertible | Phase::Done)
     }
 }
 
@@ -99,6 +104,7 @@ mod tests {
                 "throttled before cut-over",
                 "cut-over",
                 "cleanup",
+                "revertible",
                 "done",
                 "done (noop)"
             ]

@@ -367,6 +367,13 @@ pub struct MigrateArgs {
     /// The name of the old table when using --revert, e.g. '_mytable_del'
     #[arg(long)]
     pub old_table: Option<String>,
+    /// After the cut-over, keep the old table in step for this long (e.g. 30m), so that `revert` (socket
+    /// command or --revert-flag-file) swaps it back at once (wraith only)
+    #[arg(long, value_parser = parse_seconds_or_duration)]
+    pub revert_window: Option<Duration>,
+    /// During the revert window, revert as soon as this file exists (wraith only)
+    #[arg(long)]
+    pub revert_flag_file: Option<PathBuf>,
 
     // ---- hooks
     /// Directory of gh-ost-on-* hook executables
@@ -598,7 +605,12 @@ impl MigrateArgs {
             interval: Duration::from_secs(non_negative(self.checkpoint_seconds, "checkpoint-seconds")?.max(1)),
             resume: self.resume,
         };
-        c.revert = RevertSettings { revert: self.revert, old_table: self.old_table.filter(|t| !t.trim().is_empty()) };
+        c.revert = RevertSettings {
+            revert: self.revert,
+            old_table: self.old_table.filter(|t| !t.trim().is_empty()),
+            window: self.revert_window,
+            flag_file: self.revert_flag_file.filter(|p| !p.as_os_str().is_empty()),
+        };
         c.hooks = HookSettings {
             path: self.hooks_path.filter(|p| !p.as_os_str().is_empty()),
             hint: self.hooks_hint,

@@ -278,6 +278,11 @@ pub struct RevertSettings {
     pub revert: bool,
     /// The table to revert to (the migration's old table, `_<t>_del`).
     pub old_table: Option<String>,
+    /// wraith's instant revert window: after the cut-over, keep the old table in step for this long, so a
+    /// revert is a swap.
+    pub window: Option<Duration>,
+    /// During the window, this file appearing reverts at once (as the `revert` command does).
+    pub flag_file: Option<PathBuf>,
 }
 
 /// gh-ost hooks: executables `<path>/gh-ost-on-*`.
@@ -515,6 +520,25 @@ impl Config {
     /// --checkpoint; without --revert, --alter is required and --old-table means nothing.
     fn validate_revert(&self) -> Result<()> {
         let r = &self.revert;
+        if r.flag_file.is_some() && r.window.is_none() {
+            return Err(Error::Config(
+                "--revert-flag-file applies during a revert window: add --revert-window=DURATION (e.g. 30m), or drop \
+                 the flag"
+                    .into(),
+            ));
+        }
+        if let Some(w) = r.window {
+            let bad = |m: &str| Err(Error::Config(m.to_string()));
+            if w.is_zero() {
+                return bad("--revert-window must be a duration above zero (e.g. 30m); leave it out for no window");
+            }
+            if r.revert {
+                return bad("--revert-window belongs to the migration itself, not to a --revert: give one of them");
+            }
+            if self.topology.test_on_replica {
+                return bad("--revert-window and --test-on-replica cannot be combined: the test swaps back by itself");
+            }
+        }
         if !r.revert {
             if r.old_table.is_some() {
                 return Err(Error::Config(

@@ -1,6 +1,6 @@
 //! gh-ost's interactive commands: one line, `command[=argument]`; the argument `?` reads a value. Each line
 //! is parsed into a `Request`, then applied to what the control server was lent: settings change in place
-//! (the run reads them at every step), `panic` and `unpostpone` go to the run as `Command`s, and status
+//! (the run reads them at every step), `panic`, `unpostpone` and `revert` go to the run as `Command`s, and status
 //! comes from the run's last `Progress`.
 //!
 //! Invariants: a refused command changes nothing and its reply starts with `ERROR`; every line but `help`
@@ -40,6 +40,8 @@ throttle, pause, suspend     # pause the row copy
 no-throttle, unthrottle, resume, continue  # end a throttle started by a command
 unpostpone, no-postpone, cut-over          # cut over now, even if the postpone flag file exists
 panic                        # abort now; the original table is left as it was
+revert                       # during --revert-window: swap the old table back in now
+no-revert, finish            # during --revert-window: end the window, keep the new schema
 help                         # this message
 (any setting with =? prints its current value)
 ";
@@ -89,6 +91,8 @@ enum Request<'a> {
     Panic {
         table: Option<&'a str>,
     },
+    Revert,
+    EndRevertWindow,
     Unknown(&'a str),
 }
 
@@ -125,6 +129,8 @@ fn parse(line: &str) -> Request<'_> {
         "no-throttle" | "unthrottle" | "resume" | "continue" => Request::NoThrottle,
         "unpostpone" | "no-postpone" | "cut-over" => Request::Unpostpone { name: cmd, table: arg },
         "panic" => Request::Panic { table: arg },
+        "revert" => Request::Revert,
+        "no-revert" | "finish" => Request::EndRevertWindow,
         other => Request::Unknown(other),
     }
 }
@@ -183,6 +189,21 @@ impl Controls {
                 }
                 let _ = self.inbox.send(Command::Panic);
                 warn!("panic requested by an interactive command");
+                "OK\n".into()
+            }
+            Request::Revert | Request::EndRevertWindow => {
+                if self.progress.borrow().phase != Phase::Revertible {
+                    return "ERROR: no revert window is open (a migration opens one after its cut-over with \
+                            --revert-window=DURATION)\n"
+                        .to_string();
+                }
+                if request == Request::Revert {
+                    let _ = self.inbox.send(Command::Revert);
+                    warn!("revert requested by an interactive command");
+                } else {
+                    let _ = self.inbox.send(Command::EndRevertWindow);
+                    info!("revert window ended by an interactive command");
+                }
                 "OK\n".into()
             }
             Request::Unknown(other) => format!("ERROR: unknown command: {other}\n{HELP}"),

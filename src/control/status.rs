@@ -89,6 +89,8 @@ pub(crate) struct Tick<'a> {
     pub(crate) backlog_capacity: usize,
     pub(crate) coordinates: String,
     pub(crate) checksum_enabled: bool,
+    /// The revert window's end, while it is open.
+    pub(crate) revertible_until: Option<SystemTime>,
 }
 
 fn rfc3339(t: SystemTime) -> String {
@@ -147,6 +149,7 @@ pub(crate) fn report(stats: &Stats, settings: &Settings, t: Tick<'_>) -> (String
             flag_file_exists: flag_file.as_ref().is_some_and(|f| f.exists()),
             flag_file: flag_file.map(|f| f.display().to_string()),
         },
+        revertible_until: t.revertible_until.map(rfc3339),
         checksum: ChecksumStatus {
             enabled: t.checksum_enabled,
             running: t.phase == Phase::Verifying,
@@ -213,6 +216,7 @@ mod tests {
             backlog_capacity: 1000,
             coordinates: String::new(),
             checksum_enabled: true,
+            revertible_until: None,
         };
         let (line, r) = report(&stats, &settings, tick);
         assert!(line.starts_with("Copy: 1000/5000 20.0%; Applied: 12; Backlog: 3/1000;"), "{line}");

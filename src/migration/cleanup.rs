@@ -81,6 +81,18 @@ impl RunLoop<'_> {
         std::mem::take(&mut self.tasks).shutdown(TASK_GRACE).await;
     }
 
+    /// The revert window closed: the run's tasks stop and the changelog goes; the old table stays (the
+    /// migration decides about it).
+    pub(super) async fn close_window(mut self) {
+        let (c, n) = (&self.m.cfg, &self.m.names);
+        self.changes.close();
+        self.stop_tasks().await;
+        let sql = format!("DROP TABLE IF EXISTS {}", qualified(&c.database, &n.changelog));
+        if self.refresh_primary_session().await.is_err() || self.prim.query_drop(&sql).await.is_err() {
+            warn!("{sql} failed: drop it yourself");
+        }
+    }
+
     pub(super) async fn clean_up(mut self, report: CutOverReport) -> Result<Outcome> {
         let (c, n) = (&self.m.cfg, &self.m.names);
         let db = &c.database;
@@ -122,8 +134,17 @@ impl RunLoop<'_> {
                 if self.state.replication_stopped { "is stopped (START REPLICA when done)" } else { "kept running" }
             );
             left_behind.push(format!("{db}.{}", n.ghost));
-        } else if c.tables.ok_to_drop_table {
+        } else if c.tables.ok_to_drop_table && c.revert.window.is_none() {
             self.prim.query_drop(format!("DROP TABLE IF EXISTS {}", qualified(db, &n.old))).await?;
+        } else if c.revert.revert {
+            info!(
+                "kept the migrated table as {db}.{}: drop it when satisfied (DROP TABLE {})",
+                n.old,
+                qualified(db, &n.old)
+            );
+            left_behind.push(format!("{db}.{}", n.old));
+        } else if c.revert.window.is_some() {
+            left_behind.push(format!("{db}.{}", n.old)); // the window decides about it
         } else {
             info!(
                 "kept the original table as {db}.{}: drop it when satisfied (DROP TABLE {}) or pass --ok-to-drop-table next time",
@@ -132,8 +153,11 @@ impl RunLoop<'_> {
             );
             left_behind.push(format!("{db}.{}", n.old));
         }
-        self.m.set_phase(Phase::Done);
-        info!(target: "wraith::status", "{}", status::line(&self.stats, Phase::Done.as_str(), 0, super::run_loop::BACKLOG));
+        // With a revert window the run goes on (`migration::revert`), and ends Done when the window does.
+        if c.revert.window.is_none() || c.revert.revert {
+            self.m.set_phase(Phase::Done);
+            info!(target: "wraith::status", "{}", status::line(&self.stats, Phase::Done.as_str(), 0, super::run_loop::BACKLOG));
+        }
         let apply = &self.stats.apply;
         Ok(Outcome {
             executed: true,

@@ -18,14 +18,18 @@ use crate::cutover::{CutOver, CutOverReport};
 use crate::error::{Error, Result};
 use crate::mysql::sql::qualified;
 use crate::phase::Phase;
+use crate::revert::window::Verdict;
 
 impl<'a> RunLoop<'a> {
-    pub(super) async fn cut_over(&mut self) -> Result<CutOverReport> {
+    /// None: a revert window closed without a revert (the tables stay as they are).
+    pub(super) async fn cut_over(&mut self) -> Result<Option<CutOverReport>> {
         let cut = self.cut_over_plan();
         loop {
-            self.wait_for_gate().await?;
+            if !self.wait_for_gate().await? {
+                return Ok(None);
+            }
             if let Some(report) = self.attempt(&cut).await? {
-                return Ok(report);
+                return Ok(Some(report));
             }
         }
     }
@@ -53,9 +57,28 @@ impl<'a> RunLoop<'a> {
         }
     }
 
-    /// Runs the event loop until the gate opens; the phase says what it waits for.
-    async fn wait_for_gate(&mut self) -> Result<()> {
+    /// Runs the event loop until the gate opens (true), or a revert window closes (false); the phase says
+    /// what it waits for.
+    async fn wait_for_gate(&mut self) -> Result<bool> {
         loop {
+            if let Some(w) = self.state.window.as_mut() {
+                let flag = w.flag_file.as_ref().is_some_and(|f| f.exists());
+                match w.check(Instant::now(), flag) {
+                    Verdict::Closed => return Ok(false),
+                    Verdict::Open => {
+                        self.m.set_phase(Phase::Revertible);
+                        self.step().await?;
+                        continue;
+                    }
+                    Verdict::Revert => {
+                        if !self.state.revert_logged {
+                            self.state.revert_logged = true;
+                            warn!("reverting: swapping the old table back in");
+                            self.state.gate.unpostpone();
+                        }
+                    }
+                }
+            }
             let facts = Facts {
                 now: Instant::now(),
                 postpone_flag_exists: self.settings.postpone_flag_file.get().is_some_and(|f| f.exists()),
@@ -75,7 +98,7 @@ impl<'a> RunLoop<'a> {
                         self.verify_again().await?;
                         continue;
                     }
-                    return Ok(());
+                    return Ok(true);
                 }
                 Some(Wait::Postponed) => {
                     if !self.state.postponed_logged {

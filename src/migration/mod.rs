@@ -159,6 +159,7 @@ impl Migrator {
         self.interrupted(&interrupt).map_err(|e| self.left_behind(e))?;
         let resume = ghost.resume;
         let hooks = self.hooks();
+        let window_interrupt = interrupt.clone();
         let mut run = self
             .stream(v, hooks, ghost.conn, ghost.plans.apply, resume.as_ref(), interrupt, started)
             .await
@@ -172,7 +173,15 @@ impl Migrator {
         }
         .await;
         match swapped {
-            Ok(report) => run.clean_up(report).await,
+            Ok(Some(report)) => {
+                let gtid = report.gtid_at_rename.clone();
+                let outcome = run.clean_up(report).await?;
+                match self.cfg.revert.window {
+                    Some(length) => self.revert_window(v, outcome, gtid, length, window_interrupt, started).await,
+                    None => Ok(outcome),
+                }
+            }
+            Ok(None) => Err(Error::Aborted("the cut-over gate closed without a revert window".into())),
             Err(e) => {
                 run.stop_tasks().await;
                 Err(self.left_behind(e))

@@ -120,6 +120,9 @@ pub(super) struct LoopState {
     pub(super) last_verified: Option<Instant>,
     /// A pass ran since the postponement ended.
     pub(super) verified_after_postpone: bool,
+    /// --revert-window: the way back's window (None outside it).
+    pub(super) window: Option<crate::revert::window::Window>,
+    pub(super) revert_logged: bool,
     status_tick: Interval,
     last_status_log: Instant,
     last_status_hook: Instant,
@@ -141,6 +144,8 @@ impl LoopState {
             checksum: None,
             last_verified: None,
             verified_after_postpone: false,
+            window: None,
+            revert_logged: false,
             status_tick,
             last_status_log: Instant::now(),
             last_status_hook: Instant::now(),
@@ -333,6 +338,20 @@ impl RunLoop<'_> {
                 self.state.gate.unpostpone();
                 Ok(())
             }
+            Command::Revert => {
+                if let Some(w) = self.state.window.as_mut() {
+                    w.request_revert();
+                    // The swap back is the operator's call: a postpone flag does not hold it.
+                    self.state.gate.unpostpone();
+                }
+                Ok(())
+            }
+            Command::EndRevertWindow => {
+                if let Some(w) = self.state.window.as_mut() {
+                    w.end();
+                }
+                Ok(())
+            }
             Command::Received(line) => {
                 let _ = self.hook(HookEvent::InteractiveCommand(line)).await;
                 Ok(())
@@ -388,7 +407,9 @@ impl RunLoop<'_> {
         let phase = self.m.phase();
         let mut state = status::state_word(phase, self.throttled.borrow().as_deref());
         let cs = &self.stats.checksum;
-        if phase == Phase::Verifying {
+        if let Some(w) = self.state.window.as_ref().filter(|_| phase == Phase::Revertible) {
+            state = w.state();
+        } else if phase == Phase::Verifying {
             state = format!(
                 "verifying {}/{} rows in {} chunks",
                 cs.rows.load(Ordering::Relaxed),
@@ -409,6 +430,7 @@ impl RunLoop<'_> {
             backlog_capacity: BACKLOG,
             coordinates: self.applier.applied().to_string(),
             checksum_enabled: c.checksum.enabled,
+            revertible_until: self.state.window.as_ref().filter(|_| phase == Phase::Revertible).map(|w| w.until_wall),
         };
         let (line, report) = status::report(&self.stats, &self.settings, tick);
         if self.state.last_status_log.elapsed() + Duration::from_millis(50) >= c.control.status_interval {

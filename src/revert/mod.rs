@@ -18,3 +18,4 @@
 pub(crate) mod mapping;
 pub(crate) mod point;
 pub(crate) mod preflight;
+pub(crate) mod window;

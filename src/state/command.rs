@@ -10,6 +10,10 @@ pub(crate) enum Command {
     Unpostpone,
     /// --critical-load met (and confirmed): abort with this reason.
     CriticalLoad(String),
+    /// `revert`: during the revert window, swap the old table back in now.
+    Revert,
+    /// `no-revert` / `finish`: end the revert window now, keeping the new schema.
+    EndRevertWindow,
     /// Any command line an operator sent, for the on-interactive-command hook.
     Received(String),
 }

@@ -48,6 +48,8 @@ pub struct StatusReport {
     pub retries: Retries,
     pub cutover: CutOverStatus,
     pub postponed: Postponed,
+    /// --revert-window: until when `revert` swaps the old table back in (RFC 3339); null outside a window.
+    pub revertible_until: Option<String>,
     pub checksum: ChecksumStatus,
     pub server: ServerStatus,
     pub settings: SettingsStatus,

@@ -112,6 +112,15 @@ impl Hooks {
         Hooks { path, ctx }
     }
 
+    /// The same hooks for a revert (GH_OST_REVERT=true), with the names the revert uses.
+    pub(crate) fn for_revert(&self, ghost: &str, old: &str) -> Hooks {
+        let mut h = self.clone();
+        h.ctx.revert = true;
+        h.ctx.ghost_table = ghost.to_string();
+        h.ctx.old_table = old.to_string();
+        h
+    }
+
     pub(crate) fn is_enabled(&self) -> bool {
         self.path.is_some()
     }
