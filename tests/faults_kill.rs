@@ -15,7 +15,10 @@
 //!
 //! After each kill: the writers commit more transactions (the application can write), `t` exists with the
 //! schema the phase implies, and in the end `t` matches the control table. No writer ever found `t` missing
-//! (error 1146), so no run left it renamed away. Binlog reader ids 424_701..424_704.
+//! (error 1146), so no run left it renamed away. Binlog reader ids 424_701..424_705.
+//!
+//! A revert (--revert) killed while it replays: the migrated table serves on, the old table keeps its
+//! definition, and a second revert completes.
 
 mod common;
 mod compat_common;
@@ -294,5 +297,45 @@ async fn killed_right_after_the_rename_then_refused_with_what_to_drop() -> Resul
     assert_end_state(&db, writers).await?;
     let old: Vec<u64> = db.query("SELECT COUNT(*) FROM _t_del").await?;
     ensure!(old[0] >= ROWS / 2, "the old table lost its rows: {old:?}");
+    Ok(())
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_revert_killed_mid_replay_leaves_both_tables_and_a_second_revert_completes() -> Result<()> {
+    let (db, dir, writers) = scene("kill_revert").await?;
+    let (ok, out) =
+        start(&dir, "migrate", &binary_args(&db, &dir, ALTER, 424_705, &["--checkpoint"]))?.finish(RUN_TIMEOUT).await?;
+    ensure!(ok, "the migration failed:\n{out}");
+    writers.wait_commits(100).await?;
+
+    // The revert replays the writes since the cut-over, held before its own cut-over by the postpone flag.
+    std::fs::write(dir.path("postpone"), b"")?;
+    let socket = dir.path("wraith.sock");
+    let revert = ["--revert".to_string(), "--old-table=_t_del".into(), "--checkpoint".into(), socket_arg(&dir)];
+    let mut flags: Vec<String> = revert.to_vec();
+    flags.push(postpone_arg(&dir));
+    let flags_ref: Vec<&str> = flags.iter().map(String::as_str).collect();
+    let mut first = start(&dir, "revert", &binary_args(&db, &dir, "", 424_705, &flags_ref))?;
+    first.wait_status(&socket, "State: postponing cut-over", RUN_TIMEOUT).await?;
+    writers.wait_commits(50).await?;
+    kill(&mut first).await?;
+    // The migrated table serves on; the old table is still there, with its own definition.
+    assert_table_serves(&db, &writers, true).await?;
+    ensure!(!has_column(&db, "_t_del", "x").await?, "the old table changed its definition");
+
+    std::fs::remove_file(dir.path("postpone"))?;
+    let mut flags: Vec<String> = revert.to_vec();
+    flags.push("--initially-drop-socket-file".into());
+    let flags_ref: Vec<&str> = flags.iter().map(String::as_str).collect();
+    let (ok, out) =
+        start(&dir, "revert2", &binary_args(&db, &dir, "", 424_705, &flags_ref))?.finish(RUN_TIMEOUT).await?;
+    ensure!(ok, "the second revert failed:\n{out}");
+    assert_contains(&out, &["wraith: reverted in"]);
+    writers.wait_commits(50).await?;
+    let report = writers.stop().await?;
+    ensure!(!report.errors.contains_key("1146"), "a writer found t missing: {report:?}");
+    ensure!(!has_column(&db, "t", "x").await?, "t does not have its original definition back");
+    let rows = assert_matches_control(&db, SIMPLE_COLUMNS, SIMPLE_COLUMNS).await?;
+    ensure!(rows as u64 >= ROWS / 2, "only {rows} rows left");
     Ok(())
 }
