@@ -68,6 +68,46 @@ pub(crate) fn shell(word: &str) -> String {
 /// `wraith migrate` with the connection and target of `c` and `alter`, the flags the findings call for, and
 /// no password (the binary reads WRAITH_PASSWORD, --ask-pass or --conf).
 pub(crate) fn migrate_command(c: &Config, f: &Facts, alter: &str, instant: bool) -> String {
+    let mut a = target_args(c);
+    a.push(format!("--alter={alter}"));
+    let s = &c.schema;
+    let t = &c.topology;
+    for (on, flag) in [
+        (t.allow_on_master, "--allow-on-master"),
+        (t.migrate_on_replica, "--migrate-on-replica"),
+        (t.test_on_replica, "--test-on-replica"),
+        (!f.renamed.is_empty() && !s.skip_renamed_columns, "--approve-renamed-columns"),
+        (s.skip_renamed_columns, "--skip-renamed-columns"),
+        (s.discard_foreign_keys, "--discard-foreign-keys"),
+        (s.skip_foreign_key_checks, "--skip-foreign-key-checks"),
+        (instant || s.attempt_instant_ddl, "--attempt-instant-ddl"),
+        (c.tables.ok_to_drop_table, "--ok-to-drop-table"),
+    ] {
+        if on {
+            a.push(flag.into());
+        }
+    }
+    if s.include_triggers || (f.trigger_refusal.is_some() && f.trigger_refusal_with_flag.is_none()) {
+        let suffix = if s.trigger_suffix.is_empty() { super::TRIGGER_SUFFIX } else { &s.trigger_suffix };
+        a.push("--include-triggers".into());
+        a.push(format!("--trigger-suffix={suffix}"));
+    }
+    a.push("--execute".into());
+    a.iter().map(|w| shell(w)).collect::<Vec<_>>().join(" ")
+}
+
+/// `wraith migrate --revert` for the migration the plan is of (form 1 of docs/revert.md).
+fn revert_command(c: &Config, f: &Facts) -> String {
+    let mut a = target_args(c);
+    a.extend([format!("--old-table={}", f.old_table), "--revert".into(), "--checkpoint".into(), "--execute".into()]);
+    if c.topology.allow_on_master {
+        a.push("--allow-on-master".into());
+    }
+    a.iter().map(|w| shell(w)).collect::<Vec<_>>().join(" ")
+}
+
+/// `wraith migrate`, the connection flags (never the password), --database and --table.
+fn target_args(c: &Config) -> Vec<String> {
     let mut a: Vec<String> = vec!["wraith".into(), "migrate".into()];
     let conn = &c.conn;
     a.push(format!("--host={}", conn.inspect.host));
@@ -96,31 +136,7 @@ pub(crate) fn migrate_command(c: &Config, f: &Facts, alter: &str, instant: bool)
     }
     a.push(format!("--database={}", c.database));
     a.push(format!("--table={}", c.table));
-    a.push(format!("--alter={alter}"));
-    let s = &c.schema;
-    let t = &c.topology;
-    for (on, flag) in [
-        (t.allow_on_master, "--allow-on-master"),
-        (t.migrate_on_replica, "--migrate-on-replica"),
-        (t.test_on_replica, "--test-on-replica"),
-        (!f.renamed.is_empty() && !s.skip_renamed_columns, "--approve-renamed-columns"),
-        (s.skip_renamed_columns, "--skip-renamed-columns"),
-        (s.discard_foreign_keys, "--discard-foreign-keys"),
-        (s.skip_foreign_key_checks, "--skip-foreign-key-checks"),
-        (instant || s.attempt_instant_ddl, "--attempt-instant-ddl"),
-        (c.tables.ok_to_drop_table, "--ok-to-drop-table"),
-    ] {
-        if on {
-            a.push(flag.into());
-        }
-    }
-    if s.include_triggers || (f.trigger_refusal.is_some() && f.trigger_refusal_with_flag.is_none()) {
-        let suffix = if s.trigger_suffix.is_empty() { super::TRIGGER_SUFFIX } else { &s.trigger_suffix };
-        a.push("--include-triggers".into());
-        a.push(format!("--trigger-suffix={suffix}"));
-    }
-    a.push("--execute".into());
-    a.iter().map(|w| shell(w)).collect::<Vec<_>>().join(" ")
+    a
 }
 
 fn human_bytes(b: u64) -> String {
@@ -350,14 +366,31 @@ pub(crate) fn rollback(c: &Config, f: &Facts, strategy: Strategy) -> Vec<String>
     };
     let (reverse, lost) = reverse_alter(&f.before, after, &f.renamed, &f.dropped);
     let mut out = Vec::new();
-    if strategy != Strategy::Instant && !f.ok_to_drop_table {
+    let copied = strategy != Strategy::Instant;
+    let lossy = if lost.is_empty() {
+        String::new()
+    } else {
+        "; rows inserted since get the old table's defaults in the columns the migration dropped, and the revert stops \
+         on a value the old columns cannot hold"
+            .to_string()
+    };
+    if copied && !f.ok_to_drop_table {
         out.push(format!(
-            "revert window (until `{old}` is dropped): swap the tables back, losing the writes made since the cut-over: \
-             RENAME TABLE {t} TO {gone}, {oldq} TO {t}",
-            old = f.old_table,
+            "instant revert window: run the migration with --revert-window=30m; after the cut-over `{old}` is kept in \
+             step, and `revert` on the control socket swaps it back within the cut-over's lock time, no writes lost{lossy}",
+            old = f.old_table
+        ));
+        out.push(format!(
+            "revert from the checkpoint: run the migration with --checkpoint, then (while `{old}` and the binlog since the \
+             cut-over are kept) {}: replays the writes made since the cut-over into `{old}` and swaps it back{lossy}",
+            revert_command(c, f),
+            old = f.old_table
+        ));
+        out.push(format!(
+            "last resort, losing the writes made since the cut-over: RENAME TABLE {t} TO {gone}, {oldq} TO {t}",
             t = qualified(&f.database, &f.table),
             oldq = qualified(&f.database, &f.old_table),
-            gone = qualified(&f.database, &format!("{}_reverted", f.old_table.trim_end_matches("_del"))),
+            gone = qualified(&f.database, &format!("{}_rev_del", f.old_table.trim_end_matches("_del"))),
         ));
     }
     if reverse.is_empty() {
@@ -369,7 +402,9 @@ pub(crate) fn rollback(c: &Config, f: &Facts, strategy: Strategy) -> Vec<String>
             migrate_command(c, f, &reverse, false)
         ));
     }
-    out.push("revert from a checkpoint: not available (wraith has no revert command yet)".into());
+    if copied && f.ok_to_drop_table {
+        out.push("no revert of the swap: --ok-to-drop-table drops the old table at the cut-over".into());
+    }
     out
 }
 
@@ -459,8 +494,19 @@ mod tests {
         assert_eq!(p.reversible, "partial");
         assert!(p.steps.iter().any(|s| s.starts_with("expand: add `b`")), "{:?}", p.steps);
         assert!(p.steps.iter().any(|s| s.starts_with("contract:")));
-        assert!(p.rollback[0].contains("RENAME TABLE `d`.`t` TO"), "{:?}", p.rollback);
-        assert!(p.rollback[1].contains("CHANGE COLUMN `b` `a`") && p.rollback[1].contains("ADD COLUMN `s`"));
+        assert!(
+            p.rollback[0].starts_with("instant revert window: run the migration with --revert-window"),
+            "{:?}",
+            p.rollback
+        );
+        assert!(
+            p.rollback[1].contains("--old-table=_t_del --revert --checkpoint --execute")
+                && p.rollback[1].contains("stops on a value the old columns cannot hold"),
+            "{:?}",
+            p.rollback
+        );
+        assert!(p.rollback[2].contains("RENAME TABLE `d`.`t` TO `d`.`_t_rev_del`"), "{:?}", p.rollback);
+        assert!(p.rollback[3].contains("CHANGE COLUMN `b` `a`") && p.rollback[3].contains("ADD COLUMN `s`"));
         assert!(
             p.verification_sql.contains("FROM `d`.`_t_del`")
                 && p.verification_sql.contains("CONVERT(`b` USING utf8mb4)")
