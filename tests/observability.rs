@@ -21,6 +21,7 @@ use anyhow::{bail, ensure, Context, Result};
 use common::*;
 use compat_common::*;
 use migrate_common::*;
+use mysql_async::prelude::Queryable;
 use serde_json::Value;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
@@ -292,6 +293,24 @@ async fn metrics_status_and_json_logs_during_a_run() -> Result<()> {
         status_http(port).await?["checksum"]["summary"].as_str().is_some_and(|s| s.contains("verified")),
         "the verification's summary is in the status"
     );
+
+    // A row lock wait on the table shows as such (not only in the server-wide counters): a transaction
+    // holds a row (one no writer touches, in t and c alike) and another statement waits for it.
+    db.exec("INSERT INTO t (id, n) VALUES (-5, 1); INSERT INTO c (id, n) VALUES (-5, 1)").await?;
+    let mut holder = connect(primary_opts(Some(db.name()))).await?;
+    holder.query_drop("START TRANSACTION").await?;
+    holder.query_drop("SELECT n FROM t WHERE id = -5 FOR UPDATE").await?;
+    let mut waiter = connect(primary_opts(Some(db.name()))).await?;
+    let waiting = tokio::spawn(async move { waiter.query_drop("UPDATE t SET n = n WHERE id = -5").await });
+    run.wait_until("a row lock wait on the table in /status", PHASE_TIMEOUT, || async move {
+        Ok(status_http(port).await.is_ok_and(|s| s["server"]["table_row_lock_waiting"].as_u64() >= Some(1)))
+    })
+    .await?;
+    let m = metrics(port).await?;
+    ensure!(sample(&m, "wraith_table_row_lock_waiting")? >= 1.0, "the gauge shows the waiter");
+    ensure!(sample(&m, "wraith_table_row_lock_wait_samples_total")? >= 1.0);
+    holder.query_drop("ROLLBACK").await?;
+    waiting.await??;
 
     std::fs::remove_file(&postpone)?;
     let (ok, output) = run.finish(RUN_TIMEOUT).await?;

@@ -290,6 +290,20 @@ impl Collector for RunCollector {
                 samples,
             )?;
         }
+        if let (Some(now), Some(samples)) = (sv.table_row_lock_waiting, sv.table_row_lock_wait_samples) {
+            gauge(
+                &mut enc,
+                "wraith_table_row_lock_waiting",
+                "Row lock requests waiting now on rows of the table or the ghost table",
+                now as i64,
+            )?;
+            counter(
+                &mut enc,
+                "wraith_table_row_lock_wait_samples",
+                "Once-a-second samples that saw a row lock request waiting on the table",
+                samples,
+            )?;
+        }
         let cs = &r.checksum;
         gauge(
             &mut enc,

@@ -106,6 +106,8 @@ pub(crate) fn report(stats: &Stats, settings: &Settings, t: Tick<'_>) -> (String
     let sampled = sv.sampled.load(Ordering::Relaxed);
     let mdl = sv.metadata_lock_waiting.load(Ordering::Relaxed);
     let mdl_readable = sampled && mdl != u64::MAX;
+    let row_waiting = sv.row_lock_waiting.load(Ordering::Relaxed);
+    let rows_readable = sampled && row_waiting != u64::MAX;
     let lock_micros = stats.cutover.last_lock_micros.load(Ordering::Relaxed);
     let flag_file = settings.postpone_flag_file.get();
     let last_error = stats.last_error();
@@ -164,6 +166,8 @@ pub(crate) fn report(stats: &Stats, settings: &Settings, t: Tick<'_>) -> (String
             row_lock_wait_seconds: sampled.then(|| sv.row_lock_time_ms.load(Ordering::Relaxed) as f64 / 1000.0),
             metadata_lock_waiting: mdl_readable.then_some(mdl),
             metadata_lock_wait_samples: mdl_readable.then(|| sv.metadata_lock_wait_samples.load(Ordering::Relaxed)),
+            table_row_lock_waiting: rows_readable.then_some(row_waiting),
+            table_row_lock_wait_samples: rows_readable.then(|| sv.row_lock_wait_samples.load(Ordering::Relaxed)),
         },
         settings: SettingsStatus {
             chunk_size: settings.chunk_size.load(Ordering::Relaxed),

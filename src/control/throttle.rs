@@ -253,8 +253,8 @@ async fn slow_checks(
     None
 }
 
-/// Records the server's row lock waits (since the first sample) and the sessions waiting now for a
-/// metadata lock on the table or the ghost. False when the status could not be read (the connection may
+/// Records the server's row lock waits (since the first sample), and the sessions waiting now for a
+/// metadata lock or a row lock on the table or the ghost. False when the status could not be read (the connection may
 /// be lost); the metadata-lock figure alone may be unreadable (no SELECT on performance_schema).
 async fn sample_contention(
     cfg: &ThrottleConfig,
@@ -294,6 +294,25 @@ async fn sample_contention(
             }
         }
         _ => sv.metadata_lock_waiting.store(u64::MAX, Ordering::Relaxed),
+    }
+    // Row lock waits on the table itself (the server-wide counters above include every table).
+    let row_waiting = conn
+        .query_first::<u64, _>(format!(
+            "SELECT COUNT(*) FROM performance_schema.data_lock_waits w JOIN performance_schema.data_locks l \
+             ON l.ENGINE = w.ENGINE AND l.ENGINE_LOCK_ID = w.REQUESTING_ENGINE_LOCK_ID \
+             WHERE l.OBJECT_SCHEMA = {} AND l.OBJECT_NAME IN ({})",
+            crate::mysql::sql::quote(&cfg.database),
+            names.join(", ")
+        ))
+        .await;
+    match row_waiting {
+        Ok(Some(n)) => {
+            sv.row_lock_waiting.store(n, Ordering::Relaxed);
+            if n > 0 {
+                sv.row_lock_wait_samples.fetch_add(1, Ordering::Relaxed);
+            }
+        }
+        _ => sv.row_lock_waiting.store(u64::MAX, Ordering::Relaxed),
     }
     sv.sampled.store(true, Ordering::Relaxed);
     true

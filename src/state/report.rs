@@ -103,6 +103,10 @@ pub struct ServerStatus {
     pub metadata_lock_waiting: Option<u64>,
     /// Samples (one a second) that saw such a wait.
     pub metadata_lock_wait_samples: Option<u64>,
+    /// Row lock requests waiting now on rows of the table or the ghost table.
+    pub table_row_lock_waiting: Option<u64>,
+    /// Samples (one a second) that saw such a wait.
+    pub table_row_lock_wait_samples: Option<u64>,
 }
 
 /// What an operator can change with interactive commands, as it is now.
@@ -231,6 +235,7 @@ mod tests {
                 "postponed",
                 "progress_pct",
                 "retries",
+                "revertible_until",
                 "rows_copied",
                 "rows_estimated",
                 "server",
@@ -254,7 +259,14 @@ mod tests {
         );
         assert_eq!(
             keys(&v["server"]),
-            ["metadata_lock_wait_samples", "metadata_lock_waiting", "row_lock_wait_seconds", "row_lock_waits"]
+            [
+                "metadata_lock_wait_samples",
+                "metadata_lock_waiting",
+                "row_lock_wait_seconds",
+                "row_lock_waits",
+                "table_row_lock_wait_samples",
+                "table_row_lock_waiting"
+            ]
         );
         assert_eq!(
             keys(&v["settings"]),

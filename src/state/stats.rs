@@ -215,4 +215,9 @@ pub(crate) struct ServerStats {
     pub(crate) metadata_lock_waiting: AtomicU64,
     /// Samples in which at least one session waited for such a metadata lock.
     pub(crate) metadata_lock_wait_samples: AtomicU64,
+    /// Row lock requests waiting now on rows of the table or the ghost (performance_schema.data_lock_waits),
+    /// or u64::MAX when it cannot be read.
+    pub(crate) row_lock_waiting: AtomicU64,
+    /// Samples in which at least one such row lock request waited.
+    pub(crate) row_lock_wait_samples: AtomicU64,
 }
