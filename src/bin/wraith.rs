@@ -234,42 +234,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                 })
                 .await?;
             BAR.get().inspect(|b| b.finish_and_clear());
-            if outcome.executed && outcome.reverted {
-                println!(
-                    "wraith: reverted in {:.1}s: {} binlog changes replayed into the old table, {}, writes blocked {:.0} ms \
-                     at cut-over{}",
-                    outcome.elapsed.as_secs_f64(),
-                    outcome.events_applied,
-                    outcome.checksum.as_ref().map_or_else(|| "not verified".to_string(), |r| r.summary()),
-                    outcome.cut_over_locked_for.map_or(0.0, |d| d.as_secs_f64() * 1000.0),
-                    if outcome.left_behind.is_empty() {
-                        String::new()
-                    } else {
-                        format!("; left: {}", outcome.left_behind.join(", "))
-                    }
-                );
-            } else if let Some(n) = outcome.revert_changes {
-                println!(
-                    "wraith: noop revert: the checks passed and {n} changes would be replayed; add --execute to revert"
-                );
-            } else if outcome.executed {
-                println!(
-                    "wraith: migrated in {:.1}s: {} rows copied, {} binlog changes applied, {}, writes blocked {:.0} ms at \
-                     cut-over{}",
-                    outcome.elapsed.as_secs_f64(),
-                    outcome.rows_copied,
-                    outcome.events_applied,
-                    outcome.checksum.as_ref().map_or_else(|| "not verified".to_string(), |r| r.summary()),
-                    outcome.cut_over_locked_for.map_or(0.0, |d| d.as_secs_f64() * 1000.0),
-                    if outcome.left_behind.is_empty() {
-                        String::new()
-                    } else {
-                        format!("; left: {}", outcome.left_behind.join(", "))
-                    }
-                );
-            } else {
-                println!("wraith: noop run: validation passed; add --execute to migrate");
-            }
+            println!("{}", outcome.summary());
             Ok(())
         }
     }

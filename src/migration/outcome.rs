@@ -33,6 +33,33 @@ pub struct Outcome {
 }
 
 impl Outcome {
+    /// The one line the binary prints at the end of a run.
+    pub fn summary(&self) -> String {
+        let left = match self.left_behind.is_empty() {
+            true => String::new(),
+            false => format!("; left: {}", self.left_behind.join(", ")),
+        };
+        let checked = self.checksum.as_ref().map_or_else(|| "not verified".to_string(), |r| r.summary());
+        let blocked = self.cut_over_locked_for.map_or(0.0, |d| d.as_secs_f64() * 1000.0);
+        let secs = self.elapsed.as_secs_f64();
+        match (self.executed, self.reverted, self.revert_changes) {
+            (true, true, _) => format!(
+                "wraith: reverted in {secs:.1}s: {} binlog changes replayed into the old table, {checked}, writes blocked \
+                 {blocked:.0} ms at cut-over{left}",
+                self.events_applied
+            ),
+            (false, _, Some(n)) => {
+                format!("wraith: noop revert: the checks passed and {n} changes would be replayed; add --execute to revert")
+            }
+            (true, false, _) => format!(
+                "wraith: migrated in {secs:.1}s: {} rows copied, {} binlog changes applied, {checked}, writes blocked \
+                 {blocked:.0} ms at cut-over{left}",
+                self.rows_copied, self.events_applied
+            ),
+            (false, _, None) => "wraith: noop run: validation passed; add --execute to migrate".to_string(),
+        }
+    }
+
     /// A run that copied nothing: a noop, or an instant ALTER.
     pub(super) fn without_copy(executed: bool, started: Instant) -> Self {
         Outcome { executed, elapsed: started.elapsed(), ..Outcome::default() }
@@ -68,4 +95,35 @@ pub(super) fn left_behind_message(c: &Config, n: &TableNames) -> String {
         qualified(db, &n.changelog),
         qualified(db, &n.checkpoint)
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_summary_says_what_the_run_did() {
+        let migrated = Outcome {
+            executed: true,
+            rows_copied: 10,
+            events_applied: 3,
+            cut_over_locked_for: Some(Duration::from_millis(42)),
+            left_behind: vec!["d._t_del".into()],
+            ..Outcome::default()
+        };
+        assert_eq!(
+            migrated.summary(),
+            "wraith: migrated in 0.0s: 10 rows copied, 3 binlog changes applied, not verified, writes blocked 42 ms at \
+             cut-over; left: d._t_del"
+        );
+        let reverted = Outcome { reverted: true, rows_copied: 0, ..migrated.clone() };
+        assert!(
+            reverted.summary().starts_with("wraith: reverted in 0.0s: 3 binlog changes replayed"),
+            "{}",
+            reverted.summary()
+        );
+        let noop_revert = Outcome { reverted: true, revert_changes: Some(7), ..Outcome::default() };
+        assert!(noop_revert.summary().contains("7 changes would be replayed"));
+        assert!(Outcome::default().summary().starts_with("wraith: noop run"));
+    }
 }

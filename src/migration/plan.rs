@@ -212,21 +212,7 @@ mod tests {
     use crate::mysql::schema::Column;
 
     fn col(name: &str, data_type: &str, nullable: bool) -> Column {
-        Column {
-            name: name.into(),
-            ordinal: 0,
-            data_type: data_type.into(),
-            column_type: data_type.into(),
-            nullable,
-            charset: None,
-            collation: None,
-            octet_length: None,
-            precision: None,
-            scale: None,
-            datetime_precision: None,
-            generated: false,
-            auto_increment: false,
-        }
+        Column::for_test(name, data_type, nullable)
     }
     fn key(name: &str, cols: &[&str], nullable: bool) -> UniqueKey {
         UniqueKey {

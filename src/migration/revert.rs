@@ -116,15 +116,7 @@ impl Migrator {
         }
         self.interrupted(&interrupt)?;
         // Streamed from the cut-over point, as a resumed migration whose copy is complete.
-        let from = Checkpoint {
-            alter: point.alter.clone(),
-            applied: point.gtid.clone(),
-            copy_done: true,
-            copy_last_key: None,
-            copy_max_key: None,
-            rows_copied: 0,
-            events_applied: 0,
-        };
+        let from = stream_from(point.gtid.clone());
         let hooks = self.hooks();
         let mut run = self
             .stream(&v, hooks, prim, plans.apply, Some(&from), interrupt, started)
@@ -146,6 +138,19 @@ impl Migrator {
                 Err(self.left_behind(e))
             }
         }
+    }
+}
+
+/// Where a revert's stream starts: as a resumed migration whose copy is complete, at the cut-over point.
+fn stream_from(gtid: GtidSet) -> Checkpoint {
+    Checkpoint {
+        alter: String::new(),
+        applied: gtid,
+        copy_done: true,
+        copy_last_key: None,
+        copy_max_key: None,
+        rows_copied: 0,
+        events_applied: 0,
     }
 }
 
@@ -295,15 +300,7 @@ impl Migrator {
             Ok(p) => p,
             Err(e) => return WindowEnd::SyncFailed(e),
         };
-        let from = Checkpoint {
-            alter: String::new(),
-            applied: gtid,
-            copy_done: true,
-            copy_last_key: None,
-            copy_max_key: None,
-            rows_copied: 0,
-            events_applied: 0,
-        };
+        let from = stream_from(gtid);
         let mut run = match self.stream(&v, self.hooks(), prim, plans.apply, Some(&from), interrupt, started).await {
             Ok(run) => run,
             Err(e) => return WindowEnd::SyncFailed(e),

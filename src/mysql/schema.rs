@@ -31,6 +31,26 @@ impl Column {
     pub(crate) fn unsigned(&self) -> bool {
         self.column_type.contains("unsigned")
     }
+
+    /// A plain column for unit tests: `data_type` is also its column type; no charset, not generated.
+    #[cfg(test)]
+    pub(crate) fn for_test(name: &str, data_type: &str, nullable: bool) -> Column {
+        Column {
+            name: name.into(),
+            ordinal: 0,
+            data_type: data_type.into(),
+            column_type: data_type.into(),
+            nullable,
+            charset: None,
+            collation: None,
+            octet_length: None,
+            precision: None,
+            scale: None,
+            datetime_precision: None,
+            generated: false,
+            auto_increment: false,
+        }
+    }
 }
 
 /// A unique (or primary) key: its name and column names in key order.

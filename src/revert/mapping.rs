@@ -86,21 +86,7 @@ mod tests {
     use crate::mysql::schema::Column;
 
     fn col(name: &str, nullable: bool) -> Column {
-        Column {
-            name: name.into(),
-            ordinal: 0,
-            data_type: "int".into(),
-            column_type: "int".into(),
-            nullable,
-            charset: None,
-            collation: None,
-            octet_length: None,
-            precision: None,
-            scale: None,
-            datetime_precision: None,
-            generated: false,
-            auto_increment: false,
-        }
+        Column::for_test(name, "int", nullable)
     }
     fn table(cols: Vec<Column>) -> TableInfo {
         TableInfo {
