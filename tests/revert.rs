@@ -159,8 +159,16 @@ async fn the_revert_window_keeps_the_old_table_in_step_and_swaps_it_back_on_reve
     let writers = Workload::start(&db, WorkloadSpec::new(model, SEED_MAX)).await?;
     writers.wait_commits(20).await?;
     let base = FlagFile::new(&db, "window");
-    let cfg = windowed(&db, &base);
+    let mut cfg = windowed(&db, &base);
     let socket = cfg.control.serve_socket_file.clone().unwrap();
+    // A before-cut-over hook records its variables each time it runs: the migration's, then the swap back's.
+    let hooks = base.path().with_extension("hooks");
+    std::fs::create_dir_all(&hooks)?;
+    let seen = hooks.join("seen");
+    let hook = hooks.join("gh-ost-on-before-cut-over");
+    std::fs::write(&hook, format!("#!/bin/sh\n(env | grep '^GH_OST_' | sort; echo ---) >> '{}'\n", seen.display()))?;
+    std::fs::set_permissions(&hook, std::os::unix::fs::PermissionsExt::from_mode(0o755))?;
+    cfg.hooks.path = Some(hooks.clone());
     let mut run = Running::start(cfg);
     run.wait_phase(Phase::Revertible, PHASE_TIMEOUT).await?;
     assert!(show_create(&db, "t").await?.contains("`note`"), "the cut-over happened before the window");
@@ -179,6 +187,18 @@ async fn the_revert_window_keeps_the_old_table_in_step_and_swaps_it_back_on_reve
     assert_eq!(show_create(&db, "t").await?, before, "the revert brings the original definition back");
     assert_matches_control(&db, SIMPLE_COLUMNS, SIMPLE_COLUMNS).await?;
     assert_eq!(helper_tables(&db, "t").await?, vec!["_t_rev_del".to_string()]);
+    let seen = std::fs::read_to_string(&seen)?;
+    let runs: Vec<&str> = seen.split("---\n").filter(|r| !r.is_empty()).collect();
+    assert_eq!(runs.len(), 2, "one before-cut-over each way: {seen}");
+    assert_contains(
+        runs[0],
+        &["GH_OST_REVERT=false", "GH_OST_GHOST_TABLE_NAME=_t_gho", "GH_OST_OLD_TABLE_NAME=_t_del"],
+    );
+    assert_contains(
+        runs[1],
+        &["GH_OST_REVERT=true", "GH_OST_GHOST_TABLE_NAME=_t_del", "GH_OST_OLD_TABLE_NAME=_t_rev_del"],
+    );
+    std::fs::remove_dir_all(&hooks)?;
     Ok(())
 }
 
