@@ -252,11 +252,12 @@ async fn row_locks_held_now_are_reported() -> Result<()> {
     assert!(finding(&p, "row-locks").is_none(), "{out}");
     assert_eq!(p["row_locks"]["transactions"], 0, "{}", p["row_locks"]);
 
-    // The application holds two rows of `t` FOR UPDATE in an open transaction.
+    // The application holds a row of `t` FOR UPDATE in an open transaction (a primary-key lookup: one record
+    // lock, on that row only).
     let mut holder = db.primary_conn().await?;
     holder.query_drop("BEGIN").await?;
-    let locked: Vec<i64> = holder.query("SELECT id FROM t WHERE id IN (1, 2) FOR UPDATE").await?;
-    assert_eq!(locked, [1, 2]);
+    let locked: Vec<i64> = holder.query("SELECT id FROM t WHERE id = 2 FOR UPDATE").await?;
+    assert_eq!(locked, [2]);
     let thread: Option<u64> = holder.query_first("SELECT CONNECTION_ID()").await?;
     let result = plan(&db, "t", alter, &["--format=json"]).await;
     holder.query_drop("ROLLBACK").await?;
@@ -266,17 +267,17 @@ async fn row_locks_held_now_are_reported() -> Result<()> {
     let f = finding(&p, "row-locks").with_context(|| format!("no row-locks finding:\n{out}"))?;
     assert_eq!(f["severity"], "warn", "{f}");
     let message = f["message"].as_str().unwrap_or_default();
-    assert!(message.starts_with("1 transaction(s) hold 2 row lock(s) on `t`"), "{f}");
+    assert!(message.starts_with("1 transaction(s) hold 1 row lock(s) on `t`"), "{f}");
     let evidence = f["evidence"].as_str().unwrap_or_default();
     assert!(
         evidence.starts_with("performance_schema.data_locks: trx ")
             && evidence.contains(&format!("(thread {}, open ", thread.unwrap_or_default()))
-            && evidence.contains("2 record lock(s) held, 0 waiting, modes X"),
+            && evidence.contains("1 record lock(s) held, 0 waiting, modes X,REC_NOT_GAP"),
         "{f}"
     );
     let rl = &p["row_locks"];
-    assert!(rl["transactions"] == 1 && rl["locks"] == 2 && rl["waiting"] == 0, "{rl}");
-    assert!(rl["oldest_seconds"].is_u64() && rl["modes"].as_array().is_some_and(|m| !m.is_empty()), "{rl}");
+    assert!(rl["transactions"] == 1 && rl["locks"] == 1 && rl["waiting"] == 0, "{rl}");
+    assert!(rl["oldest_seconds"].is_u64() && rl["modes"] == serde_json::json!(["X,REC_NOT_GAP"]), "{rl}");
 
     // Rolled back: the locks are gone, and so is the finding.
     let (_, out, _) = plan(&db, "t", alter, &["--format=json"]).await?;
