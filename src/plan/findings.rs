@@ -380,10 +380,9 @@ pub(crate) fn row_lock_findings(f: &Facts) -> Vec<Finding> {
     let Some(holders) = f.row_locks.as_deref().filter(|h| !h.is_empty()) else { return Vec::new() };
     let s = row_lock_summary(holders);
     let oldest = match (s.oldest_seconds, holders.iter().find(|h| h.age_seconds == s.oldest_seconds)) {
-        (Some(age), Some(h)) => format!(
-            " (the oldest open {age} s, thread {})",
-            h.thread.map_or("?".into(), |t| t.to_string())
-        ),
+        (Some(age), Some(h)) => {
+            format!(" (the oldest open {age} s, thread {})", h.thread.map_or("?".into(), |t| t.to_string()))
+        }
         _ => String::new(),
     };
     let waiting = if s.waiting > 0 { format!(", and {} lock(s) are waited for", s.waiting) } else { String::new() };
@@ -727,7 +726,8 @@ mod tests {
         assert!(r.message.starts_with("3 transaction(s) hold 3 row lock(s) on `t` (the oldest open 42 s, thread 7)"));
         assert!(r.message.contains("1 lock(s) are waited for") && r.message.contains("cut-over"), "{}", r.message);
         assert!(
-            r.evidence.contains("trx 100 (thread 7, open 42 s): 2 record lock(s) held, 0 waiting, modes X X,REC_NOT_GAP")
+            r.evidence
+                .contains("trx 100 (thread 7, open 42 s): 2 record lock(s) held, 0 waiting, modes X X,REC_NOT_GAP")
                 && r.evidence.contains("trx 102 (thread ?, open ? s)"),
             "{}",
             r.evidence
