@@ -232,6 +232,100 @@ async fn strategies_on_a_table_where_nothing_is_wrong() -> Result<()> {
     assert_unchanged(&db, &before).await
 }
 
+fn finding<'a>(plan: &'a serde_json::Value, code: &str) -> Option<&'a serde_json::Value> {
+    plan["findings"].as_array().into_iter().flatten().find(|f| f["code"] == code)
+}
+
+#[tokio::test]
+async fn row_locks_held_now_are_reported() -> Result<()> {
+    let db = TestDb::new("plan_row_locks").await?;
+    db.exec(
+        "CREATE TABLE t (id BIGINT NOT NULL PRIMARY KEY, v INT NOT NULL); INSERT INTO t VALUES (1, 1), (2, 2), (3, 3)",
+    )
+    .await?;
+    let before = state(&db).await?;
+    let alter = "ADD COLUMN x INT NULL";
+    // A quiet table: no row locks, none reported.
+    let (code, out, err) = plan(&db, "t", alter, &["--format=json"]).await?;
+    assert_eq!(code, 0, "{out}\n{err}");
+    let p = json(&out)?;
+    assert!(finding(&p, "row-locks").is_none(), "{out}");
+    assert_eq!(p["row_locks"]["transactions"], 0, "{}", p["row_locks"]);
+
+    // The application holds a row of `t` FOR UPDATE in an open transaction (a primary-key lookup: one record
+    // lock, on that row only).
+    let mut holder = db.primary_conn().await?;
+    holder.query_drop("BEGIN").await?;
+    let locked: Vec<i64> = holder.query("SELECT id FROM t WHERE id = 2 FOR UPDATE").await?;
+    assert_eq!(locked, [2]);
+    let thread: Option<u64> = holder.query_first("SELECT CONNECTION_ID()").await?;
+    let result = plan(&db, "t", alter, &["--format=json"]).await;
+    holder.query_drop("ROLLBACK").await?;
+    let (code, out, err) = result?;
+    assert_eq!(code, 0, "row locks warn, they do not block\n{out}\n{err}");
+    let p = json(&out)?;
+    let f = finding(&p, "row-locks").with_context(|| format!("no row-locks finding:\n{out}"))?;
+    assert_eq!(f["severity"], "warn", "{f}");
+    let message = f["message"].as_str().unwrap_or_default();
+    assert!(message.starts_with("1 transaction(s) hold 1 row lock(s) on `t`"), "{f}");
+    let evidence = f["evidence"].as_str().unwrap_or_default();
+    assert!(
+        evidence.starts_with("performance_schema.data_locks: trx ")
+            && evidence.contains(&format!("(thread {}, open ", thread.unwrap_or_default()))
+            && evidence.contains("1 record lock(s) held, 0 waiting, modes X,REC_NOT_GAP"),
+        "{f}"
+    );
+    let rl = &p["row_locks"];
+    assert!(rl["transactions"] == 1 && rl["locks"] == 1 && rl["waiting"] == 0, "{rl}");
+    assert!(rl["oldest_seconds"].is_u64() && rl["modes"] == serde_json::json!(["X,REC_NOT_GAP"]), "{rl}");
+
+    // Rolled back: the locks are gone, and so is the finding.
+    let (_, out, _) = plan(&db, "t", alter, &["--format=json"]).await?;
+    let p = json(&out)?;
+    assert!(finding(&p, "row-locks").is_none() && p["row_locks"]["transactions"] == 0, "{out}");
+    drop(holder);
+    assert_unchanged(&db, &before).await
+}
+
+#[tokio::test]
+async fn narrowed_decimals_block_out_of_range_and_warn_of_rounding() -> Result<()> {
+    let db = TestDb::new("plan_decimal").await?;
+    db.exec(
+        "CREATE TABLE t (id BIGINT NOT NULL PRIMARY KEY, amt DECIMAL(8,3) NOT NULL);
+         INSERT INTO t VALUES (1, 12345.678), (2, 1.255), (3, 2.500)",
+    )
+    .await?;
+    let before = state(&db).await?;
+    // Four integer digits and two decimals: 12345.678 does not fit, and 12345.678 and 1.255 lose a digit.
+    let (code, out, err) = plan(&db, "t", "MODIFY amt DECIMAL(6,2) NOT NULL", &["--format=json"]).await?;
+    assert_eq!(code, 1, "{out}\n{err}");
+    let p = json(&out)?;
+    let range = finding(&p, "values-out-of-range").with_context(|| format!("no values-out-of-range:\n{out}"))?;
+    assert_eq!(range["severity"], "block");
+    assert!(range["message"].as_str().unwrap_or_default().starts_with("1 values of `amt`"), "{range}");
+    let rounded = finding(&p, "values-rounded").with_context(|| format!("no values-rounded:\n{out}"))?;
+    assert_eq!(rounded["severity"], "warn");
+    assert!(rounded["message"].as_str().unwrap_or_default().starts_with("2 values of `amt`"), "{rounded}");
+    let evidence = rounded["evidence"].as_str().unwrap_or_default();
+    assert!(evidence.starts_with("scanned the table: ") && evidence.ends_with("-> e.g. 1.255"), "{rounded}");
+
+    // Only the scale narrows: a warning (exit 0), and the rounded digits make the change partly reversible.
+    let (code, out, err) = plan(&db, "t", "MODIFY amt DECIMAL(9,1) NOT NULL", &["--format=json"]).await?;
+    assert_eq!(code, 0, "{out}\n{err}");
+    let p = json(&out)?;
+    assert!(finding(&p, "values-rounded").is_some() && finding(&p, "values-out-of-range").is_none(), "{out}");
+    assert!(p["reversible"] == "partial" && finding(&p, "irreversible").is_some(), "{out}");
+
+    // --no-scan: the rounding check reads every value, so it is named, not run.
+    let (code, out, _) = plan(&db, "t", "MODIFY amt DECIMAL(9,1) NOT NULL", &["--format=json", "--no-scan"]).await?;
+    assert_eq!(code, 0, "{out}");
+    let p = json(&out)?;
+    let skipped = finding(&p, "scan-skipped").with_context(|| format!("no scan-skipped:\n{out}"))?;
+    assert!(skipped["message"].as_str().unwrap_or_default().contains("decimal places"), "{skipped}");
+    assert!(finding(&p, "values-rounded").is_none(), "{out}");
+    assert_unchanged(&db, &before).await
+}
+
 #[tokio::test]
 async fn usage_and_connection_errors_exit_2() -> Result<()> {
     let db = TestDb::new("plan_errors").await?;

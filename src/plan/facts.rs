@@ -67,6 +67,20 @@ pub(crate) struct Transaction {
     pub(crate) holds_table: bool,
 }
 
+/// A transaction with row locks on the table, from `performance_schema.data_locks`.
+#[derive(Debug, Clone, Serialize)]
+pub(crate) struct RowLockHolder {
+    pub(crate) trx_id: String,
+    /// None when the transaction ended between the two reads (INNODB_TRX no longer has it).
+    pub(crate) thread: Option<u64>,
+    pub(crate) age_seconds: Option<u64>,
+    /// Record locks it holds on the table, and record locks it waits for.
+    pub(crate) granted: u64,
+    pub(crate) waiting: u64,
+    /// The distinct `LOCK_MODE`s of its record locks (`X`, `S,REC_NOT_GAP`, ...).
+    pub(crate) modes: Vec<String>,
+}
+
 /// A statement shape from `events_statements_summary_by_digest` that names a column about to go.
 #[derive(Debug, Clone, Serialize)]
 pub(crate) struct Reader {
@@ -123,6 +137,8 @@ pub(crate) struct Facts {
     pub(crate) trigger_refusal_with_flag: Option<String>,
     pub(crate) partitions: u64,
     pub(crate) transactions: Vec<Transaction>,
+    /// Transactions with record locks on the table (None: data_locks not readable).
+    pub(crate) row_locks: Option<Vec<RowLockHolder>>,
     /// Write operations a second on the table, from performance_schema.
     pub(crate) write_rate: Option<f64>,
     /// (rows, seconds) of the timed sample read.
@@ -178,6 +194,7 @@ pub(crate) async fn read(s: &PlanSettings) -> Result<Facts> {
     refusals(c, &mut insp, &mut f).await?;
     try_on_clone(&mut prim, &mut f).await?;
     locks(&mut prim, &mut f).await;
+    row_locks(&mut prim, &mut f).await;
     // Before any scan, so the plan's own reads do not count as uses.
     readers(&mut prim, "primary", &mut f).await;
     // Applications read replicas too: their statements are counted there.
@@ -438,6 +455,39 @@ async fn locks(conn: &mut Conn, f: &mut Facts) {
                 .collect()
         }
         Err(e) => f.unavailable.push(format!("open transactions (information_schema.INNODB_TRX needs PROCESS): {e}")),
+    }
+}
+
+/// Record locks on the table, per transaction, oldest transaction first. Table-level intention locks are left
+/// out: every writer takes one, and the metadata locks already show who touched the table.
+async fn row_locks(conn: &mut Conn, f: &mut Facts) {
+    let sql = format!(
+        "SELECT l.ENGINE_TRANSACTION_ID, MAX(t.trx_mysql_thread_id), MAX(TIMESTAMPDIFF(SECOND, t.trx_started, NOW())), \
+         SUM(l.LOCK_STATUS = 'GRANTED'), SUM(l.LOCK_STATUS = 'WAITING'), \
+         GROUP_CONCAT(DISTINCT l.LOCK_MODE ORDER BY l.LOCK_MODE SEPARATOR '|') \
+         FROM performance_schema.data_locks l LEFT JOIN information_schema.INNODB_TRX t \
+         ON t.trx_id = l.ENGINE_TRANSACTION_ID \
+         WHERE l.LOCK_TYPE = 'RECORD' AND l.OBJECT_SCHEMA = {} AND l.OBJECT_NAME = {} \
+         GROUP BY l.ENGINE_TRANSACTION_ID ORDER BY MAX(t.trx_started) IS NULL, MAX(t.trx_started) LIMIT 100",
+        quote(&f.database),
+        quote(&f.table)
+    );
+    match query_text(conn, &sql).await {
+        Ok(rows) => {
+            f.row_locks = Some(
+                rows.iter()
+                    .map(|r| RowLockHolder {
+                        trx_id: text(r, 0),
+                        thread: num(r, 1),
+                        age_seconds: num(r, 2),
+                        granted: num(r, 3).unwrap_or(0),
+                        waiting: num(r, 4).unwrap_or(0),
+                        modes: text(r, 5).split('|').filter(|m| !m.is_empty()).map(String::from).collect(),
+                    })
+                    .collect(),
+            )
+        }
+        Err(e) => f.unavailable.push(format!("row locks (performance_schema.data_locks): {e}")),
     }
 }
 

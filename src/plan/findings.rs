@@ -6,7 +6,7 @@
 
 use serde::Serialize;
 
-use super::facts::{CheckResult, Facts, LONG_TRANSACTION_SECONDS};
+use super::facts::{CheckResult, Facts, RowLockHolder, LONG_TRANSACTION_SECONDS};
 use super::shape::{mapping, type_changes};
 
 /// The row versions after which InnoDB refuses INSTANT: 64 from MySQL 8.0.29, 255 from 9.1.
@@ -85,6 +85,7 @@ pub(crate) fn findings(f: &Facts) -> Vec<Finding> {
     out.extend(hidden_readers(f));
     out.extend(index_findings(f));
     out.extend(transaction_findings(f));
+    out.extend(row_lock_findings(f));
     out.extend(foreign_key_findings(f));
     out.extend(trigger_findings(f));
     out.extend(partition_findings(f));
@@ -171,9 +172,17 @@ pub(crate) fn fit_findings(f: &Facts) -> Vec<Finding> {
         let how = if check.scans { "scanned the table" } else { "read an index" };
         match result {
             CheckResult::Counted { rows, example } if *rows > 0 => out.push(finding(
-                Severity::Block,
+                if check.fails { Severity::Block } else { Severity::Warn },
                 check.code,
-                format!("{rows} {}: the copy would fail on them; fix the data or the ALTER first", check.what),
+                if check.fails {
+                    format!("{rows} {}: the copy would fail on them; fix the data or the ALTER first", check.what)
+                } else {
+                    format!(
+                        "{rows} {}: the copy rounds them without an error (strict mode only notes it): those digits \
+                         are lost, and the reverse change cannot bring them back",
+                        check.what
+                    )
+                },
                 format!(
                     "{how}: {}{}",
                     check.sql.replace("{table}", &format!("`{}`", f.table)),
@@ -338,6 +347,71 @@ pub(crate) fn transaction_findings(f: &Facts) -> Vec<Finding> {
         .collect()
 }
 
+/// The row locks on the table now, summed up (the plan's JSON `row_locks`).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct RowLocks {
+    /// Transactions holding or waiting for record locks on the table.
+    pub transactions: u64,
+    /// Record locks held, and waited for.
+    pub locks: u64,
+    pub waiting: u64,
+    /// How long the oldest of those transactions has been open (None: none, or its age is unknown).
+    pub oldest_seconds: Option<u64>,
+    /// The distinct lock modes (`X`, `X,REC_NOT_GAP`, `S`, ...).
+    pub modes: Vec<String>,
+}
+
+pub(crate) fn row_lock_summary(holders: &[RowLockHolder]) -> RowLocks {
+    let mut modes: Vec<String> = holders.iter().flat_map(|h| h.modes.iter().cloned()).collect();
+    modes.sort();
+    modes.dedup();
+    RowLocks {
+        transactions: holders.len() as u64,
+        locks: holders.iter().map(|h| h.granted).sum(),
+        waiting: holders.iter().map(|h| h.waiting).sum(),
+        oldest_seconds: holders.iter().filter_map(|h| h.age_seconds).max(),
+        modes,
+    }
+}
+
+/// Transactions with row locks on the table: wraith's row copy waits behind the locked rows, and the cut-over
+/// (they hold the table's metadata lock too) until they end.
+pub(crate) fn row_lock_findings(f: &Facts) -> Vec<Finding> {
+    let Some(holders) = f.row_locks.as_deref().filter(|h| !h.is_empty()) else { return Vec::new() };
+    let s = row_lock_summary(holders);
+    let oldest = match (s.oldest_seconds, holders.iter().find(|h| h.age_seconds == s.oldest_seconds)) {
+        (Some(age), Some(h)) => {
+            format!(" (the oldest open {age} s, thread {})", h.thread.map_or("?".into(), |t| t.to_string()))
+        }
+        _ => String::new(),
+    };
+    let waiting = if s.waiting > 0 { format!(", and {} lock(s) are waited for", s.waiting) } else { String::new() };
+    let evidence: Vec<String> = holders
+        .iter()
+        .map(|h| {
+            format!(
+                "trx {} (thread {}, open {} s): {} record lock(s) held, {} waiting, modes {}",
+                h.trx_id,
+                h.thread.map_or("?".into(), |t| t.to_string()),
+                h.age_seconds.map_or("?".into(), |a| a.to_string()),
+                h.granted,
+                h.waiting,
+                h.modes.join(" ")
+            )
+        })
+        .collect();
+    vec![finding(
+        Severity::Warn,
+        "row-locks",
+        format!(
+            "{} transaction(s) hold {} row lock(s) on `{}`{oldest}{waiting}: the row copy waits behind the locked rows \
+             (up to innodb_lock_wait_timeout, then retries) and the cut-over waits until they commit or roll back",
+            s.transactions, s.locks, f.table
+        ),
+        format!("performance_schema.data_locks: {}", evidence.join("; ")),
+    )]
+}
+
 pub(crate) fn foreign_key_findings(f: &Facts) -> Vec<Finding> {
     if let Some(r) = &f.fk_refusal {
         let flag = if f.parent_fks.is_empty() {
@@ -405,10 +479,19 @@ pub(crate) fn partition_findings(f: &Facts) -> Vec<Finding> {
 
 /// What the reverse change cannot bring back.
 pub(crate) fn lost_by_reversal(f: &Facts) -> Vec<String> {
-    match &f.after {
+    let mut lost = match &f.after {
         Some(after) => super::shape::reverse_alter(&f.before, after, &f.renamed, &f.dropped).1,
         None => Vec::new(),
+    };
+    // Digits the copy rounds away: only known when the check counted them.
+    for (check, result) in &f.checks {
+        if let (false, CheckResult::Counted { rows, .. }) = (check.fails, result) {
+            if *rows > 0 {
+                lost.push(format!("the digits the copy rounds off `{}`", check.columns.join("`, `")));
+            }
+        }
     }
+    lost
 }
 
 pub(crate) fn irreversible(f: &Facts) -> Vec<Finding> {
@@ -433,7 +516,7 @@ pub(crate) fn irreversible(f: &Facts) -> Vec<Finding> {
 
 #[cfg(test)]
 mod tests {
-    use super::super::facts::{Attempt, Reader, Transaction};
+    use super::super::facts::{Attempt, Reader, RowLockHolder, Transaction};
     use super::super::shape::tests::{col, shape};
     use super::super::shape::{FitCheck, IndexShape};
     use super::*;
@@ -510,6 +593,7 @@ mod tests {
             columns: vec!["s".into()],
             sql: "SELECT 1 FROM {table}".into(),
             scans: true,
+            fails: code != "values-rounded",
         };
         f.checks = vec![(fc, result)];
         f
@@ -530,6 +614,9 @@ mod tests {
             );
             assert!(fit_findings(&check(code, CheckResult::Counted { rows: 0, example: None })).is_empty());
         }
+        let v = fit_findings(&check("values-rounded", CheckResult::Counted { rows: 2, example: Some("1.255".into()) }));
+        assert_eq!((codes(&v), v[0].severity), (vec!["values-rounded"], Severity::Warn), "rounding loses, not fails");
+        assert!(v[0].message.contains("lost") && v[0].evidence.contains("-> e.g. 1.255"), "{v:?}");
         assert_eq!(codes(&fit_findings(&check("values-too-long", CheckResult::Skipped))), ["scan-skipped"]);
         assert_eq!(codes(&fit_findings(&check("values-too-long", CheckResult::Failed("e".into())))), ["check-failed"]);
     }
@@ -600,6 +687,51 @@ mod tests {
         let v = transaction_findings(&f);
         assert_eq!(codes(&v), ["long-transaction", "long-transaction"]);
         assert!(v[0].message.contains("metadata lock") && v[1].message.contains("oldest"));
+    }
+
+    #[test]
+    fn row_locks_are_summed_and_warn() {
+        let mut f = facts();
+        assert!(row_lock_findings(&f).is_empty(), "not read: nothing to say");
+        f.row_locks = Some(Vec::new());
+        assert!(row_lock_findings(&f).is_empty(), "a quiet table");
+        let h = |trx: &str, thread, age, granted, waiting, modes: &[&str]| RowLockHolder {
+            trx_id: trx.into(),
+            thread,
+            age_seconds: age,
+            granted,
+            waiting,
+            modes: modes.iter().map(|m| m.to_string()).collect(),
+        };
+        let holders = vec![
+            h("100", Some(7), Some(42), 2, 0, &["X", "X,REC_NOT_GAP"]),
+            h("101", Some(8), Some(3), 0, 1, &["X"]),
+            h("102", None, None, 1, 0, &["S"]),
+        ];
+        let s = row_lock_summary(&holders);
+        assert_eq!(
+            s,
+            RowLocks {
+                transactions: 3,
+                locks: 3,
+                waiting: 1,
+                oldest_seconds: Some(42),
+                modes: vec!["S".into(), "X".into(), "X,REC_NOT_GAP".into()],
+            }
+        );
+        f.row_locks = Some(holders);
+        let v = findings(&f);
+        let r = v.iter().find(|x| x.code == "row-locks").expect("row-locks");
+        assert_eq!(r.severity, Severity::Warn);
+        assert!(r.message.starts_with("3 transaction(s) hold 3 row lock(s) on `t` (the oldest open 42 s, thread 7)"));
+        assert!(r.message.contains("1 lock(s) are waited for") && r.message.contains("cut-over"), "{}", r.message);
+        assert!(
+            r.evidence
+                .contains("trx 100 (thread 7, open 42 s): 2 record lock(s) held, 0 waiting, modes X X,REC_NOT_GAP")
+                && r.evidence.contains("trx 102 (thread ?, open ? s)"),
+            "{}",
+            r.evidence
+        );
     }
 
     #[test]

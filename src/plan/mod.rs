@@ -5,7 +5,7 @@
 //!
 //! ```text
 //! facts.rs     the servers -> Facts (plain structs): table statistics, the ALTER tried on an empty clone,
-//!              transactions and metadata locks, write and read rates, data-fit counts, statement digests,
+//!              transactions, metadata and row locks, write and read rates, data-fit counts, statement digests,
 //!              index use, foreign keys, triggers, partitions
 //! shape.rs     columns and indexes before and after, the checks the change asks of the data, the reverse ALTER
 //! findings.rs  Facts -> findings {severity, code, message, evidence}: pure functions, one a concern
@@ -26,7 +26,7 @@ mod shape;
 use mysql_async::Conn;
 
 pub use facts::PlanSettings;
-pub use findings::{Finding, Severity, Strategy};
+pub use findings::{Finding, RowLocks, Severity, Strategy};
 pub use report::Plan;
 
 use crate::config::Config;

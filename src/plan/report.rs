@@ -7,7 +7,9 @@
 use serde::Serialize;
 
 use super::facts::Facts;
-use super::findings::{findings, instant_fits, lost_by_reversal, strategy, Finding, Severity, Strategy};
+use super::findings::{
+    findings, instant_fits, lost_by_reversal, row_lock_summary, strategy, Finding, RowLocks, Severity, Strategy,
+};
 use super::shape::{mapping, reverse_alter};
 use crate::config::Config;
 use crate::mysql::sql::{ident, qualified};
@@ -40,6 +42,8 @@ pub struct Plan {
     pub strategy: Strategy,
     pub lock: Lock,
     pub copy: CopyEstimate,
+    /// Row locks on the table now (null when performance_schema.data_locks could not be read).
+    pub row_locks: Option<RowLocks>,
     /// `yes`, `partial` or `no`.
     pub reversible: &'static str,
     pub reversible_why: String,
@@ -420,6 +424,7 @@ pub(crate) fn build(c: &Config, f: &Facts) -> Plan {
         server_version: f.server_version.clone(),
         strategy,
         lock: lock(f, strategy, copy.seconds),
+        row_locks: f.row_locks.as_deref().map(row_lock_summary),
         steps: steps(c, f, &command),
         rollback: rollback(c, f, strategy),
         verification_sql: verification(f, strategy),

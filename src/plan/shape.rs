@@ -126,6 +126,9 @@ pub(crate) struct FitCheck {
     pub(crate) sql: String,
     /// False when an index on the columns answers it; true when it reads the whole table.
     pub(crate) scans: bool,
+    /// True when the copy fails on such rows (a blocking finding); false when it changes them silently
+    /// (rounds them: a warning, data lost).
+    pub(crate) fails: bool,
 }
 
 fn ident(c: &str) -> String {
@@ -154,6 +157,16 @@ fn integer_range(c: &ColumnShape) -> Option<(i128, i128)> {
         _ => return None,
     };
     Some(if c.unsigned() { (0, (1i128 << bits) - 1) } else { (-(1i128 << (bits - 1)), (1i128 << (bits - 1)) - 1) })
+}
+
+/// A number with digits past the point: a DECIMAL with a scale, or a DOUBLE. (FLOAT is left out: its binary
+/// values are never round in decimal, so every one would count as rounded.)
+fn has_fraction(c: &ColumnShape) -> bool {
+    match c.data_type.as_str() {
+        "decimal" => c.scale.unwrap_or(0) > 0,
+        "double" => true,
+        _ => false,
+    }
 }
 
 fn is_numeric(c: &ColumnShape) -> bool {
@@ -185,6 +198,7 @@ pub(crate) fn fit_checks(
                 columns: one.clone(),
                 sql: format!("SELECT COUNT(*), NULL FROM {{table}} WHERE {c} IS NULL"),
                 scans,
+                fails: true,
             });
         }
         let narrower = match (o.max_length, n.max_length) {
@@ -201,35 +215,65 @@ pub(crate) fn fit_checks(
                 columns: one.clone(),
                 sql: format!("SELECT COUNT(*), MAX({len}({c})) FROM {{table}} WHERE {len}({c}) > {max}"),
                 scans: true,
+                fails: true,
             });
         }
+        // The copy rounds a number to the new scale before it checks the range (127.6 fails TINYINT as 128).
+        let fraction = has_fraction(o);
+        let rounded = |scale: u64| if fraction { format!("ROUND({c}, {scale})") } else { c.clone() };
         if let Some((lo, hi)) = integer_range(n) {
             let wider = match integer_range(o) {
                 Some((olo, ohi)) => olo < lo || ohi > hi,
                 None => is_numeric(o) || is_string(o),
             };
             if wider {
+                let v = rounded(0);
                 checks.push(FitCheck {
                     code: "values-out-of-range",
                     what: format!("values of `{}` outside {lo}..{hi} ({})", o.name, n.column_type),
                     columns: one.clone(),
-                    sql: format!("SELECT COUNT(*), MIN({c}) FROM {{table}} WHERE {c} < {lo} OR {c} > {hi}"),
+                    sql: format!("SELECT COUNT(*), MIN({c}) FROM {{table}} WHERE {v} < {lo} OR {v} > {hi}"),
                     scans,
+                    fails: true,
                 });
             }
         } else if n.data_type == "decimal" {
             let digits = n.precision.unwrap_or(10).saturating_sub(n.scale.unwrap_or(0));
             let narrower = match (o.data_type.as_str(), o.precision, o.scale) {
                 ("decimal", Some(p), s) => p.saturating_sub(s.unwrap_or(0)) > digits,
-                _ => is_numeric(o),
+                _ => match integer_range(o) {
+                    Some((olo, ohi)) => ohi.max(-olo).to_string().len() as u64 > digits,
+                    None => is_numeric(o),
+                },
             };
             if narrower {
+                let v = rounded(n.scale.unwrap_or(0));
                 checks.push(FitCheck {
                     code: "values-out-of-range",
                     what: format!("values of `{}` with more than {digits} integer digits ({})", o.name, n.column_type),
                     columns: one.clone(),
-                    sql: format!("SELECT COUNT(*), MAX(ABS({c})) FROM {{table}} WHERE ABS({c}) >= 1e{digits}"),
+                    sql: format!("SELECT COUNT(*), MAX(ABS({c})) FROM {{table}} WHERE ABS({v}) >= 1e{digits}"),
                     scans,
+                    fails: true,
+                });
+            }
+        }
+        // A smaller scale (or an integer) rounds the digits past it: no error, even in strict mode, only a note.
+        let new_scale = if integer_range(n).is_some() { Some(0) } else { n.scale.filter(|_| n.data_type == "decimal") };
+        if let Some(ns) = new_scale {
+            let fewer = match o.data_type.as_str() {
+                "decimal" => o.scale.unwrap_or(0) > ns,
+                _ => fraction,
+            };
+            if fewer {
+                checks.push(FitCheck {
+                    code: "values-rounded",
+                    what: format!("values of `{}` with digits past {ns} decimal places ({})", o.name, n.column_type),
+                    columns: one.clone(),
+                    sql: format!("SELECT COUNT(*), MIN({c}) FROM {{table}} WHERE {c} <> ROUND({c}, {ns})"),
+                    // No index answers it: every value is read.
+                    scans: true,
+                    fails: false,
                 });
             }
         }
@@ -244,6 +288,7 @@ pub(crate) fn fit_checks(
                          AS BINARY) <> CAST({c} AS BINARY)"
                     ),
                     scans: true,
+                    fails: true,
                 });
             }
         }
@@ -276,6 +321,7 @@ pub(crate) fn fit_checks(
                  HAVING COUNT(*) > 1) AS wraith_plan_dups"
             ),
             scans: !before.indexed(&old_cols),
+            fails: true,
         });
     }
     checks
@@ -407,6 +453,46 @@ pub(crate) mod tests {
         assert!(c[4].scans && c[4].sql.contains("GROUP BY `s`"));
         // The same table again: nothing to check.
         assert!(fit_checks(&before, &before, &[], &[]).is_empty());
+    }
+
+    fn dec(name: &str, column_type: &str, precision: u64, scale: u64) -> ColumnShape {
+        let mut c = col(name, column_type, true);
+        (c.precision, c.scale) = (Some(precision), Some(scale));
+        c
+    }
+
+    #[test]
+    fn narrowed_decimals_are_checked_for_range_and_rounding() {
+        let before = shape(
+            vec![dec("a", "decimal(8,3)", 8, 3), dec("b", "decimal(8,3)", 8, 3), dec("i", "int", 10, 0)],
+            &[("ka", &["a"], false)],
+        );
+        // Fewer integer digits and a smaller scale: both checks; the range is checked after the rounding.
+        let after = shape(
+            vec![dec("a", "decimal(6,2)", 6, 2), dec("b", "decimal(9,1)", 9, 1), dec("i", "decimal(12,2)", 12, 2)],
+            &[],
+        );
+        let c = fit_checks(&before, &after, &[], &[]);
+        assert_eq!(codes(&c), ["values-out-of-range", "values-rounded", "values-rounded"], "{c:#?}");
+        assert!(c[0].sql.contains("WHERE ABS(ROUND(`a`, 2)) >= 1e4") && c[0].fails && !c[0].scans, "{}", c[0].sql);
+        assert!(c[1].sql.contains("WHERE `a` <> ROUND(`a`, 2)") && !c[1].fails && c[1].scans, "{}", c[1].sql);
+        assert!(c[2].sql.contains("WHERE `b` <> ROUND(`b`, 1)") && c[2].columns == ["b"]);
+        // A wider DECIMAL, and an INT into a DECIMAL with room for its 10 digits: nothing to check.
+        let wider = shape(
+            vec![dec("a", "decimal(10,4)", 10, 4), dec("b", "decimal(8,3)", 8, 3), dec("i", "decimal(12,0)", 12, 0)],
+            &[],
+        );
+        assert!(fit_checks(&before, &wider, &[], &[]).is_empty());
+        // A DECIMAL into an integer: rounded to 0 places, then checked against the integer's range.
+        let to_int = shape(vec![dec("a", "tinyint", 3, 0)], &[]);
+        let c = fit_checks(&before, &to_int, &[], &["b".into(), "i".into()]);
+        assert_eq!(codes(&c), ["values-out-of-range", "values-rounded"]);
+        assert!(c[0].sql.contains("ROUND(`a`, 0) < -128 OR ROUND(`a`, 0) > 127"), "{}", c[0].sql);
+        // An INT into a DECIMAL with 9 integer digits: out of range possible, nothing to round.
+        let small = shape(vec![dec("i", "decimal(11,2)", 11, 2)], &[]);
+        let c = fit_checks(&before, &small, &[], &["a".into(), "b".into()]);
+        assert_eq!(codes(&c), ["values-out-of-range"]);
+        assert!(c[0].sql.contains("WHERE ABS(`i`) >= 1e9"), "{}", c[0].sql);
     }
 
     #[test]
