@@ -39,8 +39,10 @@ pub(crate) const BASELINE_PROBES: usize = 15;
 /// The least the latency may rise above the baseline before the pacer backs off, whatever the ratio: on an
 /// idle server a commit takes a fraction of a millisecond, and twice that is noise, not queueing.
 pub(crate) const SLACK: Duration = Duration::from_millis(1);
-/// The slowest the copy goes: one worker copying one sixteenth of the time.
-pub(crate) const MIN_LEVEL: f64 = 1.0 / 16.0;
+/// The slowest the copy goes: one worker copying a quarter of the time (with chunks a quarter as long).
+/// Lower would let a primary that got busy for reasons of its own stretch the copy out without end; the
+/// throttles (lag, load, flags) are there to stop it entirely.
+pub(crate) const MIN_LEVEL: f64 = 0.25;
 /// Added to the level after a window within the limit.
 pub(crate) const INCREASE: f64 = 0.5;
 /// The level is multiplied by this after a window above the limit.
@@ -269,7 +271,7 @@ mod tests {
         assert_eq!(a.level(), MIN_LEVEL);
         assert_eq!(window(&mut a, MS * 100, true), Decision::Hold);
         let p = a.pace();
-        assert_eq!((p.workers, p.pause_ratio, p.chunk_scale), (1, 15.0, MIN_CHUNK_SCALE));
+        assert_eq!((p.workers, p.pause_ratio, p.chunk_scale), (1, 3.0, MIN_CHUNK_SCALE));
     }
 
     #[test]
@@ -310,7 +312,7 @@ mod tests {
         assert_eq!(pace_of(0.5), Pace { workers: 1, pause_ratio: 1.0, chunk_scale: 0.5 });
         assert_eq!(pace_of(0.0), pace_of(MIN_LEVEL), "clamped");
         // Together the workers copy `level` workers' worth: workers / (1 + pause) == level.
-        for level in [0.1, 0.7, 1.0, 1.3, 3.9] {
+        for level in [0.25, 0.7, 1.0, 1.3, 3.9] {
             let p = pace_of(level);
             assert!((p.workers as f64 / (1.0 + p.pause_ratio) - level).abs() < 1e-9, "{level}: {p:?}");
         }
