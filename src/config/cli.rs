@@ -264,8 +264,10 @@ pub struct MigrateArgs {
     pub timestamp_old_table: bool,
 
     // ---- copy
-    #[arg(long, default_value_t = defaults::CHUNK_SIZE)]
-    pub chunk_size: i64,
+    /// Rows per copy chunk [default: 1000]. Given (here or in a config file), chunks keep this size, as in
+    /// gh-ost; left out, the size adapts to --chunk-time (100ms unless given), starting from 1000
+    #[arg(long)]
+    pub chunk_size: Option<i64>,
     /// Row changes applied per transaction on the ghost table. wraith's default is 1000 (gh-ost: 10),
     /// because de-duplicated multi-row writes make large batches cheap.
     #[arg(long, default_value_t = defaults::DML_BATCH_SIZE)]
@@ -275,9 +277,10 @@ pub struct MigrateArgs {
     #[arg(long, default_value_t = defaults::COPY_WORKERS)]
     pub copy_workers: i64,
     /// Target time per copy chunk (wraith only), e.g. 500ms: the chunk size then adapts, starting from
-    /// --chunk-size, within 10..100000 rows. 0 (the default) keeps --chunk-size fixed, as gh-ost does.
-    #[arg(long, default_value = defaults::CHUNK_TIME_SECONDS.to_string(), value_parser = parse_seconds_or_duration)]
-    pub chunk_time: Duration,
+    /// --chunk-size, within 10..100000 rows; 0 keeps --chunk-size fixed. Default: 100ms, or 0 when
+    /// --chunk-size is given (gh-ost's fixed chunks)
+    #[arg(long, value_parser = parse_seconds_or_duration)]
+    pub chunk_time: Option<Duration>,
     #[arg(long, default_value_t = defaults::DEFAULT_RETRIES)]
     pub default_retries: i64,
     #[arg(long, default_value_t = defaults::HEARTBEAT_INTERVAL_MILLIS)]
@@ -314,6 +317,10 @@ pub struct MigrateArgs {
     /// After each chunk, sleep this many times the chunk's copy time (0: no sleep)
     #[arg(long, default_value_t = 0.0)]
     pub nice_ratio: f64,
+    /// The latency pacer (wraith only): keep the primary's commit latency (of the heartbeat) within this
+    /// many times its value before the copy, by copying with fewer workers and pausing; 0 turns it off
+    #[arg(long, default_value_t = defaults::MAX_LATENCY_RATIO)]
+    pub max_latency_ratio: f64,
 
     // ---- cut-over
     #[arg(long, default_value = defaults::CUT_OVER)]
@@ -547,10 +554,15 @@ impl MigrateArgs {
         };
         // gh-ost's clamps.
         c.copy = CopySettings {
-            chunk_size: clamp(self.chunk_size, 10, 100_000) as u64,
+            chunk_size: clamp(self.chunk_size.unwrap_or(defaults::CHUNK_SIZE), 10, 100_000) as u64,
             dml_batch_size: clamp(self.dml_batch_size, 1, 10_000) as usize,
             copy_workers: clamp(self.copy_workers, 1, 64) as usize,
-            chunk_time: self.chunk_time,
+            // Chunks sized by time unless --chunk-size was given (gh-ost's fixed size is kept then).
+            chunk_time: match (self.chunk_time, self.chunk_size) {
+                (Some(t), _) => t,
+                (None, Some(_)) => Duration::from_secs(defaults::CHUNK_TIME_SECONDS),
+                (None, None) => Duration::from_millis(defaults::CHUNK_TIME_MILLIS_UNLESS_SIZED),
+            },
             allow_zero_in_date: self.allow_zero_in_date,
             skip_strict_mode: self.skip_strict_mode,
             panic_on_warnings: self.panic_on_warnings,
@@ -582,6 +594,7 @@ impl MigrateArgs {
                 "critical-load-hibernate-seconds",
             )?),
             nice_ratio: self.nice_ratio,
+            max_latency_ratio: self.max_latency_ratio,
         };
         c.cut_over = CutOverSettings {
             kind,
@@ -750,6 +763,41 @@ mod tests {
         assert_eq!(c.cut_over.lock_timeout, Duration::from_secs(3));
         assert_eq!(c.control.status_interval, Duration::from_secs(5));
         assert_eq!(c.throttle.additional_flag_file.as_deref(), Some(std::path::Path::new("/tmp/gh-ost.throttle")));
+    }
+
+    /// Chunks are sized by time unless --chunk-size is given (its gh-ost meaning, a fixed size, is kept then);
+    /// an explicit --chunk-time wins either way.
+    #[test]
+    fn chunks_are_sized_by_time_unless_a_size_is_given() {
+        let base = ["--database=d", "--table=t", "--alter=x int"];
+        let with = |extra: &[&str]| {
+            let mut v = base.to_vec();
+            v.extend_from_slice(extra);
+            let c = migrate(&v);
+            (c.copy.chunk_size, c.copy.chunk_time)
+        };
+        let ms = Duration::from_millis;
+        assert_eq!(with(&[]), (1000, ms(100)), "starts at 1000 rows, toward 100ms");
+        assert_eq!(with(&["--chunk-size=1000"]), (1000, Duration::ZERO), "given, even at the default: fixed");
+        assert_eq!(with(&["--chunk-size=500", "--chunk-time=1s"]), (500, ms(1000)));
+        assert_eq!(with(&["--chunk-time=0"]), (1000, Duration::ZERO), "0 turns it off");
+        assert_eq!(with(&["--chunk-time=100ms"]), (1000, ms(100)));
+    }
+
+    #[test]
+    fn the_latency_pacer_is_off_by_default_and_0_turns_it_off() {
+        let base = ["--database=d", "--table=t", "--alter=x int"];
+        assert_eq!(migrate(&base).throttle.max_latency_ratio, 0.0);
+        let mut on = base.to_vec();
+        on.push("--max-latency-ratio=2");
+        assert_eq!(migrate(&on).throttle.max_latency_ratio, 2.0);
+        let mut off = base.to_vec();
+        off.push("--max-latency-ratio=0");
+        assert_eq!(migrate(&off).throttle.max_latency_ratio, 0.0);
+        for bad in ["1", "0.5", "-2", "NaN", "inf"] {
+            let e = refused(&[&format!("--max-latency-ratio={bad}")]);
+            assert!(e.contains("give a ratio above 1") && e.contains("or 0 to turn the latency pacer off"), "{e}");
+        }
     }
 
     fn refused(args: &[&str]) -> String {

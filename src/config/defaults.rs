@@ -20,8 +20,17 @@ pub const CHECKSUM_INTERVAL: &str = "10m";
 pub const CHECKSUM_CONNECTIONS: usize = 4;
 pub const HOOKS_STATUS_INTERVAL: i64 = 60;
 pub const STATUS_INTERVAL_SECONDS: u64 = 5;
-/// wraith only: zero keeps --chunk-size fixed.
+/// wraith only: zero keeps --chunk-size fixed. This is the library `Config`'s default and what the command
+/// line has when --chunk-size is given; without --chunk-size the command line sizes chunks by time
+/// (`CHUNK_TIME_MILLIS_UNLESS_SIZED`).
 pub const CHUNK_TIME_SECONDS: u64 = 0;
+/// wraith only: the chunk-time target when neither --chunk-size nor --chunk-time is given (command line or
+/// config file).
+pub const CHUNK_TIME_MILLIS_UNLESS_SIZED: u64 = 100;
+/// wraith only: the latency pacer holds the heartbeat's commit latency within this many times its value
+/// before the copy (0: off). Off until measured on a quiet machine: it cannot yet tell the copy's own load
+/// from the application's, and slowed an idle copy to gh-ost's time (docs/performance.md).
+pub const MAX_LATENCY_RATIO: f64 = 0.0;
 /// Connection and read timeout when --mysql-timeout is 0 (unset).
 pub const MYSQL_TIMEOUT_SECONDS: i64 = 10;
 pub const REPLICA_SERVER_ID: u32 = 99999;

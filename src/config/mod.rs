@@ -195,6 +195,9 @@ pub struct ThrottleSettings {
     pub critical_load_hibernate: Duration,
     /// Sleep this many times each chunk's copy time after it.
     pub nice_ratio: f64,
+    /// The latency pacer: keep the heartbeat's commit latency within this many times its value before the
+    /// copy, by slowing the copy (0: off; otherwise more than 1).
+    pub max_latency_ratio: f64,
 }
 
 impl Default for ThrottleSettings {
@@ -212,6 +215,7 @@ impl Default for ThrottleSettings {
             critical_load_interval: Duration::ZERO,
             critical_load_hibernate: Duration::ZERO,
             nice_ratio: 0.0,
+            max_latency_ratio: defaults::MAX_LATENCY_RATIO,
         }
     }
 }
@@ -487,6 +491,13 @@ impl Config {
             && !s.trigger_suffix.chars().all(|ch| ch.is_ascii_alphanumeric() || ch == '_' || ch == '$')
         {
             return Err(Error::Config(format!("--trigger-suffix={:?}: use letters, digits and _", s.trigger_suffix)));
+        }
+        let ratio = self.throttle.max_latency_ratio;
+        if !ratio.is_finite() || (ratio != 0.0 && ratio <= 1.0) || ratio < 0.0 {
+            return Err(Error::Config(format!(
+                "--max-latency-ratio={ratio}: give a ratio above 1 (e.g. 2: the copy backs off when commits take \
+                 twice as long as before it), or 0 to turn the latency pacer off"
+            )));
         }
         if let Some(u) = &self.throttle.http {
             parse_http_url(u).map_err(|e| Error::Config(format!("--throttle-http: {e}")))?;

@@ -329,6 +329,47 @@ impl Collector for RunCollector {
             "Chunks the verification rewrote on the ghost table",
             cs.repaired,
         )?;
+        let pc = &r.pacer;
+        if let (true, Some(base), Some(limit)) = (pc.enabled, pc.baseline_ms, pc.limit_ms) {
+            gauge(
+                &mut enc,
+                "wraith_pacer_baseline_seconds",
+                "The heartbeat's commit latency before the copy (the latency pacer's baseline)",
+                base / 1000.0,
+            )?;
+            gauge(
+                &mut enc,
+                "wraith_pacer_limit_seconds",
+                "The commit latency above which the copy backs off",
+                limit / 1000.0,
+            )?;
+            if let Some(l) = pc.latency_ms {
+                gauge(
+                    &mut enc,
+                    "wraith_pacer_latency_seconds",
+                    "Median heartbeat commit latency of the pacer's last window",
+                    l / 1000.0,
+                )?;
+            }
+            gauge(&mut enc, "wraith_pacer_level", "The copy level the pacer allows, in workers", pc.level)?;
+            gauge(&mut enc, "wraith_pacer_workers", "Copy workers the pacer lets copy", pc.workers as i64)?;
+            gauge(
+                &mut enc,
+                "wraith_pacer_pause_ratio",
+                "Pause after each chunk, in times its copy time",
+                pc.pause_ratio,
+            )?;
+            let mut m = enc.encode_descriptor(
+                "wraith_pacer_decisions",
+                "Windows of heartbeats the pacer judged, by what it did",
+                None,
+                MetricType::Counter,
+            )?;
+            let hold = pc.windows.saturating_sub(pc.increases + pc.decreases);
+            for (kind, v) in [("increase", pc.increases), ("decrease", pc.decreases), ("hold", hold)] {
+                ConstCounter::new(v).encode(m.encode_family(&[("decision", kind)])?)?;
+            }
+        }
         Ok(())
     }
 }
@@ -372,7 +413,28 @@ mod tests {
             p.status.rows_copied = 10;
             p.status.throttle_reason = Some("lag=3.000s".into());
         });
+        let text = encode_text(View { progress: progress.clone(), stats: stats.clone() });
+        assert!(!text.contains("wraith_pacer"), "no pacer series while it is off: {text}");
+        tx.send_modify(|p| {
+            p.status.pacer = crate::state::report::PacerStatus {
+                enabled: true,
+                baseline_ms: Some(2.0),
+                limit_ms: Some(4.0),
+                latency_ms: Some(3.0),
+                level: 1.5,
+                workers: 2,
+                max_workers: 4,
+                pause_ratio: 0.25,
+                windows: 7,
+                increases: 2,
+                decreases: 3,
+            }
+        });
         let text = encode_text(View { progress, stats });
+        assert!(text.contains("wraith_pacer_workers 2\n"), "{text}");
+        assert!(text.contains("wraith_pacer_latency_seconds 0.003\n"), "{text}");
+        assert!(text.contains("wraith_pacer_decisions_total{decision=\"decrease\"} 3\n"), "{text}");
+        assert!(text.contains("wraith_pacer_decisions_total{decision=\"hold\"} 2\n"), "{text}");
         assert!(text.contains("wraith_rows_copied_total 10\n"), "{text}");
         assert!(text.contains("wraith_phase{phase=\"migrating\"} 1\n"), "{text}");
         assert!(text.contains("wraith_throttled{reason=\"lag\"} 1\n"), "{text}");

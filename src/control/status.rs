@@ -3,14 +3,16 @@
 //!
 //! Invariants: the line's shape is gh-ost's (runbooks and the `sup` command cut it at "; "), and the state
 //! reads `throttled, <reason>` while a throttle holds the copy, as gh-ost prints it; the object's numbers
-//! are read once and the line is built from them, so the two never disagree.
+//! are read once and the line is built from them, so the two never disagree. The latency pacer's part
+//! (`Pacer: ...`) comes last, after gh-ost's fields, and only while it paces the copy.
 
 use std::sync::atomic::Ordering;
 use std::time::{Duration, SystemTime};
 
 use crate::phase::Phase;
 use crate::state::report::{
-    without_userinfo, ChecksumStatus, CutOverStatus, Postponed, Retries, ServerStatus, SettingsStatus, StatusReport,
+    without_userinfo, ChecksumStatus, CutOverStatus, PacerStatus, Postponed, Retries, ServerStatus, SettingsStatus,
+    StatusReport,
 };
 use crate::state::settings::Settings;
 use crate::state::stats::Stats;
@@ -39,6 +41,8 @@ struct Numbers {
     elapsed: Duration,
     copy_elapsed: Duration,
     lag: Duration,
+    /// The latency pacer's part of the line, while it paces the copy.
+    pacer: Option<String>,
 }
 
 impl Numbers {
@@ -54,8 +58,34 @@ impl Numbers {
             elapsed: stats.started.elapsed(),
             copy_elapsed: stats.copy_elapsed(),
             lag: stats.lag(),
+            pacer: pacer_part(stats),
         }
     }
+}
+
+/// `Pacer: latency 3.1ms/base 2.0ms, workers 3/4` (and `, pause 1.50x` when it pauses), while the pacer
+/// paces the copy; None while it is off, not started or the copy is done.
+fn pacer_part(stats: &Stats) -> Option<String> {
+    let p = &stats.pacer;
+    if !p.enabled.load(Ordering::Relaxed) || stats.copy.done.load(Ordering::Relaxed) {
+        return None;
+    }
+    let ms = |a: &std::sync::atomic::AtomicU64| a.load(Ordering::Relaxed) as f64 / 1000.0;
+    let latency = match p.windows.load(Ordering::Relaxed) {
+        0 => "-".to_string(),
+        _ => format!("{:.1}ms", ms(&p.latency_micros)),
+    };
+    let mut part = format!(
+        "Pacer: latency {latency}/base {:.1}ms, workers {}/{}",
+        ms(&p.baseline_micros),
+        p.workers.load(Ordering::Relaxed),
+        p.max_workers.load(Ordering::Relaxed)
+    );
+    let pause = p.pause_ratio();
+    if pause > 0.0 {
+        part.push_str(&format!(", pause {pause:.2}x"));
+    }
+    Some(part)
 }
 
 fn line_of(n: &Numbers, state: &str, backlog: usize, backlog_capacity: usize) -> String {
@@ -64,7 +94,7 @@ fn line_of(n: &Numbers, state: &str, backlog: usize, backlog_capacity: usize) ->
         None if n.done => "due".to_string(),
         None => "N/A".to_string(),
     };
-    format!(
+    let line = format!(
         "Copy: {}/{} {:.1}%; Applied: {}; Backlog: {backlog}/{backlog_capacity}; Time: {}s(total), {}s(copy); Lag: {:.2}s, State: {state}; ETA: {eta}",
         n.copied,
         n.total,
@@ -73,7 +103,12 @@ fn line_of(n: &Numbers, state: &str, backlog: usize, backlog_capacity: usize) ->
         n.elapsed.as_secs(),
         n.copy_elapsed.as_secs(),
         n.lag.as_secs_f64(),
-    )
+    );
+    // Last, after gh-ost's fields, so that what runbooks cut out of the line stays where it was.
+    match &n.pacer {
+        Some(p) => format!("{line}; {p}"),
+        None => line,
+    }
 }
 
 /// What the run knows beyond the counters, for one status tick.
@@ -182,8 +217,31 @@ pub(crate) fn report(stats: &Stats, settings: &Settings, t: Tick<'_>) -> (String
             postpone_cut_over_flag_file: settings.postpone_flag_file.get().map(|f| f.display().to_string()),
             user_throttled: settings.user_throttled(),
         },
+        pacer: pacer_status(stats),
     };
     (line, report)
+}
+
+fn pacer_status(stats: &Stats) -> PacerStatus {
+    let p = &stats.pacer;
+    if !p.enabled.load(Ordering::Relaxed) {
+        return PacerStatus::default();
+    }
+    let ms = |a: &std::sync::atomic::AtomicU64| a.load(Ordering::Relaxed) as f64 / 1000.0;
+    let windows = p.windows.load(Ordering::Relaxed);
+    PacerStatus {
+        enabled: true,
+        baseline_ms: Some(ms(&p.baseline_micros)),
+        limit_ms: Some(ms(&p.limit_micros)),
+        latency_ms: (windows > 0).then(|| ms(&p.latency_micros)),
+        level: p.level(),
+        workers: p.workers.load(Ordering::Relaxed),
+        max_workers: p.max_workers.load(Ordering::Relaxed),
+        pause_ratio: p.pause_ratio(),
+        windows,
+        increases: p.increases.load(Ordering::Relaxed),
+        decreases: p.decreases.load(Ordering::Relaxed),
+    }
 }
 
 #[cfg(test)]
@@ -200,6 +258,45 @@ mod tests {
         assert!(l.starts_with("Copy: 1000/5000 20.0%; Applied: 0; Backlog: 3/1000; Time: "), "{l}");
         assert!(l.contains("State: throttled, lag=2.000s; ETA: "), "{l}");
         assert_eq!(state_word(Phase::Postponing, Some("lag=2.000s")), "postponing cut-over");
+    }
+
+    #[test]
+    fn the_pacer_shows_last_while_it_paces_the_copy() {
+        let stats = Stats::new(Instant::now());
+        let l = line(&stats, "migrating", 0, 1000);
+        assert!(!l.contains("Pacer"), "off: {l}");
+        let p = &stats.pacer;
+        p.enabled.store(true, Ordering::Relaxed);
+        p.baseline_micros.store(2000, Ordering::Relaxed);
+        p.max_workers.store(4, Ordering::Relaxed);
+        p.publish(4.0, &crate::control::pacer::pace_of(4.0));
+        let l = line(&stats, "migrating", 0, 1000);
+        assert!(l.ends_with("; ETA: N/A; Pacer: latency -/base 2.0ms, workers 4/4"), "{l}");
+        p.latency_micros.store(3120, Ordering::Relaxed);
+        p.windows.store(1, Ordering::Relaxed);
+        p.publish(0.5, &crate::control::pacer::pace_of(0.5));
+        let l = line(&stats, "migrating", 0, 1000);
+        assert!(l.ends_with("; Pacer: latency 3.1ms/base 2.0ms, workers 1/4, pause 1.00x"), "{l}");
+        let (_, r) = report(
+            &stats,
+            &Settings::default(),
+            Tick {
+                database: "d",
+                table: "t",
+                phase: Phase::Migrating,
+                throttled: None,
+                state: "migrating",
+                backlog: 0,
+                backlog_capacity: 1000,
+                coordinates: String::new(),
+                checksum_enabled: true,
+                revertible_until: None,
+            },
+        );
+        assert_eq!((r.pacer.workers, r.pacer.max_workers, r.pacer.level), (1, 4, 0.5));
+        assert_eq!((r.pacer.baseline_ms, r.pacer.latency_ms), (Some(2.0), Some(3.12)));
+        stats.copy.done.store(true, Ordering::Relaxed);
+        assert!(!line(&stats, "migrating", 0, 1000).contains("Pacer"), "not once the copy is done");
     }
 
     #[test]

@@ -1,5 +1,6 @@
 //! One chunk's statement and what surrounds it: the throttle wait before it, retries of what can heal,
-//! the diagnosis of rows the new schema cannot hold, the chunk-size adaptation and nice-ratio pause after.
+//! the diagnosis of rows the new schema cannot hold, the chunk-size adaptation and nice-ratio pause after
+//! (with the latency pacer's pause).
 //!
 //! Invariants: a chunk is one autocommitted statement, so a retry or a stop never leaves half a chunk; a
 //! retry skips rows already copied (the lost statement may have committed); a row that does not fit fails
@@ -51,19 +52,23 @@ pub(super) async fn next_turn(throttled: &mut Verdict, stop: &mut Stop) -> Resul
 impl CopyEnv {
     /// Counts a copied chunk and, with --chunk-time, adapts the chunk size (scaled by the rows the chunk
     /// really had: the last one may be short).
+    /// The latency pacer may shorten the target (shorter chunks commit in shorter bursts).
     pub(super) fn chunk_done(&self, chunk: u64, copied: u64, started: Instant) {
         if !self.chunk_time.is_zero() && copied > 0 {
             let took = started.elapsed().mul_f64(chunk as f64 / copied as f64);
-            self.settings.chunk_size.store(adapt_chunk_size(chunk, took, self.chunk_time), Ordering::Relaxed);
+            let target = self.chunk_time.mul_f64(self.pace.borrow().chunk_scale.clamp(0.01, 1.0));
+            self.settings.chunk_size.store(adapt_chunk_size(chunk, took, target), Ordering::Relaxed);
         }
         self.stats.copy_chunk_seconds.observe(started.elapsed().as_secs_f64());
         self.stats.copy.rows.fetch_add(copied, Ordering::Relaxed);
         self.stats.copy.chunks.fetch_add(1, Ordering::Relaxed);
     }
 
-    /// --nice-ratio: sleeps that many times the chunk's copy time (cut short by stop).
+    /// --nice-ratio, plus the latency pacer's pause: sleeps that many times the chunk's copy time (cut short
+    /// by stop).
     pub(super) async fn nice_pause(&self, chunk_started: Instant) {
-        let nice = self.settings.nice_ratio();
+        let paced = self.pace.borrow().pause_ratio;
+        let nice = self.settings.nice_ratio() + if paced.is_finite() { paced.max(0.0) } else { 0.0 };
         if nice > 0.0 {
             let mut stop = self.stop.clone();
             tokio::select! {

@@ -10,7 +10,8 @@
 //!
 //! An integer key gets the parallel copy instead (`parallel`, coordinated with the applier by `frontier`).
 //! Either copy stops at its next chunk once the run's `Stop` is signalled, after the statement in flight:
-//! once the run has stopped its tasks, nothing writes to the ghost table.
+//! once the run has stopped its tasks, nothing writes to the ghost table. The latency pacer's pace only
+//! spaces chunks out (fewer workers, pauses, shorter chunk-time targets); it never changes what a chunk is.
 
 mod chunk;
 pub(crate) mod frontier;
@@ -26,6 +27,7 @@ use mysql_async::{Conn, Value};
 use crate::error::Result;
 use crate::mysql::connect::WriterMode;
 use crate::mysql::sql::{ident, qualified};
+use crate::state::pace::PaceWatch;
 use crate::state::settings::Settings;
 use crate::state::stats::Stats;
 use crate::state::tasks::Stop;
@@ -147,6 +149,8 @@ pub(crate) struct CopyEnv {
     /// Target time per chunk (zero: the chunk size stays as set).
     pub(crate) chunk_time: Duration,
     pub(crate) throttled: Verdict,
+    /// The latency pacer's pace: how many workers may copy, their pause and chunk-time scale.
+    pub(crate) pace: PaceWatch,
     pub(crate) stop: Stop,
 }
 

@@ -5,7 +5,8 @@
 //! have committed); chunk bounds are read and claimed one worker at a time (so claims are in key order); however
 //! the copy ends short of the whole range (error, stop, or the task dropped), the frontier is failed, which
 //! releases every applier batch waiting on a chunk; when one worker fails or the run stops, every worker
-//! ends at its next chunk and is waited for before the copy returns.
+//! ends at its next chunk and is waited for before the copy returns; a worker the latency pacer parks
+//! waits before it claims, so it holds back no applier change.
 
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
@@ -18,6 +19,7 @@ use super::frontier::Frontier;
 use super::{int_of, value_of, CopyEnv, CopyPlan};
 use crate::error::{Error, Result};
 use crate::mysql::sql::{ident, ident_list, qualified};
+use crate::state::pace::PaceWatch;
 use crate::state::tasks::Stop;
 
 /// The parallel copy of a single NOT NULL integer key: `workers` connections each claim the next chunk
@@ -42,21 +44,26 @@ pub(crate) async fn run_parallel(plan: CopyPlan, env: CopyEnv, frontier: Arc<Fro
     let plan = Arc::new(plan);
     // Chunk bounds are read and claimed one worker at a time, so chunks are claimed in key order.
     let cursor = Arc::new(tokio::sync::Mutex::new(()));
+    // Set once a worker found nothing left to claim: workers the pacer parked then end too.
+    let (drained_tx, drained) = watch::channel(false);
     let mut set = tokio::task::JoinSet::new();
     // Every connection first: a failure to connect must not leave started workers behind.
     let mut conns = Vec::new();
     for _ in 0..workers.max(1) {
         conns.push(copy_connection(&env).await?);
     }
-    for conn in conns {
-        set.spawn(worker(plan.clone(), env.clone(), conn, frontier.clone(), cursor.clone()));
+    for (index, conn) in conns.into_iter().enumerate() {
+        let turn = Turn { index, pace: env.pace.clone(), drained: drained.clone() };
+        set.spawn(worker(plan.clone(), env.clone(), conn, turn, frontier.clone(), cursor.clone()));
     }
     let mut failed = None;
     loop {
         tokio::select! {
             r = set.join_next() => match r {
                 None => break,
-                Some(Ok(Ok(()))) => {}
+                Some(Ok(Ok(()))) => {
+                    let _ = drained_tx.send(true);
+                }
                 Some(Ok(Err(e))) => {
                     failed.get_or_insert(e);
                     let _ = halt.send(true);
@@ -83,6 +90,7 @@ async fn worker(
     plan: Arc<CopyPlan>,
     env: Arc<CopyEnv>,
     mut conn: Conn,
+    mut turn: Turn,
     frontier: Arc<Frontier>,
     cursor: Arc<tokio::sync::Mutex<()>>,
 ) -> Result<()> {
@@ -97,7 +105,11 @@ async fn worker(
     let insert_head =
         format!("INSERT INTO {ghost} ({}) SELECT {select_cols} FROM {table} {force}", ident_list(&plan.ghost_columns));
     loop {
-        // Wait out throttling before claiming: a claimed chunk holds back the applier's changes to its keys.
+        // Wait out throttling (and the pacer) before claiming: a claimed chunk holds back the applier's
+        // changes to its keys.
+        if !turn.wait(&mut stop).await? {
+            return Ok(());
+        }
         next_turn(&mut throttled, &mut stop).await?;
         let (start, end, chunk) = {
             let _turn = cursor.lock().await;
@@ -129,5 +141,39 @@ async fn worker(
             progress.set_watermark(vec![value_of(committed)]);
         }
         env.nice_pause(chunk_started).await;
+    }
+}
+
+/// A worker's place in the latency pacer's pace.
+struct Turn {
+    index: usize,
+    pace: PaceWatch,
+    drained: watch::Receiver<bool>,
+}
+
+impl Turn {
+    /// The pacer lets only its first `workers` copy: this worker waits while it is not one of them (it holds
+    /// no claim meanwhile). False once another worker found nothing left to claim; fails once stop is
+    /// signalled.
+    async fn wait(&mut self, stop: &mut Stop) -> Result<bool> {
+        loop {
+            stop.check()?;
+            if *self.drained.borrow() {
+                return Ok(false);
+            }
+            if self.index < self.pace.borrow_and_update().workers {
+                return Ok(true);
+            }
+            tokio::select! {
+                changed = self.pace.changed() => {
+                    // The pacer is gone (dropped with the run's read-only tasks): copy unpaced.
+                    if changed.is_err() {
+                        return Ok(true);
+                    }
+                }
+                _ = self.drained.changed() => {}
+                _ = stop.stopped() => {}
+            }
+        }
     }
 }

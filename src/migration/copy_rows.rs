@@ -5,7 +5,8 @@
 //! Invariants: the range is read after the binlog position was taken (see `stream`); an integer key gets
 //! the parallel copy, and the applier consults the same `Frontier` before its first batch; on --resume with
 //! the parallel copy, the ghost rows above the checkpoint's copy position are cleared first, so the copy
-//! finds that part of the ghost empty again.
+//! finds that part of the ghost empty again; the latency pacer's baseline is measured before the copy
+//! starts (so it is the server's latency without the copy).
 
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
@@ -13,11 +14,13 @@ use std::time::Instant;
 
 use mysql_async::prelude::Queryable;
 use mysql_async::Conn;
+use tokio::sync::watch;
 use tracing::info;
 
 use super::checkpoint::Checkpoint;
 use super::run_loop::RunLoop;
 use crate::control::hooks::{HookEvent, HookProgress, Hooks};
+use crate::control::pacer;
 use crate::copy::frontier::Frontier;
 use crate::copy::{self, CopyEnv, CopyPlan, Range, RetryHook};
 use crate::error::Result;
@@ -25,6 +28,7 @@ use crate::mysql::connect::{connect, setup_writer};
 use crate::mysql::inspector::query_value;
 use crate::mysql::sql::{ident, qualified};
 use crate::phase::Phase;
+use crate::state::pace::{Pace, PaceWatch};
 
 impl RunLoop<'_> {
     pub(super) async fn copy(&mut self, plan: CopyPlan, resume: Option<&Checkpoint>) -> Result<()> {
@@ -43,6 +47,7 @@ impl RunLoop<'_> {
             self.clear_above_checkpoint(&mut copy_conn, &plan, f).await?;
         }
         self.count_rows().await?;
+        let pace = self.start_pacer(&plan, frontier.is_some()).await?;
         self.stats.copy_started.get_or_init(Instant::now);
         self.m.set_phase(Phase::Migrating);
         self.hook(HookEvent::BeforeRowCopy).await?;
@@ -55,6 +60,7 @@ impl RunLoop<'_> {
             on_retry: retry_hook(self.hooks.clone()),
             chunk_time: c.copy.chunk_time,
             throttled: self.throttled.clone(),
+            pace,
             stop: self.tasks.stop_signal(),
         };
         match &frontier {
@@ -81,6 +87,28 @@ impl RunLoop<'_> {
         self.stats.copy_started.get_or_init(Instant::now);
         self.state.copy_done = true;
         self.m.set_phase(Phase::Migrating);
+    }
+
+    /// --max-latency-ratio: measures the baseline commit latency now, before the copy loads the server, and
+    /// starts the pacer on the heartbeat's latencies. Without it (or with nothing to copy) the pace stays
+    /// the unpaced default.
+    async fn start_pacer(&mut self, plan: &CopyPlan, parallel: bool) -> Result<PaceWatch> {
+        let c = &self.m.cfg;
+        let (pace_tx, pace) = watch::channel(Pace::default());
+        let Some(samples) = self.pacer_samples.take() else { return Ok(pace) };
+        let baseline = pacer::baseline(&mut self.prim, &plan.database, &self.m.names.changelog).await?;
+        let workers = if parallel { c.copy.copy_workers } else { 1 };
+        let task = pacer::PacerTask {
+            aimd: pacer::Aimd::new(baseline, c.throttle.max_latency_ratio, workers),
+            samples,
+            pace: pace_tx,
+            throttled: self.throttled.clone(),
+            stats: self.stats.clone(),
+        };
+        self.stats.pacer.max_workers.store(workers as u64, Ordering::Relaxed);
+        // It only reads and publishes: dropped at the stop signal.
+        self.tasks.spawn_until_stopped("pacer", pacer::run(task));
+        Ok(pace)
     }
 
     /// Chunks above the resume point may have committed before the stop, and the applier may have written

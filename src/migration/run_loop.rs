@@ -100,6 +100,8 @@ pub(super) struct RunLoop<'a> {
     pub(super) checkpoint: Option<Checkpointing>,
     /// What the checksum compares, once the copy is done (None with --checksum=false or before).
     pub(super) checksum_plan: Option<Arc<ChecksumPlan>>,
+    /// The heartbeat's commit latencies, until the copy hands them to the latency pacer (None when off).
+    pub(super) pacer_samples: Option<mpsc::Receiver<Duration>>,
     /// The loop's own bookkeeping.
     pub(super) state: LoopState,
 }

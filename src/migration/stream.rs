@@ -56,6 +56,14 @@ impl Migrator {
         let (inbox_tx, inbox) = mpsc::unbounded_channel();
 
         let hb = connect(&v.primary_opts, "primary (heartbeat)", c.conn.timeout).await?;
+        // The heartbeat's commit latency feeds the latency pacer, which starts with the copy.
+        let (latency_tx, pacer_samples) = match c.throttle.max_latency_ratio > 0.0 {
+            true => {
+                let (tx, rx) = mpsc::channel(64);
+                (Some(tx), Some(rx))
+            }
+            false => (None, None),
+        };
         let beat = changelog::heartbeat_loop(
             hb,
             v.primary_opts.clone(),
@@ -63,6 +71,7 @@ impl Migrator {
             db.clone(),
             n.changelog.clone(),
             c.throttle.heartbeat_interval,
+            latency_tx,
             tasks.stop_signal(),
         );
         tasks.spawn("heartbeat", beat);
@@ -159,6 +168,7 @@ impl Migrator {
             apply_conn,
             checkpoint,
             checksum_plan: None,
+            pacer_samples,
             state: LoopState::new(c.control.status_interval),
         })
     }

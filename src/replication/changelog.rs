@@ -1,10 +1,12 @@
 //! The changelog table `_<t>_ghc`: heartbeats (for replication lag) and state markers (for the cut-over)
-//! written on the primary and read back through the replica and its binlog. Same shape as gh-ost's.
+//! written on the primary and read back through the replica and its binlog. Same shape as gh-ost's. The
+//! heartbeat's own commit latency is the latency pacer's probe (`control::pacer`).
 
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use mysql_async::prelude::Queryable;
 use mysql_async::{Conn, Opts};
+use tokio::sync::mpsc;
 use tracing::{info, warn};
 
 use crate::error::Result;
@@ -51,6 +53,9 @@ pub(crate) fn now_micros() -> u64 {
 /// Failures are retried on a new connection (the server may have restarted, or the network dropped): a
 /// missing heartbeat shows up as lag and throttles, which is safe, and heartbeats resume once the primary
 /// answers again. A failure is logged once, and so is the recovery.
+/// Each successful write's latency goes to `latency` (the latency pacer's probe), when given; a sample the
+/// pacer has no room for is dropped, never waited for, so the heartbeat keeps its rhythm.
+#[allow(clippy::too_many_arguments)]
 pub(crate) async fn heartbeat_loop(
     mut conn: Conn,
     opts: Opts,
@@ -58,6 +63,7 @@ pub(crate) async fn heartbeat_loop(
     db: String,
     changelog: String,
     interval: Duration,
+    latency: Option<mpsc::Sender<Duration>>,
     mut stop: Stop,
 ) -> Result<()> {
     let mut tick = tokio::time::interval(interval);
@@ -71,7 +77,12 @@ pub(crate) async fn heartbeat_loop(
         if stop.is_stopped() {
             return Ok(());
         }
-        match write(&mut conn, &db, &changelog, HEARTBEAT, &now_micros().to_string()).await {
+        let began = Instant::now();
+        let written = write(&mut conn, &db, &changelog, HEARTBEAT, &now_micros().to_string()).await;
+        if let (Ok(()), Some(tx)) = (&written, &latency) {
+            let _ = tx.try_send(began.elapsed());
+        }
+        match written {
             Ok(()) if failing => {
                 info!("heartbeat writes resumed");
                 failing = false;

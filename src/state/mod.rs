@@ -4,10 +4,12 @@
 //! - `Stats` (`Arc`): counters;
 //! - `Progress` (a `watch` the run writes): the status snapshot, phase included, with its `StatusReport`;
 //! - `Verdict` (a `watch` the throttler writes): why the copy must pause, or None;
+//! - `PaceWatch` (a `watch` the latency pacer writes): how many workers may copy, and their pause;
 //! - `Command` (an `mpsc` the run reads): operator commands and the critical-load abort;
 //! - `Tasks` / `Stop`: every spawned task and the one signal that stops them all.
 
 pub(crate) mod command;
+pub(crate) mod pace;
 pub(crate) mod progress;
 pub(crate) mod report;
 pub(crate) mod settings;

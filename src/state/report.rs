@@ -53,6 +53,29 @@ pub struct StatusReport {
     pub checksum: ChecksumStatus,
     pub server: ServerStatus,
     pub settings: SettingsStatus,
+    pub pacer: PacerStatus,
+}
+
+/// The latency pacer (--max-latency-ratio): the probe's latency against its baseline, and what the pacer
+/// did about it. `enabled` is false (and the rest empty) while it is off or before the copy starts.
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+pub struct PacerStatus {
+    pub enabled: bool,
+    /// The heartbeat's commit latency before the copy (median of probes), the latency above which the copy
+    /// backs off, and the median of the last window of heartbeats, in milliseconds.
+    pub baseline_ms: Option<f64>,
+    pub limit_ms: Option<f64>,
+    pub latency_ms: Option<f64>,
+    /// The copy level in workers (fractional: below 1, one worker with pauses), the workers it lets copy
+    /// out of the most there are, and the pause after each chunk, in times the chunk's copy time.
+    pub level: f64,
+    pub workers: u64,
+    pub max_workers: u64,
+    pub pause_ratio: f64,
+    /// Windows of heartbeats judged, and how many raised or lowered the level.
+    pub windows: u64,
+    pub increases: u64,
+    pub decreases: u64,
 }
 
 /// Transient failures retried, by kind.
@@ -231,6 +254,7 @@ mod tests {
                 "last_error",
                 "last_error_at",
                 "line",
+                "pacer",
                 "phase",
                 "postponed",
                 "progress_pct",
@@ -266,6 +290,22 @@ mod tests {
                 "row_lock_waits",
                 "table_row_lock_wait_samples",
                 "table_row_lock_waiting"
+            ]
+        );
+        assert_eq!(
+            keys(&v["pacer"]),
+            [
+                "baseline_ms",
+                "decreases",
+                "enabled",
+                "increases",
+                "latency_ms",
+                "level",
+                "limit_ms",
+                "max_workers",
+                "pause_ratio",
+                "windows",
+                "workers"
             ]
         );
         assert_eq!(

@@ -30,6 +30,8 @@ pub(crate) struct Stats {
     pub(crate) checksum: ChecksumStats,
     pub(crate) cutover: CutOverStats,
     pub(crate) server: ServerStats,
+    /// The latency pacer's state and decisions (`control::pacer`).
+    pub(crate) pacer: PacerStats,
     /// How long each copied chunk's statement took (retries included).
     pub(crate) copy_chunk_seconds: Histogram,
     /// How long each applied batch took to write.
@@ -51,6 +53,7 @@ impl Stats {
             checksum: ChecksumStats::default(),
             cutover: CutOverStats::default(),
             server: ServerStats::default(),
+            pacer: PacerStats::default(),
             started_at: SystemTime::now() - started.elapsed(),
             // 5 ms .. 41 s: a chunk is meant to take well under a second.
             copy_chunk_seconds: Histogram::new(exponential_buckets(0.005, 2.0, 14)),
@@ -199,6 +202,42 @@ pub(crate) struct CutOverStats {
     pub(crate) failed: AtomicU64,
     /// How long the last attempt held the write lock (writes blocked), in microseconds; 0 before any.
     pub(crate) last_lock_micros: AtomicU64,
+}
+
+/// The latency pacer, as it last decided (all zero while it is off or before the copy).
+#[derive(Debug, Default)]
+pub(crate) struct PacerStats {
+    /// The pacer runs (--max-latency-ratio > 0 and the copy has started).
+    pub(crate) enabled: AtomicBool,
+    /// The probe's latency before the copy, the latency above which it backs off, and the median of the
+    /// last window, in microseconds.
+    pub(crate) baseline_micros: AtomicU64,
+    pub(crate) limit_micros: AtomicU64,
+    pub(crate) latency_micros: AtomicU64,
+    /// The copy level (in workers, f64 bits), the workers it lets copy and the pause ratio (f64 bits).
+    level: AtomicU64,
+    pub(crate) workers: AtomicU64,
+    /// --copy-workers for the parallel copy, 1 for the serial one.
+    pub(crate) max_workers: AtomicU64,
+    pause_ratio: AtomicU64,
+    /// Windows judged, and how many raised or lowered the level.
+    pub(crate) windows: AtomicU64,
+    pub(crate) increases: AtomicU64,
+    pub(crate) decreases: AtomicU64,
+}
+
+impl PacerStats {
+    pub(crate) fn publish(&self, level: f64, pace: &crate::state::pace::Pace) {
+        self.level.store(level.to_bits(), Ordering::Relaxed);
+        self.workers.store(pace.workers as u64, Ordering::Relaxed);
+        self.pause_ratio.store(pace.pause_ratio.to_bits(), Ordering::Relaxed);
+    }
+    pub(crate) fn level(&self) -> f64 {
+        f64::from_bits(self.level.load(Ordering::Relaxed))
+    }
+    pub(crate) fn pause_ratio(&self) -> f64 {
+        f64::from_bits(self.pause_ratio.load(Ordering::Relaxed))
+    }
 }
 
 /// What the server says about contention while the run goes on, sampled by the throttler once a second

@@ -155,6 +155,11 @@ impl Running {
         &self.names
     }
 
+    /// The status object last published (`status --json`), e.g. the latency pacer's counters.
+    pub fn status(&self) -> wraith::StatusReport {
+        self.progress.borrow().status.clone()
+    }
+
     /// The phase last published.
     pub fn phase(&self) -> Phase {
         self.progress.borrow().phase

@@ -1,0 +1,320 @@
+//! The latency pacer (--max-latency-ratio): holds the primary's commit latency near what it was before the
+//! copy began, by slowing the copy down when it rises and speeding it up again when it falls.
+//!
+//! The probe is wraith's own heartbeat, one small commit on the changelog every --heartbeat-interval-millis:
+//! its latency is measured before the copy (the baseline, `baseline`) and then for each heartbeat. The
+//! decision (`Aimd`) is additive increase, multiplicative decrease of a copy *level*, in workers: level 2.5
+//! with 4 workers lets 3 copy, each pausing after a chunk so that together they copy as 2.5 would; below 1
+//! one worker copies with pauses (and, with --chunk-time, shorter chunks).
+//!
+//! Invariants:
+//! - the decision is a pure function of the samples (`Aimd`), unit-tested without a server; the task only
+//!   feeds it and publishes its `Pace`;
+//! - one decision per window of `WINDOW` samples, judged on the window's median (one slow commit is not a
+//!   trend), so a decrease shows in the latency before the next decision;
+//! - a window in which the copy was throttled (or done) decides nothing: the latency then says nothing about
+//!   the copy, and the level must not creep up while nothing copies;
+//! - the pace only slows the copy (`state::pace`); gh-ost's throttles (lag, load, flags, commands) hold the
+//!   copy entirely, on top, through the throttler's verdict;
+//! - the level stays within `MIN_LEVEL..=workers`: the copy always moves, so a migration always ends.
+
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use mysql_async::Conn;
+use tokio::sync::{mpsc, watch};
+use tracing::{debug, info};
+
+use crate::error::Result;
+use crate::replication::changelog;
+use crate::state::pace::Pace;
+use crate::state::stats::Stats;
+use crate::state::Verdict;
+
+/// Heartbeats per decision: 0.5 s at the default 100 ms interval.
+pub(crate) const WINDOW: usize = 5;
+/// Probe commits for the baseline (back to back, before the copy starts; their median is the baseline).
+pub(crate) const BASELINE_PROBES: usize = 15;
+/// The least the latency may rise above the baseline before the pacer backs off, whatever the ratio: on an
+/// idle server a commit takes a fraction of a millisecond, and twice that is noise, not queueing.
+pub(crate) const SLACK: Duration = Duration::from_millis(1);
+/// The slowest the copy goes: one worker copying a quarter of the time (with chunks a quarter as long).
+/// Lower would let a primary that got busy for reasons of its own stretch the copy out without end; the
+/// throttles (lag, load, flags) are there to stop it entirely.
+pub(crate) const MIN_LEVEL: f64 = 0.25;
+/// Added to the level after a window within the limit.
+pub(crate) const INCREASE: f64 = 0.5;
+/// The level is multiplied by this after a window above the limit.
+pub(crate) const DECREASE: f64 = 0.5;
+/// Below one worker the chunk-time target shrinks with the level, down to this share of it.
+pub(crate) const MIN_CHUNK_SCALE: f64 = 0.25;
+
+/// What one window decided.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Decision {
+    /// Within the limit: the level went up (by `INCREASE`, at most to the workers).
+    Increase,
+    /// Above the limit: the level went down (times `DECREASE`, at least to `MIN_LEVEL`).
+    Decrease,
+    /// The copy was throttled or is done, or the level is already at its bound: nothing changed.
+    Hold,
+}
+
+/// Additive increase / multiplicative decrease of the copy level on the probe's latency.
+#[derive(Debug, Clone)]
+pub(crate) struct Aimd {
+    baseline: Duration,
+    ratio: f64,
+    max_level: f64,
+    level: f64,
+    window: Vec<Duration>,
+    window_active: bool,
+    last: Option<Duration>,
+}
+
+impl Aimd {
+    /// Starts at full speed (`workers`), the level a run without the pacer has.
+    pub(crate) fn new(baseline: Duration, ratio: f64, workers: usize) -> Self {
+        let max_level = workers.max(1) as f64;
+        Aimd {
+            baseline,
+            ratio,
+            max_level,
+            level: max_level,
+            window: Vec::with_capacity(WINDOW),
+            window_active: true,
+            last: None,
+        }
+    }
+
+    /// The latency above which the copy backs off: the baseline times the ratio, and at least `SLACK` above it.
+    pub(crate) fn limit(&self) -> Duration {
+        self.baseline.mul_f64(self.ratio).max(self.baseline + SLACK)
+    }
+
+    pub(crate) fn baseline(&self) -> Duration {
+        self.baseline
+    }
+
+    pub(crate) fn level(&self) -> f64 {
+        self.level
+    }
+
+    /// The median latency of the last complete window.
+    pub(crate) fn latency(&self) -> Option<Duration> {
+        self.last
+    }
+
+    /// Takes one probe's latency; `active`: the copy was running (not throttled, not done) when it was
+    /// taken. Returns the window's decision when this sample completes a window.
+    pub(crate) fn observe(&mut self, latency: Duration, active: bool) -> Option<Decision> {
+        self.window.push(latency);
+        self.window_active &= active;
+        if self.window.len() < WINDOW {
+            return None;
+        }
+        self.window.sort_unstable();
+        let median = self.window[self.window.len() / 2];
+        self.last = Some(median);
+        let active = std::mem::replace(&mut self.window_active, true);
+        self.window.clear();
+        let decision = if !active {
+            Decision::Hold
+        } else if median > self.limit() {
+            if self.level > MIN_LEVEL {
+                self.level = (self.level * DECREASE).max(MIN_LEVEL);
+                Decision::Decrease
+            } else {
+                Decision::Hold
+            }
+        } else if self.level < self.max_level {
+            self.level = (self.level + INCREASE).min(self.max_level);
+            Decision::Increase
+        } else {
+            Decision::Hold
+        };
+        Some(decision)
+    }
+
+    /// The pace of the current level.
+    pub(crate) fn pace(&self) -> Pace {
+        pace_of(self.level)
+    }
+}
+
+/// Level -> pace: `ceil(level)` workers, each pausing so that together they copy `level` workers' worth.
+pub(crate) fn pace_of(level: f64) -> Pace {
+    let level = level.max(MIN_LEVEL);
+    let workers = level.ceil().max(1.0);
+    Pace {
+        workers: workers as usize,
+        pause_ratio: (workers / level - 1.0).max(0.0),
+        chunk_scale: level.clamp(MIN_CHUNK_SCALE, 1.0),
+    }
+}
+
+/// The baseline: the median latency of `BASELINE_PROBES` heartbeat writes, back to back, before the copy.
+pub(crate) async fn baseline(conn: &mut Conn, db: &str, changelog_table: &str) -> Result<Duration> {
+    let mut samples = Vec::with_capacity(BASELINE_PROBES);
+    for _ in 0..BASELINE_PROBES {
+        let began = Instant::now();
+        changelog::write(conn, db, changelog_table, changelog::HEARTBEAT, &changelog::now_micros().to_string()).await?;
+        samples.push(began.elapsed());
+    }
+    samples.sort_unstable();
+    Ok(samples[samples.len() / 2])
+}
+
+/// What the pacer task is handed.
+pub(crate) struct PacerTask {
+    pub(crate) aimd: Aimd,
+    /// Each heartbeat's commit latency (sent by the heartbeat task).
+    pub(crate) samples: mpsc::Receiver<Duration>,
+    pub(crate) pace: watch::Sender<Pace>,
+    pub(crate) throttled: Verdict,
+    pub(crate) stats: Arc<Stats>,
+}
+
+/// Feeds heartbeat latencies to the AIMD and publishes the pace, until the copy is done (or the heartbeat
+/// task ends). It only reads and publishes: dropped at the run's stop.
+pub(crate) async fn run(t: PacerTask) -> Result<()> {
+    let PacerTask { mut aimd, mut samples, pace, throttled, stats } = t;
+    // Heartbeats taken before the copy began say nothing about it.
+    while samples.try_recv().is_ok() {}
+    let p = &stats.pacer;
+    p.baseline_micros.store(aimd.baseline().as_micros() as u64, Ordering::Relaxed);
+    p.limit_micros.store(aimd.limit().as_micros() as u64, Ordering::Relaxed);
+    p.publish(aimd.level(), &aimd.pace());
+    p.enabled.store(true, Ordering::Relaxed);
+    info!("pacer: baseline commit latency {:.2}ms, backing off above {:.2}ms", ms(aimd.baseline()), ms(aimd.limit()));
+    while let Some(latency) = samples.recv().await {
+        let done = stats.copy.done.load(Ordering::Relaxed);
+        if done {
+            break;
+        }
+        let active = throttled.borrow().is_none();
+        let Some(decision) = aimd.observe(latency, active) else { continue };
+        if let Some(l) = aimd.latency() {
+            p.latency_micros.store(l.as_micros() as u64, Ordering::Relaxed);
+        }
+        p.windows.fetch_add(1, Ordering::Relaxed);
+        match decision {
+            Decision::Increase => p.increases.fetch_add(1, Ordering::Relaxed),
+            Decision::Decrease => p.decreases.fetch_add(1, Ordering::Relaxed),
+            Decision::Hold => 0,
+        };
+        if decision != Decision::Hold {
+            let next = aimd.pace();
+            debug!(
+                "pacer: latency {:.2}ms (limit {:.2}ms): {decision:?} to level {:.2} ({} workers, pause {:.2}x)",
+                aimd.latency().map_or(0.0, ms),
+                ms(aimd.limit()),
+                aimd.level(),
+                next.workers,
+                next.pause_ratio
+            );
+            p.publish(aimd.level(), &next);
+            pace.send_replace(next);
+        }
+    }
+    Ok(())
+}
+
+fn ms(d: Duration) -> f64 {
+    d.as_secs_f64() * 1000.0
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const MS: Duration = Duration::from_millis(1);
+
+    fn window(a: &mut Aimd, latency: Duration, active: bool) -> Decision {
+        for _ in 1..WINDOW {
+            assert_eq!(a.observe(latency, active), None, "a decision before the window is full");
+        }
+        a.observe(latency, active).expect("a decision at the end of a window")
+    }
+
+    #[test]
+    fn the_limit_is_the_ratio_with_a_floor_of_slack() {
+        assert_eq!(Aimd::new(MS * 4, 2.0, 4).limit(), MS * 8);
+        assert_eq!(Aimd::new(Duration::from_micros(200), 2.0, 4).limit(), Duration::from_micros(1200));
+        assert_eq!(Aimd::new(MS * 10, 1.5, 4).limit(), MS * 15);
+    }
+
+    #[test]
+    fn above_the_limit_halves_within_the_limit_adds() {
+        let mut a = Aimd::new(MS * 2, 2.0, 4);
+        assert_eq!(a.level(), 4.0, "starts at full speed");
+        assert_eq!(window(&mut a, MS * 10, true), Decision::Decrease);
+        assert_eq!(a.level(), 2.0);
+        assert_eq!(window(&mut a, MS * 10, true), Decision::Decrease);
+        assert_eq!(a.level(), 1.0);
+        assert_eq!(window(&mut a, MS * 3, true), Decision::Increase);
+        assert_eq!(a.level(), 1.5);
+        for _ in 0..10 {
+            window(&mut a, MS * 3, true);
+        }
+        assert_eq!(a.level(), 4.0, "never above the workers");
+        assert_eq!(window(&mut a, MS * 3, true), Decision::Hold);
+    }
+
+    #[test]
+    fn the_level_never_falls_below_the_minimum() {
+        let mut a = Aimd::new(MS, 2.0, 2);
+        for _ in 0..20 {
+            window(&mut a, MS * 100, true);
+        }
+        assert_eq!(a.level(), MIN_LEVEL);
+        assert_eq!(window(&mut a, MS * 100, true), Decision::Hold);
+        let p = a.pace();
+        assert_eq!((p.workers, p.pause_ratio, p.chunk_scale), (1, 3.0, MIN_CHUNK_SCALE));
+    }
+
+    #[test]
+    fn a_throttled_window_decides_nothing() {
+        let mut a = Aimd::new(MS * 2, 2.0, 4);
+        window(&mut a, MS * 10, true);
+        assert_eq!(a.level(), 2.0);
+        // One throttled sample is enough to make the window say nothing, fast or slow.
+        for (latency, _) in [(MS, 0), (MS * 10, 1)] {
+            for i in 0..WINDOW - 1 {
+                assert_eq!(a.observe(latency, i != 1), None);
+            }
+            assert_eq!(a.observe(latency, true), Some(Decision::Hold));
+            assert_eq!(a.level(), 2.0);
+        }
+        // And the next window is judged on its own.
+        assert_eq!(window(&mut a, MS, true), Decision::Increase);
+    }
+
+    #[test]
+    fn the_median_judges_so_one_spike_does_not_back_off() {
+        let mut a = Aimd::new(MS * 2, 2.0, 4);
+        for _ in 0..3 {
+            a.observe(MS * 2, true);
+        }
+        a.observe(MS * 500, true);
+        assert_eq!(a.observe(MS * 2, true), Some(Decision::Hold), "at full speed already");
+        assert_eq!(a.level(), 4.0);
+        assert_eq!(a.latency(), Some(MS * 2));
+    }
+
+    #[test]
+    fn pace_of_a_level() {
+        assert_eq!(pace_of(4.0), Pace { workers: 4, pause_ratio: 0.0, chunk_scale: 1.0 });
+        let p = pace_of(2.5);
+        assert_eq!((p.workers, p.chunk_scale), (3, 1.0));
+        assert!((p.pause_ratio - 0.2).abs() < 1e-9, "{p:?}");
+        assert_eq!(pace_of(0.5), Pace { workers: 1, pause_ratio: 1.0, chunk_scale: 0.5 });
+        assert_eq!(pace_of(0.0), pace_of(MIN_LEVEL), "clamped");
+        // Together the workers copy `level` workers' worth: workers / (1 + pause) == level.
+        for level in [0.25, 0.7, 1.0, 1.3, 3.9] {
+            let p = pace_of(level);
+            assert!((p.workers as f64 / (1.0 + p.pause_ratio) - level).abs() < 1e-9, "{level}: {p:?}");
+        }
+    }
+}
