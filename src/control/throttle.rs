@@ -16,7 +16,7 @@
 
 use std::collections::HashMap;
 use std::path::PathBuf;
-use std::sync::atomic::Ordering;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -286,15 +286,7 @@ async fn sample_contention(
             names.join(", ")
         ))
         .await;
-    match waiting {
-        Ok(Some(n)) => {
-            sv.metadata_lock_waiting.store(n, Ordering::Relaxed);
-            if n > 0 {
-                sv.metadata_lock_wait_samples.fetch_add(1, Ordering::Relaxed);
-            }
-        }
-        _ => sv.metadata_lock_waiting.store(u64::MAX, Ordering::Relaxed),
-    }
+    record_waiting(waiting.ok().flatten(), &sv.metadata_lock_waiting, &sv.metadata_lock_wait_samples);
     // Row lock waits on the table itself (the server-wide counters above include every table).
     let row_waiting = conn
         .query_first::<u64, _>(format!(
@@ -305,17 +297,17 @@ async fn sample_contention(
             names.join(", ")
         ))
         .await;
-    match row_waiting {
-        Ok(Some(n)) => {
-            sv.row_lock_waiting.store(n, Ordering::Relaxed);
-            if n > 0 {
-                sv.row_lock_wait_samples.fetch_add(1, Ordering::Relaxed);
-            }
-        }
-        _ => sv.row_lock_waiting.store(u64::MAX, Ordering::Relaxed),
-    }
+    record_waiting(row_waiting.ok().flatten(), &sv.row_lock_waiting, &sv.row_lock_wait_samples);
     sv.sampled.store(true, Ordering::Relaxed);
     true
+}
+
+/// One "waiting now" sample: the count (u64::MAX when unreadable), and one more sample that saw a wait.
+fn record_waiting(n: Option<u64>, now: &AtomicU64, samples: &AtomicU64) {
+    now.store(n.unwrap_or(u64::MAX), Ordering::Relaxed);
+    if n.is_some_and(|n| n > 0) {
+        samples.fetch_add(1, Ordering::Relaxed);
+    }
 }
 
 /// The first threshold met, as `Threads_running=31>=25`, or None.

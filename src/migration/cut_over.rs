@@ -71,6 +71,8 @@ impl<'a> RunLoop<'a> {
                         continue;
                     }
                     Verdict::Revert => {
+                        // The swap back is the operator's call (command or flag file): a postpone flag does
+                        // not hold it.
                         if !self.state.revert_logged {
                             self.state.revert_logged = true;
                             warn!("reverting: swapping the old table back in");

@@ -181,7 +181,7 @@ impl Migrator {
                     None => Ok(outcome),
                 }
             }
-            Ok(None) => Err(Error::Aborted("the cut-over gate closed without a revert window".into())),
+            Ok(None) => revert::unreachable_gate(),
             Err(e) => {
                 run.stop_tasks().await;
                 Err(self.left_behind(e))

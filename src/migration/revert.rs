@@ -155,7 +155,7 @@ fn stream_from(gtid: GtidSet) -> Checkpoint {
 }
 
 /// Only a revert window closes the gate for good; a run without one always gets a cut-over or an error.
-fn unreachable_gate() -> Result<Outcome> {
+pub(super) fn unreachable_gate() -> Result<Outcome> {
     Err(crate::error::Error::Aborted("the cut-over gate closed without a revert window".into()))
 }
 

@@ -343,8 +343,6 @@ impl RunLoop<'_> {
             Command::Revert => {
                 if let Some(w) = self.state.window.as_mut() {
                     w.request_revert();
-                    // The swap back is the operator's call: a postpone flag does not hold it.
-                    self.state.gate.unpostpone();
                 }
                 Ok(())
             }

@@ -118,7 +118,7 @@ async fn stream_once(
         let ts = u64::from(next.header().timestamp());
         let data = match next.read_data() {
             Ok(Some(d)) => d,
-            Ok(None) => EventData::HeartbeatEvent,
+            Ok(None) => continue,
             Err(e) => return Err(Error::Binlog(format!("cannot decode binlog event: {e}"))),
         };
         match data {

@@ -12,21 +12,7 @@ use crate::mysql::schema::Column;
 use super::{push_literal, Target};
 
 pub(super) fn col(data_type: &str, column_type: &str) -> Column {
-    Column {
-        name: "c".into(),
-        ordinal: 1,
-        data_type: data_type.into(),
-        column_type: column_type.into(),
-        nullable: true,
-        charset: None,
-        collation: None,
-        octet_length: None,
-        precision: None,
-        scale: None,
-        datetime_precision: None,
-        generated: false,
-        auto_increment: false,
-    }
+    Column { ordinal: 1, column_type: column_type.into(), ..Column::for_test("c", data_type, true) }
 }
 
 pub(super) fn text_col(data_type: &str, charset: &str) -> Column {
