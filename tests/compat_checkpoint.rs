@@ -14,7 +14,7 @@ use compat_common::*;
 use migrate_common::*;
 use mysql_async::prelude::*;
 
-const ALTER: &str = "ADD COLUMN x INT NOT NULL DEFAULT 3";
+const ALTER: &str = "ADD COLUMN x INT NOT NULL DEFAULT 3, ADD INDEX x_n (x, n)";
 const SERVER_ID: &str = "424501";
 
 /// The latest checkpoint: (copy_done, copy_last_key).
@@ -103,6 +103,11 @@ async fn killed_mid_copy_then_resumed_matches_the_oracle() -> Result<()> {
     assert!(status.success(), "the resumed run failed ({status}):\n{}", second.output());
     let log = second.output();
     assert!(log.contains("resuming"), "the second run did not resume from the checkpoint:\n{log}");
+    // The first run left the new index off the ghost for its copy; the resumed run finds it missing and
+    // builds it before the cut-over.
+    assert!(first.output().contains("deferred secondary indexes: x_n left off"), "{}", first.output());
+    assert!(log.contains("building the deferred secondary indexes x_n"), "{log}");
+    assert!(show_create(&db, "t").await?.contains("  KEY `x_n` (`x`,`n`)"), "the index is on the migrated table");
 
     let rows = assert_matches_control(&db, SIMPLE_COLUMNS, SIMPLE_COLUMNS).await?;
     assert!(rows > 1000);

@@ -1,6 +1,7 @@
 //! The parallel copy (integer keys): non-locking chunk reads by several workers while writers change rows
 //! all over the key range, including rows of chunks not yet claimed (their changes are dropped, the copy
-//! reads them later) and of chunks in flight (their changes wait for the chunk).
+//! reads them later) and of chunks in flight (their changes wait for the chunk). The ALTERs add plain
+//! indexes, so the deferred secondary indexes are built after the copy under the same writes.
 
 mod common;
 mod migrate_common;
@@ -38,6 +39,10 @@ async fn migrate_under_writes(name: &str, seed_max: i64, writers: usize, workers
     load.wait_commits(100).await?;
     let report = load.stop().await?;
     assert!(outcome.parallel_copy, "an INT primary key must get the parallel copy: {outcome:?}");
+    // The ALTER's new plain index is left off during the copy and built after it, under the same writes.
+    assert_eq!(outcome.deferred_indexes, ["n_idx"], "{outcome:?}");
+    assert!(outcome.indexes_built_in.is_some(), "{outcome:?}");
+    assert!(show_create(&db, "t").await?.contains("  KEY `n_idx` (`n`)"), "the index is on the migrated table");
     let n =
         assert_matches_control(&db, &format!("{SIMPLE_COLUMNS}, note"), &format!("{SIMPLE_COLUMNS}, 'n/a'")).await?;
     eprintln!("{n} rows equal; {report:?}; {outcome:?}");
@@ -56,5 +61,34 @@ async fn parallel_copy_under_writes_matches_the_control_table() -> Result<()> {
 #[tokio::test(flavor = "multi_thread")]
 async fn one_copy_worker_under_writes_matches_the_control_table() -> Result<()> {
     migrate_under_writes("parallel_copy_one", 10_000, 3, 1).await?;
+    Ok(())
+}
+
+/// Deferred secondary indexes come back exactly as the ALTER defines them: prefix, descending, invisible
+/// and commented keys, in their order, beside a unique key that stays on the ghost during the copy; the
+/// migrated table's definition equals the ALTER run on an empty copy of the original.
+#[tokio::test(flavor = "multi_thread")]
+async fn deferred_indexes_come_back_as_the_alter_defines_them() -> Result<()> {
+    let db = TestDb::new("deferred_indexes").await?;
+    let model = simple_tables(&db, 6_000).await?;
+    db.exec("ALTER TABLE t ADD KEY ks (s(10)), ADD UNIQUE KEY un (n, id), ADD KEY kts (ts) COMMENT 'old' INVISIBLE")
+        .await?;
+    let alter = "ADD KEY kb (b, n), DROP KEY kts, ADD KEY kts2 (ts DESC) COMMENT 'new', ADD COLUMN z INT NULL";
+    db.exec(format!("CREATE TABLE e LIKE t; ALTER TABLE e {alter}")).await?;
+    let mut spec = WorkloadSpec::new(model, 6_000);
+    spec.writers = 3;
+    spec.pause = Duration::from_millis(5);
+    let load = Workload::start(&db, spec).await?;
+    load.wait_commits(50).await?;
+    let mut cfg = config_on_primary(&db, "t", alter);
+    cfg.topology.allow_on_master = true;
+    cfg.copy.chunk_size = 100;
+    let outcome = run_migration(cfg).await?.map_err(|e| anyhow::anyhow!("{}", error_text(&e)))?;
+    load.wait_commits(50).await?;
+    load.stop().await?;
+    assert_eq!(outcome.deferred_indexes, ["ks", "kb", "kts2"], "{outcome:?}");
+    let definition = |create: String| create.split_once('\n').map(|(_, body)| body.to_string()).unwrap_or_default();
+    assert_eq!(definition(show_create(&db, "t").await?), definition(show_create(&db, "e").await?));
+    assert_matches_control(&db, SIMPLE_COLUMNS, SIMPLE_COLUMNS).await?;
     Ok(())
 }

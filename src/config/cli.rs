@@ -276,6 +276,11 @@ pub struct MigrateArgs {
     /// integer column; other keys are copied by one connection with locking reads.
     #[arg(long, default_value_t = defaults::COPY_WORKERS)]
     pub copy_workers: i64,
+    /// Leave the ghost's plain secondary indexes off during the copy and build them afterwards with one
+    /// online ALTER (wraith only): a sorted build is cheaper than maintaining them row by row, on the
+    /// primary and on the replicas. --defer-secondary-indexes=false keeps them during the copy
+    #[arg(long, num_args = 0..=1, require_equals = true, default_missing_value = "true", default_value = "true")]
+    pub defer_secondary_indexes: bool,
     /// Target time per copy chunk (wraith only), e.g. 500ms: the chunk size then adapts, starting from
     /// --chunk-size, within 10..100000 rows; 0 keeps --chunk-size fixed. Default: 100ms, or 0 when
     /// --chunk-size is given (gh-ost's fixed chunks)
@@ -557,6 +562,7 @@ impl MigrateArgs {
             chunk_size: clamp(self.chunk_size.unwrap_or(defaults::CHUNK_SIZE), 10, 100_000) as u64,
             dml_batch_size: clamp(self.dml_batch_size, 1, 10_000) as usize,
             copy_workers: clamp(self.copy_workers, 1, 64) as usize,
+            defer_secondary_indexes: self.defer_secondary_indexes,
             // Chunks sized by time unless --chunk-size was given (gh-ost's fixed size is kept then).
             chunk_time: match (self.chunk_time, self.chunk_size) {
                 (Some(t), _) => t,
@@ -782,6 +788,15 @@ mod tests {
         assert_eq!(with(&["--chunk-size=500", "--chunk-time=1s"]), (500, ms(1000)));
         assert_eq!(with(&["--chunk-time=0"]), (1000, Duration::ZERO), "0 turns it off");
         assert_eq!(with(&["--chunk-time=100ms"]), (1000, ms(100)));
+    }
+
+    #[test]
+    fn secondary_indexes_are_deferred_unless_turned_off() {
+        let base = ["--database=d", "--table=t", "--alter=x int"];
+        assert!(migrate(&base).copy.defer_secondary_indexes);
+        let mut off = base.to_vec();
+        off.push("--defer-secondary-indexes=false");
+        assert!(!migrate(&off).copy.defer_secondary_indexes);
     }
 
     #[test]

@@ -150,6 +150,8 @@ pub struct CopySettings {
     pub dml_batch_size: usize,
     /// Parallel copy connections (integer keys only).
     pub copy_workers: usize,
+    /// Plain secondary indexes are built after the copy, not maintained during it.
+    pub defer_secondary_indexes: bool,
     /// Target time per chunk; zero keeps chunk_size fixed.
     pub chunk_time: Duration,
     pub allow_zero_in_date: bool,
@@ -167,6 +169,7 @@ impl Default for CopySettings {
             chunk_size: defaults::CHUNK_SIZE as u64,
             dml_batch_size: defaults::DML_BATCH_SIZE as usize,
             copy_workers: defaults::COPY_WORKERS as usize,
+            defer_secondary_indexes: true,
             chunk_time: Duration::from_secs(defaults::CHUNK_TIME_SECONDS),
             allow_zero_in_date: false,
             skip_strict_mode: false,

@@ -11,8 +11,8 @@ use std::time::{Duration, SystemTime};
 
 use crate::phase::Phase;
 use crate::state::report::{
-    without_userinfo, ChecksumStatus, CutOverStatus, PacerStatus, Postponed, Retries, ServerStatus, SettingsStatus,
-    StatusReport,
+    without_userinfo, ChecksumStatus, CutOverStatus, DeferredIndexesStatus, PacerStatus, Postponed, Retries,
+    ServerStatus, SettingsStatus, StatusReport,
 };
 use crate::state::settings::Settings;
 use crate::state::stats::Stats;
@@ -218,6 +218,14 @@ pub(crate) fn report(stats: &Stats, settings: &Settings, t: Tick<'_>) -> (String
             user_throttled: settings.user_throttled(),
         },
         pacer: pacer_status(stats),
+        deferred_indexes: DeferredIndexesStatus {
+            keys: stats.copy.deferred_indexes(),
+            building: stats.copy.indexes_building.load(Ordering::Relaxed),
+            build_seconds: match stats.copy.indexes_build_micros.load(Ordering::Relaxed) {
+                0 => None,
+                us => Some(us as f64 / 1e6),
+            },
+        },
     };
     (line, report)
 }

@@ -15,6 +15,7 @@
 
 mod chunk;
 pub(crate) mod frontier;
+pub(crate) mod indexes;
 mod parallel;
 mod serial;
 

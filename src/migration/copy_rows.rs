@@ -2,6 +2,9 @@
 //! the copier as one of the run's tasks, and run the event loop (binlog apply, commands, ticks) until the
 //! copier has copied the whole range.
 //!
+//! After the copy, the secondary indexes left off the ghost (`copy::indexes`) are built, the binlog still
+//! being applied meanwhile.
+//!
 //! Invariants: the range is read after the binlog position was taken (see `stream`); an integer key gets
 //! the parallel copy, and the applier consults the same `Frontier` before its first batch; on --resume with
 //! the parallel copy, the ghost rows above the checkpoint's copy position are cleared first, so the copy
@@ -22,6 +25,7 @@ use super::run_loop::RunLoop;
 use crate::control::hooks::{HookEvent, HookProgress, Hooks};
 use crate::control::pacer;
 use crate::copy::frontier::Frontier;
+use crate::copy::indexes::{self, DeferredIndexes};
 use crate::copy::{self, CopyEnv, CopyPlan, Range, RetryHook};
 use crate::error::Result;
 use crate::mysql::connect::{connect, setup_writer};
@@ -77,6 +81,27 @@ impl RunLoop<'_> {
         while !self.state.copy_done {
             self.step().await?;
         }
+        Ok(())
+    }
+
+    /// Builds the secondary indexes left off the ghost during the copy, with one online ALTER on a
+    /// connection of its own, while the loop keeps applying the binlog.
+    pub(super) async fn build_deferred_indexes(&mut self, deferred: DeferredIndexes) -> Result<()> {
+        if deferred.is_empty() {
+            return Ok(());
+        }
+        let c = &self.m.cfg;
+        let mut conn = connect(&self.v.primary_opts, "primary (indexes)", c.conn.timeout).await?;
+        setup_writer(&mut conn, c.writer_mode()).await?;
+        let (db, ghost) = (c.database.clone(), self.m.names.ghost.clone());
+        let started = Instant::now();
+        self.stats.copy.indexes_building.store(true, Ordering::Relaxed);
+        self.tasks.spawn("indexer", indexes::build(conn, db, ghost, deferred, self.tasks.stop_signal()));
+        while !self.state.indexes_built {
+            self.step().await?;
+        }
+        self.stats.copy.indexes_building.store(false, Ordering::Relaxed);
+        self.stats.copy.indexes_build_micros.store(started.elapsed().as_micros().max(1) as u64, Ordering::Relaxed);
         Ok(())
     }
 

@@ -1,5 +1,5 @@
 //! The migration: one run of one ALTER, read top to bottom in `Migrator::migrate`, phase by phase:
-//! validate, prepare, stream, copy, verify (the ghost against the original), cut over (catching up and
+//! validate, prepare, stream, copy (and build the deferred secondary indexes), verify (the ghost against the original), cut over (catching up and
 //! postponing until the gate opens, verifying again before a postponed cut-over), clean up. A --revert
 //! runs the same phases the other way round, without the copy (`revert`).
 //!
@@ -166,7 +166,9 @@ impl Migrator {
             .map_err(|e| self.left_behind(e))?;
         let checksum = std::sync::Arc::new(ghost.plans.checksum);
         let swapped = async {
+            run.stats.copy.set_deferred_indexes(ghost.deferred.names().iter().map(|n| n.to_string()).collect());
             run.copy(ghost.plans.copy, resume.as_ref()).await?;
+            run.build_deferred_indexes(ghost.deferred).await?;
             run.state.checksum = run.verify(&checksum).await?;
             run.checksum_plan = Some(checksum);
             run.cut_over().await

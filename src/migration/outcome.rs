@@ -30,6 +30,9 @@ pub struct Outcome {
     pub reverted: bool,
     /// A noop --revert: the row changes since the cut-over that it would replay.
     pub revert_changes: Option<u64>,
+    /// Secondary indexes left off the ghost during the copy and built after it, and how long the build took.
+    pub deferred_indexes: Vec<String>,
+    pub indexes_built_in: Option<Duration>,
 }
 
 impl Outcome {

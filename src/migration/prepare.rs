@@ -18,6 +18,7 @@ use super::names::{lock_name, TableNames};
 use super::plan::{self, Plans};
 use super::validate::Validated;
 use crate::config::Config;
+use crate::copy::indexes::{self, DeferredIndexes};
 use crate::error::{server_error_text, Error, Result};
 use crate::mysql::connect::{connect, setup_writer};
 use crate::mysql::inspector;
@@ -61,6 +62,8 @@ pub(crate) struct Ghost {
     /// A writer session on the primary.
     pub(crate) conn: Conn,
     pub(crate) plans: Plans,
+    /// Secondary indexes to build after the copy (empty: none deferred).
+    pub(crate) deferred: DeferredIndexes,
     /// --resume: where the earlier run stopped.
     pub(crate) resume: Option<Checkpoint>,
 }
@@ -84,7 +87,7 @@ pub(crate) async fn prepare(c: &Config, n: &TableNames, v: &Validated) -> Result
     if c.checkpoint.resume {
         return resume(c, n, v, prim).await;
     }
-    let plans = create_ghost(c, n, v, &mut prim).await?;
+    let (plans, deferred) = create_ghost(c, n, v, &mut prim).await?;
     let db = &c.database;
     info!(
         "migrating {db}.{} on {} (inspected {}), key {} ({}), {} columns copied",
@@ -106,7 +109,7 @@ pub(crate) async fn prepare(c: &Config, n: &TableNames, v: &Validated) -> Result
         prim.query_drop(format!("DROP TABLE IF EXISTS {}", qualified(db, &n.checkpoint))).await?;
         checkpoint::create(&mut prim, db, &n.checkpoint).await?;
     }
-    Ok(Prepared::Ghost(Box::new(Ghost { conn: prim, plans, resume: None })))
+    Ok(Prepared::Ghost(Box::new(Ghost { conn: prim, plans, deferred, resume: None })))
 }
 
 /// Leftover ghost or old tables: refused, or dropped when the flag says so.
@@ -184,9 +187,10 @@ async fn leftover_refusal(c: &Config, n: &TableNames, prim: &mut Conn, name: &st
     ))
 }
 
-/// The ghost table: created like the original, altered, inspected. Created even in noop mode (the ALTER
-/// is validated by running it); dropped again if any of this fails.
-async fn create_ghost(c: &Config, n: &TableNames, v: &Validated, prim: &mut Conn) -> Result<Plans> {
+/// The ghost table: created like the original, altered, its plain secondary indexes deferred (with
+/// --execute and --defer-secondary-indexes), inspected. Created even in noop mode (the ALTER is validated
+/// by running it); dropped again if any of this fails.
+async fn create_ghost(c: &Config, n: &TableNames, v: &Validated, prim: &mut Conn) -> Result<(Plans, DeferredIndexes)> {
     let db = &c.database;
     let ghost_q = qualified(db, &n.ghost);
     prim.query_drop(format!("CREATE TABLE {ghost_q} LIKE {}", qualified(db, &c.table))).await?;
@@ -203,10 +207,14 @@ async fn create_ghost(c: &Config, n: &TableNames, v: &Validated, prim: &mut Conn
                 prim.query_drop(format!("ALTER TABLE {ghost_q} AUTO_INCREMENT = {ai}")).await?;
             }
         }
+        let deferred = match c.execute && c.copy.defer_secondary_indexes {
+            true => indexes::defer(prim, db, &n.ghost).await?,
+            false => DeferredIndexes::default(),
+        };
         let new = inspector::table_info(prim, db, &n.ghost)
             .await?
             .ok_or_else(|| Error::Binlog("ghost table vanished".into()))?;
-        plan::plans(c, n, v, &new)
+        Ok((plan::plans(c, n, v, &new)?, deferred))
     }
     .await;
     if created.is_err() {
@@ -235,6 +243,17 @@ async fn resume(c: &Config, n: &TableNames, v: &Validated, mut prim: Conn) -> Re
         ));
     }
     let plans = plan::plans(c, n, v, &new)?;
+    // The earlier run may have left secondary indexes off the ghost (whatever this run's flag says).
+    let deferred = match indexes::missing_on_resume(&mut prim, db, &c.table, &n.ghost, &c.alter).await {
+        Ok(d) => d,
+        Err(e) => {
+            tracing::warn!(
+                "--resume: could not compare the ghost's indexes with the ALTER's ({e}); if the earlier run \
+                 deferred secondary indexes, check the table's indexes after the cut-over"
+            );
+            DeferredIndexes::default()
+        }
+    };
     info!(
         "resuming {db}.{} from checkpoint: {} rows copied{}, binlog applied through {}",
         c.table,
@@ -246,5 +265,5 @@ async fn resume(c: &Config, n: &TableNames, v: &Validated, mut prim: Conn) -> Re
         info!("noop: the checkpoint is usable; add --execute to resume");
         return Ok(Prepared::Noop);
     }
-    Ok(Prepared::Ghost(Box::new(Ghost { conn: prim, plans, resume: Some(cp) })))
+    Ok(Prepared::Ghost(Box::new(Ghost { conn: prim, plans, deferred, resume: Some(cp) })))
 }

@@ -112,6 +112,8 @@ pub(super) struct LoopState {
     pub(super) row_count: Option<oneshot::Receiver<u64>>,
     pub(super) frontier: Option<Arc<Frontier>>,
     pub(super) copy_done: bool,
+    /// The deferred secondary indexes are on the ghost (or none were deferred).
+    pub(super) indexes_built: bool,
     pub(super) gate: Gate,
     pub(super) cut_over_attempts: u32,
     pub(super) postponed_logged: bool,
@@ -138,6 +140,7 @@ impl LoopState {
             row_count: None,
             frontier: None,
             copy_done: false,
+            indexes_built: false,
             gate: Gate::new(Instant::now()),
             cut_over_attempts: 0,
             postponed_logged: false,
@@ -325,6 +328,10 @@ impl RunLoop<'_> {
                 info!("row copy complete: {rows} rows");
                 self.stats.estimated_rows.store(rows, Ordering::Relaxed);
                 self.hook(HookEvent::RowCopyComplete).await
+            }
+            ("indexer", Ok(())) => {
+                self.state.indexes_built = true;
+                Ok(())
             }
             ("streamer", Ok(())) => Err(Error::Aborted("binlog stream stopped".into())),
             (_, Ok(())) => Ok(()),

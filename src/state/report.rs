@@ -54,6 +54,17 @@ pub struct StatusReport {
     pub server: ServerStatus,
     pub settings: SettingsStatus,
     pub pacer: PacerStatus,
+    /// --defer-secondary-indexes: the keys left off the ghost during the copy, and their build.
+    pub deferred_indexes: DeferredIndexesStatus,
+}
+
+/// The secondary indexes built after the copy: empty `keys` when none were deferred.
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+pub struct DeferredIndexesStatus {
+    pub keys: Vec<String>,
+    pub building: bool,
+    /// How long the build took, once it is done.
+    pub build_seconds: Option<f64>,
 }
 
 /// The latency pacer (--max-latency-ratio): the probe's latency against its baseline, and what the pacer

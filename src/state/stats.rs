@@ -119,6 +119,11 @@ pub(crate) struct CopyStats {
     pub(crate) retries: AtomicU64,
     /// Last key of the last committed chunk: everything up to it is in the ghost table.
     pub(crate) watermark: Mutex<Option<Vec<Value>>>,
+    /// The secondary indexes left off the ghost during the copy (`copy::indexes`).
+    pub(crate) deferred_indexes: Mutex<Vec<String>>,
+    pub(crate) indexes_building: AtomicBool,
+    /// The build's duration once done (0 before).
+    pub(crate) indexes_build_micros: AtomicU64,
 }
 
 impl CopyStats {
@@ -127,6 +132,12 @@ impl CopyStats {
     }
     pub(crate) fn set_watermark(&self, key: Vec<Value>) {
         *self.watermark.lock().unwrap_or_else(|p| p.into_inner()) = Some(key);
+    }
+    pub(crate) fn set_deferred_indexes(&self, names: Vec<String>) {
+        *self.deferred_indexes.lock().unwrap_or_else(|p| p.into_inner()) = names;
+    }
+    pub(crate) fn deferred_indexes(&self) -> Vec<String> {
+        self.deferred_indexes.lock().unwrap_or_else(|p| p.into_inner()).clone()
     }
 }
 
