@@ -428,6 +428,7 @@ mod tests {
                 windows: 7,
                 increases: 2,
                 decreases: 3,
+                quiet_windows: 1,
             }
         });
         let text = encode_text(View { progress, stats });

@@ -14,6 +14,9 @@
 //!   trend), so a decrease shows in the latency before the next decision;
 //! - a window in which the copy was throttled (or done) decides nothing: the latency then says nothing about
 //!   the copy, and the level must not creep up while nothing copies;
+//! - a window in which the binlog shows no application write (no transaction on a table but wraith's own)
+//!   counts as within the limit: the latency then measures the copy's own commits, and there is no one to
+//!   protect, so an idle primary is copied at full speed;
 //! - the pace only slows the copy (`state::pace`); gh-ost's throttles (lag, load, flags, commands) hold the
 //!   copy entirely, on top, through the throttler's verdict;
 //! - the level stays within `MIN_LEVEL..=workers`: the copy always moves, so a migration always ends.
@@ -70,6 +73,8 @@ pub(crate) struct Aimd {
     level: f64,
     window: Vec<Duration>,
     window_active: bool,
+    /// The application wrote during the window (seen in the binlog).
+    window_app: bool,
     last: Option<Duration>,
 }
 
@@ -84,6 +89,7 @@ impl Aimd {
             level: max_level,
             window: Vec::with_capacity(WINDOW),
             window_active: true,
+            window_app: false,
             last: None,
         }
     }
@@ -107,10 +113,12 @@ impl Aimd {
     }
 
     /// Takes one probe's latency; `active`: the copy was running (not throttled, not done) when it was
-    /// taken. Returns the window's decision when this sample completes a window.
-    pub(crate) fn observe(&mut self, latency: Duration, active: bool) -> Option<Decision> {
+    /// taken; `app`: the application wrote since the previous probe. Returns the window's decision when
+    /// this sample completes a window.
+    pub(crate) fn observe(&mut self, latency: Duration, active: bool, app: bool) -> Option<Decision> {
         self.window.push(latency);
         self.window_active &= active;
+        self.window_app |= app;
         if self.window.len() < WINDOW {
             return None;
         }
@@ -118,10 +126,12 @@ impl Aimd {
         let median = self.window[self.window.len() / 2];
         self.last = Some(median);
         let active = std::mem::replace(&mut self.window_active, true);
+        let app = std::mem::take(&mut self.window_app);
         self.window.clear();
+        // Without application writes the latency measures the copy's own commits only: nothing to protect.
         let decision = if !active {
             Decision::Hold
-        } else if median > self.limit() {
+        } else if app && median > self.limit() {
             if self.level > MIN_LEVEL {
                 self.level = (self.level * DECREASE).max(MIN_LEVEL);
                 Decision::Decrease
@@ -188,13 +198,23 @@ pub(crate) async fn run(t: PacerTask) -> Result<()> {
     p.publish(aimd.level(), &aimd.pace());
     p.enabled.store(true, Ordering::Relaxed);
     info!("pacer: baseline commit latency {:.2}ms, backing off above {:.2}ms", ms(aimd.baseline()), ms(aimd.limit()));
+    let app_writes = || stats.stream.app_transactions.load(Ordering::Relaxed);
+    let mut last_app = app_writes();
+    let mut window_app = false;
     while let Some(latency) = samples.recv().await {
         let done = stats.copy.done.load(Ordering::Relaxed);
         if done {
             break;
         }
         let active = throttled.borrow().is_none();
-        let Some(decision) = aimd.observe(latency, active) else { continue };
+        let now = app_writes();
+        let app = now != last_app;
+        last_app = now;
+        window_app |= app;
+        let Some(decision) = aimd.observe(latency, active, app) else { continue };
+        if !std::mem::take(&mut window_app) && active {
+            p.quiet_windows.fetch_add(1, Ordering::Relaxed);
+        }
         if let Some(l) = aimd.latency() {
             p.latency_micros.store(l.as_micros() as u64, Ordering::Relaxed);
         }
@@ -233,9 +253,9 @@ mod tests {
 
     fn window(a: &mut Aimd, latency: Duration, active: bool) -> Decision {
         for _ in 1..WINDOW {
-            assert_eq!(a.observe(latency, active), None, "a decision before the window is full");
+            assert_eq!(a.observe(latency, active, true), None, "a decision before the window is full");
         }
-        a.observe(latency, active).expect("a decision at the end of a window")
+        a.observe(latency, active, true).expect("a decision at the end of a window")
     }
 
     #[test]
@@ -243,6 +263,25 @@ mod tests {
         assert_eq!(Aimd::new(MS * 4, 2.0, 4).limit(), MS * 8);
         assert_eq!(Aimd::new(Duration::from_micros(200), 2.0, 4).limit(), Duration::from_micros(1200));
         assert_eq!(Aimd::new(MS * 10, 1.5, 4).limit(), MS * 15);
+    }
+
+    #[test]
+    fn without_application_writes_a_slow_commit_is_the_copy_s_own() {
+        let mut a = Aimd::new(MS * 2, 2.0, 4);
+        a.level = 1.0;
+        // 20 ms commits, but nothing but wraith wrote in the window: no back-off, the copy speeds up.
+        for _ in 1..WINDOW {
+            assert_eq!(a.observe(MS * 20, true, false), None);
+        }
+        assert_eq!(a.observe(MS * 20, true, false), Some(Decision::Increase));
+        assert_eq!(a.level(), 1.5);
+        // One application write in the next window: the same latency backs off.
+        a.observe(MS * 20, true, true);
+        for _ in 2..WINDOW {
+            a.observe(MS * 20, true, false);
+        }
+        assert_eq!(a.observe(MS * 20, true, false), Some(Decision::Decrease));
+        assert_eq!(a.level(), 0.75);
     }
 
     #[test]
@@ -282,9 +321,9 @@ mod tests {
         // One throttled sample is enough to make the window say nothing, fast or slow.
         for (latency, _) in [(MS, 0), (MS * 10, 1)] {
             for i in 0..WINDOW - 1 {
-                assert_eq!(a.observe(latency, i != 1), None);
+                assert_eq!(a.observe(latency, i != 1, true), None);
             }
-            assert_eq!(a.observe(latency, true), Some(Decision::Hold));
+            assert_eq!(a.observe(latency, true, true), Some(Decision::Hold));
             assert_eq!(a.level(), 2.0);
         }
         // And the next window is judged on its own.
@@ -295,10 +334,10 @@ mod tests {
     fn the_median_judges_so_one_spike_does_not_back_off() {
         let mut a = Aimd::new(MS * 2, 2.0, 4);
         for _ in 0..3 {
-            a.observe(MS * 2, true);
+            a.observe(MS * 2, true, true);
         }
-        a.observe(MS * 500, true);
-        assert_eq!(a.observe(MS * 2, true), Some(Decision::Hold), "at full speed already");
+        a.observe(MS * 500, true, true);
+        assert_eq!(a.observe(MS * 2, true, true), Some(Decision::Hold), "at full speed already");
         assert_eq!(a.level(), 4.0);
         assert_eq!(a.latency(), Some(MS * 2));
     }

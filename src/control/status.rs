@@ -249,6 +249,7 @@ fn pacer_status(stats: &Stats) -> PacerStatus {
         windows,
         increases: p.increases.load(Ordering::Relaxed),
         decreases: p.decreases.load(Ordering::Relaxed),
+        quiet_windows: p.quiet_windows.load(Ordering::Relaxed),
     }
 }
 

@@ -90,6 +90,7 @@ impl Migrator {
             database: db.clone(),
             table: c.table.clone(),
             changelog: n.changelog.clone(),
+            own_tables: vec![n.ghost.clone(), n.changelog.clone(), n.checkpoint.clone()],
             columns: v.table.columns.len(),
             read_timeout: Duration::from_secs(10).max(c.conn.timeout),
             max_reconnects: c.default_retries,

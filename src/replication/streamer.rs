@@ -47,6 +47,9 @@ pub(crate) struct StreamerConfig {
     pub(crate) database: String,
     pub(crate) table: String,
     pub(crate) changelog: String,
+    /// wraith's own tables in `database` (ghost, changelog, checkpoint): a transaction that writes any other
+    /// table is the application's (`StreamStats::app_transactions`, which the latency pacer reads).
+    pub(crate) own_tables: Vec<String>,
     pub(crate) columns: usize,
     /// A read that takes longer than this (with 1 s server heartbeats) means the connection is dead.
     pub(crate) read_timeout: Duration,
@@ -103,6 +106,8 @@ async fn stream_once(
     // Positions are sent after transactions that touched our tables, and now and then otherwise.
     let mut touched = false;
     let mut last_position = Instant::now();
+    // The transaction being read wrote a table that is not wraith's.
+    let mut app_write = false;
     loop {
         let next = match tokio::time::timeout(cfg.read_timeout, stream.next()).await {
             Ok(Some(ev)) => ev?,
@@ -130,6 +135,9 @@ async fn stream_once(
                 current_gtid = Some((uuid_text(&g.sid()), g.gno()));
             }
             EventData::XidEvent(_) => {
+                if std::mem::take(&mut app_write) {
+                    stats.app_transactions.fetch_add(1, Ordering::Relaxed);
+                }
                 commit(stats, &mut current_gtid);
                 if send_position(stats, tx, &mut touched, &mut last_position).await.is_err() {
                     return Ok(());
@@ -152,10 +160,12 @@ async fn stream_once(
                 let Some(tme) = stream.get_tme(rows.table_id()) else {
                     return Err(Error::Binlog(format!("rows event for unknown table id {}", rows.table_id())));
                 };
+                let name = tme.table_name();
+                app_write |=
+                    tme.database_name() != cfg.database.as_str() || !cfg.own_tables.iter().any(|t| name == t.as_str());
                 if tme.database_name() != cfg.database.as_str() {
                     continue;
                 }
-                let name = tme.table_name();
                 let is_table = name == cfg.table.as_str();
                 let is_changelog = name == cfg.changelog.as_str();
                 if !is_table && !is_changelog {

@@ -183,6 +183,7 @@ pub(crate) async fn count_changes(
         database: db.to_string(),
         table: table.name.clone(),
         changelog: String::new(),
+        own_tables: Vec::new(),
         columns: table.columns.len(),
         read_timeout,
         max_reconnects: 3,

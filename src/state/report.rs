@@ -87,6 +87,9 @@ pub struct PacerStatus {
     pub windows: u64,
     pub increases: u64,
     pub decreases: u64,
+    /// Windows with no application write in the binlog: the copy's own load raised nothing to protect, so
+    /// they count as within the limit.
+    pub quiet_windows: u64,
 }
 
 /// Transient failures retried, by kind.
@@ -259,6 +262,7 @@ mod tests {
                 "copy_done",
                 "cutover",
                 "database",
+                "deferred_indexes",
                 "elapsed_seconds",
                 "eta_seconds",
                 "lag_seconds",
@@ -286,6 +290,7 @@ mod tests {
         );
         assert_eq!(v["phase"], "migrating");
         assert_eq!(keys(&v["cutover"]), ["attempts", "lock_seconds"]);
+        assert_eq!(keys(&v["deferred_indexes"]), ["build_seconds", "building", "keys"]);
         assert_eq!(keys(&v["postponed"]), ["active", "flag_file", "flag_file_exists"]);
         assert_eq!(keys(&v["retries"]), ["apply", "binlog_reconnect", "copy", "cutover"]);
         assert_eq!(
@@ -315,6 +320,7 @@ mod tests {
                 "limit_ms",
                 "max_workers",
                 "pause_ratio",
+                "quiet_windows",
                 "windows",
                 "workers"
             ]

@@ -170,6 +170,8 @@ impl ApplyStats {
 #[derive(Debug, Default)]
 pub(crate) struct StreamStats {
     pub(crate) row_events: AtomicU64,
+    /// Transactions read from the binlog that wrote any table but wraith's own: the application's writes.
+    pub(crate) app_transactions: AtomicU64,
     pub(crate) reconnects: AtomicU64,
     /// Unix millis of the last event's header timestamp (seconds precision from MySQL).
     pub(crate) last_event_ts: AtomicU64,
@@ -235,6 +237,8 @@ pub(crate) struct PacerStats {
     pub(crate) windows: AtomicU64,
     pub(crate) increases: AtomicU64,
     pub(crate) decreases: AtomicU64,
+    /// Windows in which the binlog showed no application write: nothing to protect, judged within the limit.
+    pub(crate) quiet_windows: AtomicU64,
 }
 
 impl PacerStats {
