@@ -800,12 +800,12 @@ mod tests {
     }
 
     #[test]
-    fn the_latency_pacer_is_off_by_default_and_0_turns_it_off() {
+    fn the_latency_pacer_is_on_by_default_and_0_turns_it_off() {
         let base = ["--database=d", "--table=t", "--alter=x int"];
-        assert_eq!(migrate(&base).throttle.max_latency_ratio, 0.0);
+        assert_eq!(migrate(&base).throttle.max_latency_ratio, 2.0);
         let mut on = base.to_vec();
-        on.push("--max-latency-ratio=2");
-        assert_eq!(migrate(&on).throttle.max_latency_ratio, 2.0);
+        on.push("--max-latency-ratio=3");
+        assert_eq!(migrate(&on).throttle.max_latency_ratio, 3.0);
         let mut off = base.to_vec();
         off.push("--max-latency-ratio=0");
         assert_eq!(migrate(&off).throttle.max_latency_ratio, 0.0);
