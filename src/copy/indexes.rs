@@ -11,6 +11,7 @@
 //!   copying: a table with a foreign key, a FULLTEXT or SPATIAL key, or a functional key part;
 //! - the keys are added back in their original order, and the ghost's definition is then compared with the
 //!   one read before they were dropped: the cut-over only ever sees the schema the ALTER asked for;
+//! - nothing is deferred with --checkpoint: a --resume would have to know which keys the ghost still lacks;
 //! - the build runs while the binlog keeps being applied (online DDL, `LOCK=NONE`), on its own
 //!   connection, and is killed (`KILL QUERY`) when the run stops, so no DDL outlives the run.
 
@@ -96,37 +97,6 @@ pub(crate) async fn defer(conn: &mut Conn, db: &str, ghost: &str) -> Result<Defe
         deferred.names().join(", ")
     );
     Ok(deferred)
-}
-
-/// --resume: the keys the ghost still lacks, found by building the ALTER's result on an empty temporary
-/// table (session-local, not binlogged with ROW format) and comparing the keys.
-pub(crate) async fn missing_on_resume(
-    conn: &mut Conn,
-    db: &str,
-    table: &str,
-    ghost: &str,
-    alter: &str,
-) -> Result<DeferredIndexes> {
-    let probe = format!("_{}_ghx", table.chars().take(50).collect::<String>());
-    let probe_q = qualified(db, &probe);
-    conn.query_drop(format!("CREATE TEMPORARY TABLE {probe_q} LIKE {}", qualified(db, table))).await?;
-    let expected = async {
-        conn.query_drop(format!("ALTER TABLE {probe_q} {alter}")).await?;
-        show_create(conn, db, &probe).await
-    }
-    .await;
-    let _ = conn.query_drop(format!("DROP TEMPORARY TABLE IF EXISTS {probe_q}")).await;
-    let expected = expected?;
-    let have = show_create(conn, db, ghost).await?;
-    let present: Vec<String> = have.lines().map(|l| l.trim().trim_end_matches(',').to_string()).collect();
-    let keys: Vec<(String, String)> =
-        deferrable(&expected).into_iter().filter(|(_, def)| !present.iter().any(|p| p == def)).collect();
-    if keys.is_empty() {
-        return Ok(DeferredIndexes::default());
-    }
-    // The expected definition, under the ghost's name and without the probe's counter.
-    let definition = crate::revert::point::normalize_definition(&expected);
-    Ok(DeferredIndexes { keys, definition })
 }
 
 /// Adds the deferred keys back to the ghost on `conn` (its own connection), then checks the ghost's

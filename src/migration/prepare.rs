@@ -188,7 +188,7 @@ async fn leftover_refusal(c: &Config, n: &TableNames, prim: &mut Conn, name: &st
 }
 
 /// The ghost table: created like the original, altered, its plain secondary indexes deferred (with
-/// --execute and --defer-secondary-indexes), inspected. Created even in noop mode (the ALTER is validated
+/// --execute and --defer-secondary-indexes, without --checkpoint), inspected. Created even in noop mode (the ALTER is validated
 /// by running it); dropped again if any of this fails.
 async fn create_ghost(c: &Config, n: &TableNames, v: &Validated, prim: &mut Conn) -> Result<(Plans, DeferredIndexes)> {
     let db = &c.database;
@@ -207,7 +207,9 @@ async fn create_ghost(c: &Config, n: &TableNames, v: &Validated, prim: &mut Conn
                 prim.query_drop(format!("ALTER TABLE {ghost_q} AUTO_INCREMENT = {ai}")).await?;
             }
         }
-        let deferred = match c.execute && c.copy.defer_secondary_indexes {
+        // Not with --checkpoint: a --resume could not tell which keys the ghost still lacks (that would need
+        // the list in the checkpoint table, or a scratch table the migration account may not create).
+        let deferred = match c.execute && c.copy.defer_secondary_indexes && !c.checkpoint.enabled {
             true => indexes::defer(prim, db, &n.ghost).await?,
             false => DeferredIndexes::default(),
         };
@@ -243,17 +245,8 @@ async fn resume(c: &Config, n: &TableNames, v: &Validated, mut prim: Conn) -> Re
         ));
     }
     let plans = plan::plans(c, n, v, &new)?;
-    // The earlier run may have left secondary indexes off the ghost (whatever this run's flag says).
-    let deferred = match indexes::missing_on_resume(&mut prim, db, &c.table, &n.ghost, &c.alter).await {
-        Ok(d) => d,
-        Err(e) => {
-            tracing::warn!(
-                "--resume: could not compare the ghost's indexes with the ALTER's ({e}); if the earlier run \
-                 deferred secondary indexes, check the table's indexes after the cut-over"
-            );
-            DeferredIndexes::default()
-        }
-    };
+    // A run with --checkpoint never defers secondary indexes (create_ghost): the ghost has every key.
+    let deferred = DeferredIndexes::default();
     info!(
         "resuming {db}.{} from checkpoint: {} rows copied{}, binlog applied through {}",
         c.table,
