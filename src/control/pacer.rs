@@ -76,6 +76,8 @@ pub(crate) struct Aimd {
     /// The application wrote during the window (seen in the binlog).
     window_app: bool,
     last: Option<Duration>,
+    /// The last complete window, judged while the copy ran, saw no application write.
+    last_quiet: bool,
 }
 
 impl Aimd {
@@ -91,6 +93,7 @@ impl Aimd {
             window_active: true,
             window_app: false,
             last: None,
+            last_quiet: false,
         }
     }
 
@@ -105,6 +108,11 @@ impl Aimd {
 
     pub(crate) fn level(&self) -> f64 {
         self.level
+    }
+
+    /// The last complete window was judged without an application write (so within the limit).
+    pub(crate) fn last_window_quiet(&self) -> bool {
+        self.last_quiet
     }
 
     /// The median latency of the last complete window.
@@ -127,6 +135,7 @@ impl Aimd {
         self.last = Some(median);
         let active = std::mem::replace(&mut self.window_active, true);
         let app = std::mem::take(&mut self.window_app);
+        self.last_quiet = active && !app;
         self.window.clear();
         // Without application writes the latency measures the copy's own commits only: nothing to protect.
         let decision = if !active {
@@ -200,7 +209,6 @@ pub(crate) async fn run(t: PacerTask) -> Result<()> {
     info!("pacer: baseline commit latency {:.2}ms, backing off above {:.2}ms", ms(aimd.baseline()), ms(aimd.limit()));
     let app_writes = || stats.stream.app_transactions.load(Ordering::Relaxed);
     let mut last_app = app_writes();
-    let mut window_app = false;
     while let Some(latency) = samples.recv().await {
         let done = stats.copy.done.load(Ordering::Relaxed);
         if done {
@@ -210,9 +218,8 @@ pub(crate) async fn run(t: PacerTask) -> Result<()> {
         let now = app_writes();
         let app = now != last_app;
         last_app = now;
-        window_app |= app;
         let Some(decision) = aimd.observe(latency, active, app) else { continue };
-        if !std::mem::take(&mut window_app) && active {
+        if aimd.last_window_quiet() {
             p.quiet_windows.fetch_add(1, Ordering::Relaxed);
         }
         if let Some(l) = aimd.latency() {
@@ -275,6 +282,7 @@ mod tests {
         }
         assert_eq!(a.observe(MS * 20, true, false), Some(Decision::Increase));
         assert_eq!(a.level(), 1.5);
+        assert!(a.last_window_quiet());
         // One application write in the next window: the same latency backs off.
         a.observe(MS * 20, true, true);
         for _ in 2..WINDOW {
@@ -282,6 +290,7 @@ mod tests {
         }
         assert_eq!(a.observe(MS * 20, true, false), Some(Decision::Decrease));
         assert_eq!(a.level(), 0.75);
+        assert!(!a.last_window_quiet());
     }
 
     #[test]
