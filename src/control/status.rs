@@ -221,10 +221,7 @@ pub(crate) fn report(stats: &Stats, settings: &Settings, t: Tick<'_>) -> (String
         deferred_indexes: DeferredIndexesStatus {
             keys: stats.copy.deferred_indexes(),
             building: stats.copy.indexes_building.load(Ordering::Relaxed),
-            build_seconds: match stats.copy.indexes_build_micros.load(Ordering::Relaxed) {
-                0 => None,
-                us => Some(us as f64 / 1e6),
-            },
+            build_seconds: stats.copy.indexes_built_in().map(|d| d.as_secs_f64()),
         },
     };
     (line, report)

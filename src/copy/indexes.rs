@@ -40,8 +40,8 @@ impl DeferredIndexes {
         self.keys.is_empty()
     }
 
-    pub(crate) fn names(&self) -> Vec<&str> {
-        self.keys.iter().map(|(n, _)| n.as_str()).collect()
+    pub(crate) fn names(&self) -> Vec<String> {
+        self.keys.iter().map(|(n, _)| n.clone()).collect()
     }
 
     /// `DROP INDEX a, DROP INDEX b`: run on the empty ghost right after it is created.
@@ -85,7 +85,9 @@ pub(crate) fn deferrable(create: &str) -> Vec<(String, String)> {
 /// On the freshly created (empty) ghost: reads its keys, drops the deferrable ones. Returns what to add
 /// back after the copy (empty when nothing was deferred).
 pub(crate) async fn defer(conn: &mut Conn, db: &str, ghost: &str) -> Result<DeferredIndexes> {
-    let create = show_create(conn, db, ghost).await?;
+    let create = crate::mysql::inspector::show_create(conn, db, ghost)
+        .await?
+        .ok_or_else(|| Error::Aborted(format!("the ghost table {db}.{ghost} vanished")))?;
     let keys = deferrable(&create);
     if keys.is_empty() {
         return Ok(DeferredIndexes::default());
@@ -134,11 +136,6 @@ pub(crate) async fn build(mut conn: Conn, db: String, ghost: String, d: Deferred
     info!("deferred secondary indexes built in {:.1?}", started.elapsed());
     let _ = conn.disconnect().await;
     Ok(())
-}
-
-async fn show_create(conn: &mut Conn, db: &str, table: &str) -> Result<String> {
-    let row: Option<(String, String)> = conn.query_first(format!("SHOW CREATE TABLE {}", qualified(db, table))).await?;
-    row.map(|(_, c)| c).ok_or_else(|| Error::Aborted(format!("SHOW CREATE TABLE {db}.{table} returned nothing")))
 }
 
 #[cfg(test)]

@@ -173,10 +173,7 @@ impl RunLoop<'_> {
             reverted: c.revert.revert,
             revert_changes: None,
             deferred_indexes: self.stats.copy.deferred_indexes(),
-            indexes_built_in: match self.stats.copy.indexes_build_micros.load(Ordering::Relaxed) {
-                0 => None,
-                us => Some(Duration::from_micros(us)),
-            },
+            indexes_built_in: self.stats.copy.indexes_built_in(),
         })
     }
 }

@@ -1,7 +1,8 @@
 //! The migration: one run of one ALTER, read top to bottom in `Migrator::migrate`, phase by phase:
-//! validate, prepare, stream, copy (and build the deferred secondary indexes), verify (the ghost against the original), cut over (catching up and
-//! postponing until the gate opens, verifying again before a postponed cut-over), clean up. A --revert
-//! runs the same phases the other way round, without the copy (`revert`).
+//! validate, prepare, stream, copy (and build the deferred secondary indexes), verify (the ghost against
+//! the original), cut over (catching up and postponing until the gate opens, verifying again before a
+//! postponed cut-over), clean up. A --revert runs the same phases the other way round, without the copy
+//! (`revert`).
 //!
 //! Invariants:
 //! - the original table is never written except by the cut-over's RENAME (and an instant ALTER the
@@ -166,7 +167,7 @@ impl Migrator {
             .map_err(|e| self.left_behind(e))?;
         let checksum = std::sync::Arc::new(ghost.plans.checksum);
         let swapped = async {
-            run.stats.copy.set_deferred_indexes(ghost.deferred.names().iter().map(|n| n.to_string()).collect());
+            run.stats.copy.set_deferred_indexes(ghost.deferred.names());
             run.copy(ghost.plans.copy, resume.as_ref()).await?;
             run.build_deferred_indexes(ghost.deferred).await?;
             run.state.checksum = run.verify(&checksum).await?;

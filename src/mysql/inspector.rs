@@ -363,6 +363,17 @@ pub(crate) async fn auto_increment(conn: &mut Conn, db: &str, table: &str) -> Re
     .and_then(|v| v.parse().ok()))
 }
 
+/// SHOW CREATE TABLE as the server gives it; None when the table does not exist.
+pub(crate) async fn show_create(conn: &mut Conn, db: &str, table: &str) -> Result<Option<String>> {
+    let row: Option<(String, String)> =
+        match conn.query_first(format!("SHOW CREATE TABLE {}", crate::mysql::sql::qualified(db, table))).await {
+            Ok(r) => r,
+            Err(mysql_async::Error::Server(e)) if e.code == crate::error::codes::ER_NO_SUCH_TABLE => return Ok(None),
+            Err(e) => return Err(e.into()),
+        };
+    Ok(row.map(|(_, create)| create))
+}
+
 pub(crate) async fn table_exists(conn: &mut Conn, db: &str, table: &str) -> Result<bool> {
     Ok(query_value(
         conn,

@@ -73,13 +73,7 @@ pub(crate) async fn read(conn: &mut Conn, db: &str, checkpoint: &str) -> Result<
 /// A table's definition as SHOW CREATE TABLE gives it, without its name and its AUTO_INCREMENT counter
 /// (which writes move): two tables with the same definition compare equal.
 pub(crate) async fn definition(conn: &mut Conn, db: &str, table: &str) -> Result<Option<String>> {
-    let row: Option<(String, String)> =
-        match conn.query_first(format!("SHOW CREATE TABLE {}", qualified(db, table))).await {
-            Ok(r) => r,
-            Err(mysql_async::Error::Server(e)) if e.code == crate::error::codes::ER_NO_SUCH_TABLE => return Ok(None),
-            Err(e) => return Err(e.into()),
-        };
-    Ok(row.map(|(_, create)| normalize_definition(&create)))
+    Ok(crate::mysql::inspector::show_create(conn, db, table).await?.map(|create| normalize_definition(&create)))
 }
 
 pub(crate) fn normalize_definition(create: &str) -> String {

@@ -136,6 +136,13 @@ impl CopyStats {
     pub(crate) fn set_deferred_indexes(&self, names: Vec<String>) {
         *self.deferred_indexes.lock().unwrap_or_else(|p| p.into_inner()) = names;
     }
+    /// How long the deferred indexes took to build, once built.
+    pub(crate) fn indexes_built_in(&self) -> Option<Duration> {
+        match self.indexes_build_micros.load(Ordering::Relaxed) {
+            0 => None,
+            us => Some(Duration::from_micros(us)),
+        }
+    }
     pub(crate) fn deferred_indexes(&self) -> Vec<String> {
         self.deferred_indexes.lock().unwrap_or_else(|p| p.into_inner()).clone()
     }
