@@ -15,7 +15,8 @@ use mysql_async::prelude::Queryable;
 use mysql_async::{Conn, Row, Value};
 use tracing::{debug, warn};
 
-use super::frontier::Frontier;
+use super::frontier::{ChunkId, Frontier};
+use super::order::{KeyOrder, SortKey};
 use super::{CopyEnv, CopyPlan};
 use crate::error::codes::ER_DUP_ENTRY;
 use crate::error::{Error, Result};
@@ -83,7 +84,7 @@ impl CopyEnv {
 /// the try that succeeded began (the chunk's time for --chunk-time and --nice-ratio: time spent waiting for a
 /// server to come back is not copy time). Retries run `retry_insert`, which must skip rows already in the
 /// ghost table: a statement whose connection was lost may still have committed.
-/// `claim`: the parallel copy's frontier and the chunk's start, released while a duplicate is checked.
+/// `claim`: the parallel copy's frontier and the chunk, released while a duplicate is checked.
 #[allow(clippy::too_many_arguments)]
 pub(super) async fn insert_chunk(
     conn: &mut Conn,
@@ -92,7 +93,7 @@ pub(super) async fn insert_chunk(
     params: &[Value],
     plan: &CopyPlan,
     env: &CopyEnv,
-    claim: Option<(&Frontier, i128)>,
+    claim: Option<(&Frontier, ChunkId)>,
 ) -> Result<(u64, Instant)> {
     let mut attempt = 0;
     let mut duplicate_rounds = 0;
@@ -123,12 +124,12 @@ pub(super) async fn insert_chunk(
             duplicate_rounds += 1;
             // The applier may be waiting for this very chunk before it can write the change that frees the
             // value: release the chunk while waiting for the applier, claim it again before the retry.
-            if let Some((frontier, start)) = claim {
-                frontier.release(start);
+            if let Some((frontier, id)) = claim {
+                frontier.release(id);
             }
             let race = duplicate_may_be_a_race(conn, env, events_before).await;
-            if let Some((frontier, start)) = claim {
-                frontier.reclaim(start);
+            if let Some((frontier, id)) = claim {
+                frontier.reclaim(id);
             }
             race?
         } else {
@@ -214,6 +215,25 @@ pub(super) async fn chunk_end(conn: &mut Conn, sql: &str, params: &[Value], env:
                     return Err(e);
                 }
                 warn!("reading a chunk's end failed ({e}){}; retry {attempt}/{}", e.code_label(), env.retries);
+                tokio::time::sleep(Duration::from_millis((100 * attempt as u64).min(2000))).await;
+                reconnect_if_lost(conn, &e, env).await;
+            }
+        }
+    }
+}
+
+/// The sort key of a chunk bound (`order::KeyOrder::of_values`), retrying what can heal as `chunk_end` does.
+pub(super) async fn bound_sort_key(conn: &mut Conn, order: &KeyOrder, key: &[Value], env: &CopyEnv) -> Result<SortKey> {
+    let mut attempt = 0;
+    loop {
+        match order.of_values(conn, &[key.to_vec()]).await {
+            Ok(mut keys) => return keys.pop().ok_or_else(|| Error::Aborted("no sort key for a chunk bound".into())),
+            Err(e) => {
+                attempt += 1;
+                if !e.is_transient() || attempt >= env.retries.max(1) || env.stop.is_stopped() {
+                    return Err(e);
+                }
+                warn!("weighing a chunk's end failed ({e}){}; retry {attempt}/{}", e.code_label(), env.retries);
                 tokio::time::sleep(Duration::from_millis((100 * attempt as u64).min(2000))).await;
                 reconnect_if_lost(conn, &e, env).await;
             }

@@ -8,7 +8,8 @@
 //! after the copied row and wins. Rows the applier already wrote are skipped, and a plain INSERT (not
 //! IGNORE) turns a row the new schema cannot hold into an error instead of a silent loss.
 //!
-//! An integer key gets the parallel copy instead (`parallel`, coordinated with the applier by `frontier`).
+//! A key whose order `order` computes (integers, strings in their collation, composites of these, all NOT
+//! NULL) gets the parallel copy instead (`parallel`, coordinated with the applier by `frontier`).
 //! Either copy stops at its next chunk once the run's `Stop` is signalled, after the statement in flight:
 //! once the run has stopped its tasks, nothing writes to the ghost table. The latency pacer's pace only
 //! spaces chunks out (fewer workers, pauses, shorter chunk-time targets); it never changes what a chunk is.
@@ -16,6 +17,7 @@
 mod chunk;
 pub(crate) mod frontier;
 pub(crate) mod indexes;
+pub(crate) mod order;
 mod parallel;
 mod serial;
 
@@ -33,6 +35,8 @@ use crate::state::settings::Settings;
 use crate::state::stats::Stats;
 use crate::state::tasks::Stop;
 use crate::state::Verdict;
+use frontier::{Frontier, Start};
+use order::KeyOrder;
 
 pub(crate) use parallel::run_parallel;
 pub(crate) use serial::run;
@@ -56,8 +60,8 @@ pub(crate) struct CopyPlan {
     pub(crate) ghost_columns: Vec<String>,
     /// Fail on any warning a chunk raises (gh-ost's --panic-on-warnings).
     pub(crate) panic_on_warnings: bool,
-    /// The key is one NOT NULL integer column: eligible for the parallel, non-locking copy.
-    pub(crate) int_key: bool,
+    /// The key's order, when `order` computes it: the key is then eligible for the parallel, non-locking copy.
+    pub(crate) order: Option<KeyOrder>,
 }
 
 /// The copy range, as the key values of the first and last rows at start.
@@ -165,23 +169,14 @@ pub(super) fn int_of(v: &Value) -> Option<i128> {
     }
 }
 
-pub(super) fn value_of(n: i128) -> Value {
-    match i64::try_from(n) {
-        Ok(i) => Value::Int(i),
-        Err(_) => Value::UInt(u64::try_from(n).unwrap_or(u64::MAX)),
-    }
-}
-
-/// The copy range of a single integer key as numbers: (last key already copied, max). None when the
-/// range's values are not integers (then the key is not eligible for the parallel copy).
-pub(crate) fn int_range(range: &Range) -> Option<(i128, i128)> {
-    let one = |v: &[Value]| if v.len() == 1 { int_of(&v[0]) } else { None };
-    let max = one(&range.max)?;
-    let after = match &range.resume_after {
-        Some(k) => one(k)?,
-        None => one(&range.min)? - 1,
-    };
-    Some((after, max))
+/// The parallel copy's frontier over `range`, when the key has an order (None: the serial copy runs).
+pub(crate) async fn frontier(plan: &CopyPlan, conn: &mut Conn, range: &Range) -> Result<Option<Frontier>> {
+    let Some(order) = plan.order.clone() else { return Ok(None) };
+    let from = range.resume_after.as_ref().unwrap_or(&range.min);
+    let mut keys = order.of_values(conn, &[from.clone(), range.max.clone()]).await?.into_iter();
+    let (Some(first), Some(max)) = (keys.next(), keys.next()) else { return Ok(None) };
+    let start = if range.resume_after.is_some() { Start::After(first) } else { Start::At(first) };
+    Ok(Some(Frontier::new(order, start, max)))
 }
 
 #[cfg(test)]

@@ -1,5 +1,6 @@
-//! The parallel, non-locking copy of a single NOT NULL integer key: workers claim chunks from the
-//! `frontier` in key order and copy each with a plain `INSERT ... SELECT` under READ COMMITTED.
+//! The parallel, non-locking copy of a key whose order `order` computes (integers, strings in their
+//! collation, composites of these): workers claim chunks from the `frontier` in key order and copy each
+//! with a plain `INSERT ... SELECT` under READ COMMITTED.
 //!
 //! Invariants: a retried chunk skips rows already in the ghost (a statement lost with its connection may
 //! have committed); chunk bounds are read and claimed one worker at a time (so claims are in key order); however
@@ -14,18 +15,26 @@ use std::sync::Arc;
 use mysql_async::Conn;
 use tokio::sync::watch;
 
-use super::chunk::{chunk_end, copy_connection, insert_chunk, next_turn};
+use mysql_async::Value;
+
+use super::chunk::{bound_sort_key, chunk_end, copy_connection, insert_chunk, next_turn};
 use super::frontier::Frontier;
-use super::{int_of, value_of, CopyEnv, CopyPlan};
+use super::{bind, bound, CopyEnv, CopyPlan, Range};
 use crate::error::{Error, Result};
 use crate::mysql::sql::{ident, ident_list, qualified};
 use crate::state::pace::PaceWatch;
 use crate::state::tasks::Stop;
 
-/// The parallel copy of a single NOT NULL integer key: `workers` connections each claim the next chunk
-/// from the frontier and copy it with a non-locking `INSERT ... SELECT` under READ COMMITTED. The applier
-/// consults the same frontier (see `frontier` for why this is exact).
-pub(crate) async fn run_parallel(plan: CopyPlan, env: CopyEnv, frontier: Arc<Frontier>, workers: usize) -> Result<()> {
+/// The parallel copy of `range`: `workers` connections each claim the next chunk from the frontier and
+/// copy it with a non-locking `INSERT ... SELECT` under READ COMMITTED. The applier consults the same
+/// frontier (see `frontier` for why this is exact).
+pub(crate) async fn run_parallel(
+    plan: CopyPlan,
+    env: CopyEnv,
+    frontier: Arc<Frontier>,
+    range: Range,
+    workers: usize,
+) -> Result<()> {
     // However this ends short of the whole range (error, or the task dropped), release the applier.
     struct FailUnlessDone(Arc<Frontier>, bool);
     impl Drop for FailUnlessDone {
@@ -43,7 +52,11 @@ pub(crate) async fn run_parallel(plan: CopyPlan, env: CopyEnv, frontier: Arc<Fro
     let env = Arc::new(CopyEnv { stop: Stop::new(halted), ..env });
     let plan = Arc::new(plan);
     // Chunk bounds are read and claimed one worker at a time, so chunks are claimed in key order.
-    let cursor = Arc::new(tokio::sync::Mutex::new(()));
+    let cursor = Arc::new(tokio::sync::Mutex::new(match range.resume_after {
+        Some(after) => Cursor { from: after, inclusive: false },
+        None => Cursor { from: range.min, inclusive: true },
+    }));
+    let max = Arc::new(range.max);
     // Set once a worker found nothing left to claim: workers the pacer parked then end too.
     let (drained_tx, drained) = watch::channel(false);
     let mut set = tokio::task::JoinSet::new();
@@ -54,7 +67,8 @@ pub(crate) async fn run_parallel(plan: CopyPlan, env: CopyEnv, frontier: Arc<Fro
     }
     for (index, conn) in conns.into_iter().enumerate() {
         let turn = Turn { index, pace: env.pace.clone(), drained: drained.clone() };
-        set.spawn(worker(plan.clone(), env.clone(), conn, turn, frontier.clone(), cursor.clone()));
+        let shared = Shared { frontier: frontier.clone(), cursor: cursor.clone(), max: max.clone() };
+        set.spawn(worker(plan.clone(), env.clone(), conn, turn, shared));
     }
     let mut failed = None;
     loop {
@@ -86,24 +100,44 @@ pub(crate) async fn run_parallel(plan: CopyPlan, env: CopyEnv, frontier: Arc<Fro
     Ok(())
 }
 
-async fn worker(
-    plan: Arc<CopyPlan>,
-    env: Arc<CopyEnv>,
-    mut conn: Conn,
-    mut turn: Turn,
+/// Where the next chunk starts: at the range's first key, or after the last key claimed.
+struct Cursor {
+    from: Vec<Value>,
+    inclusive: bool,
+}
+
+/// What the workers share: the frontier, the cursor they claim from in turn, and the range's last key.
+struct Shared {
     frontier: Arc<Frontier>,
-    cursor: Arc<tokio::sync::Mutex<()>>,
-) -> Result<()> {
+    cursor: Arc<tokio::sync::Mutex<Cursor>>,
+    max: Arc<Vec<Value>>,
+}
+
+async fn worker(plan: Arc<CopyPlan>, env: Arc<CopyEnv>, mut conn: Conn, mut turn: Turn, shared: Shared) -> Result<()> {
+    let Shared { frontier, cursor, max } = shared;
     let progress = &env.stats.copy;
     let (mut throttled, mut stop) = (env.throttled.clone(), env.stop.clone());
-    let key = ident(&plan.key_columns[0]);
-    let gkey = ident(&plan.ghost_key_columns[0]);
+    let keys = &plan.key_columns;
+    let (gt, gt_order) = bound(keys, "", ">", ">");
+    let (ge, ge_order) = bound(keys, "", ">", ">=");
+    let (le, le_order) = bound(keys, "", "<", "<=");
+    let (gt_s, _) = bound(keys, "s.", ">", ">");
+    let (ge_s, _) = bound(keys, "s.", ">", ">=");
+    let (le_s, _) = bound(keys, "s.", "<", "<=");
     let table = plan.table_q();
     let ghost = qualified(&plan.database, &plan.ghost);
     let force = format!("FORCE INDEX ({})", ident(&plan.key_index));
-    let select_cols = ident_list(&plan.source_columns);
-    let insert_head =
-        format!("INSERT INTO {ghost} ({}) SELECT {select_cols} FROM {table} {force}", ident_list(&plan.ghost_columns));
+    let order_by = ident_list(keys);
+    let key_select = plan.key_select();
+    let select_cols: Vec<String> = plan.source_columns.iter().map(|c| format!("s.{}", ident(c))).collect();
+    let insert_head = format!(
+        "INSERT INTO {ghost} ({}) SELECT {} FROM {table} AS s {force} WHERE",
+        ident_list(&plan.ghost_columns),
+        select_cols.join(", ")
+    );
+    let exists: Vec<String> =
+        plan.ghost_key_columns.iter().zip(keys).map(|(g, k)| format!("g.{} = s.{}", ident(g), ident(k))).collect();
+    let not_copied = format!("AND NOT EXISTS (SELECT 1 FROM {ghost} AS g WHERE {})", exists.join(" AND "));
     loop {
         // Wait out throttling (and the pacer) before claiming: a claimed chunk holds back the applier's
         // changes to its keys.
@@ -111,34 +145,45 @@ async fn worker(
             return Ok(());
         }
         next_turn(&mut throttled, &mut stop).await?;
-        let (start, end, chunk) = {
-            let _turn = cursor.lock().await;
-            let Some(start) = frontier.next_start() else { return Ok(()) };
-            let max = frontier.max();
+        let (id, from, inclusive, end, chunk) = {
+            let mut cur = cursor.lock().await;
+            if frontier.exhausted() {
+                return Ok(());
+            }
             let chunk = env.settings.chunk_size();
+            let (lower, lower_order) = if cur.inclusive { (&ge, &ge_order) } else { (&gt, &gt_order) };
+            let mut params = Vec::new();
+            bind(&cur.from, lower_order, &mut params);
+            bind(&max, &le_order, &mut params);
             let sql = format!(
-                "SELECT {key} FROM {table} {force} WHERE {key} >= {start} AND {key} <= {max} ORDER BY {key} \
-                 LIMIT 1 OFFSET {}",
+                "SELECT {key_select} FROM {table} {force} WHERE {lower} AND {le} ORDER BY {order_by} LIMIT 1 OFFSET {}",
                 chunk - 1
             );
-            let end = match chunk_end(&mut conn, &sql, &[], &env).await?.and_then(|r| r.unwrap().into_iter().next()) {
-                Some(v) => int_of(&v).ok_or_else(|| Error::Aborted(format!("chunk bound {v:?} is not an integer")))?,
-                None => max,
+            let end: Vec<Value> = match chunk_end(&mut conn, &sql, &params, &env).await? {
+                Some(r) => r.unwrap(),
+                None => max.to_vec(),
             };
-            frontier.claim(start, end);
-            (start, end, chunk)
+            let last = bound_sort_key(&mut conn, frontier.order(), &end, &env).await?;
+            let id = frontier.claim(last, end.clone());
+            let from = std::mem::replace(&mut cur.from, end.clone());
+            let inclusive = std::mem::replace(&mut cur.inclusive, false);
+            (id, from, inclusive, end, chunk)
         };
-        let insert = format!("{insert_head} WHERE {key} BETWEEN {start} AND {end}");
+        let lower_s = if inclusive { (&ge_s, &ge_order) } else { (&gt_s, &gt_order) };
+        let mut params = Vec::new();
+        bind(&from, lower_s.1, &mut params);
+        bind(&end, &le_order, &mut params);
+        let insert = format!("{insert_head} {} AND {le_s}", lower_s.0);
         // The claimed range of the ghost is empty (the applier holds back its changes until the commit), so
         // the first try needs no check; a retry may follow a lost statement that committed all the same.
-        let retry = format!("{insert} AND NOT EXISTS (SELECT 1 FROM {ghost} AS g WHERE g.{gkey} = {table}.{key})");
+        let retry = format!("{insert} {not_copied}");
         let (copied, chunk_started) =
-            insert_chunk(&mut conn, &insert, &retry, &[], &plan, &env, Some((&frontier, start))).await?;
-        let committed = frontier.commit(start);
+            insert_chunk(&mut conn, &insert, &retry, &params, &plan, &env, Some((&frontier, id))).await?;
+        let resume = frontier.commit(id);
         // Workers adapt the chunk size in turn; the control socket's chunk-size= sets a new starting point.
         env.chunk_done(chunk, copied, chunk_started);
-        if committed >= start {
-            progress.set_watermark(vec![value_of(committed)]);
+        if let Some(resume) = resume {
+            progress.set_watermark(resume);
         }
         env.nice_pause(chunk_started).await;
     }

@@ -5,8 +5,9 @@
 //! After the copy, the secondary indexes left off the ghost (`copy::indexes`) are built, the binlog still
 //! being applied meanwhile.
 //!
-//! Invariants: the range is read after the binlog position was taken (see `stream`); an integer key gets
-//! the parallel copy, and the applier consults the same `Frontier` before its first batch; on --resume with
+//! Invariants: the range is read after the binlog position was taken (see `stream`); a key whose order
+//! `copy::order` computes gets the parallel copy, and the applier consults the same `Frontier` before its
+//! first batch; on --resume with
 //! the parallel copy, the ghost rows above the checkpoint's copy position are cleared first, so the copy
 //! finds that part of the ghost empty again; the latency pacer's baseline is measured before the copy
 //! starts (so it is the server's latency without the copy).
@@ -24,13 +25,12 @@ use super::checkpoint::Checkpoint;
 use super::run_loop::RunLoop;
 use crate::control::hooks::{HookEvent, HookProgress, Hooks};
 use crate::control::pacer;
-use crate::copy::frontier::Frontier;
 use crate::copy::indexes::{self, DeferredIndexes};
 use crate::copy::{self, CopyEnv, CopyPlan, Range, RetryHook};
 use crate::error::Result;
 use crate::mysql::connect::{connect, setup_writer};
 use crate::mysql::inspector::query_value;
-use crate::mysql::sql::{ident, qualified};
+use crate::mysql::sql::qualified;
 use crate::phase::Phase;
 use crate::state::pace::{Pace, PaceWatch};
 
@@ -43,12 +43,12 @@ impl RunLoop<'_> {
         if let Some(cp) = self.checkpoint.as_mut() {
             cp.copy_max = range.as_ref().map(|r| r.max.clone());
         }
-        let frontier = match (&range, plan.int_key) {
-            (Some(r), true) => copy::int_range(r).map(|(after, max)| Arc::new(Frontier::new(after, max))),
-            _ => None,
+        let frontier = match &range {
+            Some(r) => copy::frontier(&plan, &mut copy_conn, r).await?.map(Arc::new),
+            None => None,
         };
-        if let (Some(f), Some(_)) = (&frontier, resume) {
-            self.clear_above_checkpoint(&mut copy_conn, &plan, f).await?;
+        if let (Some(r), Some(_), Some(_)) = (&range, &frontier, resume) {
+            self.clear_above_checkpoint(&mut copy_conn, &plan, r).await?;
         }
         self.count_rows().await?;
         let pace = self.start_pacer(&plan, frontier.is_some()).await?;
@@ -67,14 +67,14 @@ impl RunLoop<'_> {
             pace,
             stop: self.tasks.stop_signal(),
         };
-        match &frontier {
-            Some(f) => {
+        match (&frontier, range) {
+            (Some(f), Some(range)) => {
                 drop(copy_conn);
                 info!("copying with {} parallel workers (non-locking reads)", c.copy.copy_workers);
                 let env = CopyEnv { mode: env.mode.read_committed(), ..env };
-                self.tasks.spawn("copier", copy::run_parallel(plan, env, f.clone(), c.copy.copy_workers));
+                self.tasks.spawn("copier", copy::run_parallel(plan, env, f.clone(), range, c.copy.copy_workers));
             }
-            None => self.tasks.spawn("copier", copy::run(plan, copy_conn, env, range)),
+            (_, range) => self.tasks.spawn("copier", copy::run(plan, copy_conn, env, range)),
         }
         self.applier.set_frontier(frontier.clone());
         self.state.frontier = frontier;
@@ -137,16 +137,20 @@ impl RunLoop<'_> {
     }
 
     /// Chunks above the resume point may have committed before the stop, and the applier may have written
-    /// keys there: clear them.
-    async fn clear_above_checkpoint(&self, conn: &mut Conn, plan: &CopyPlan, f: &Frontier) -> Result<()> {
-        let next = f.next_start().unwrap_or(i128::MAX);
-        let sql = format!(
-            "DELETE FROM {} WHERE {} BETWEEN {next} AND {}",
-            qualified(&self.m.cfg.database, &self.m.names.ghost),
-            ident(&plan.ghost_key_columns[0]),
-            f.max()
-        );
-        let cleared = conn.exec_iter(sql, ()).await?.affected_rows();
+    /// keys there: clear them. (The parallel copy is planned only where the ghost's key orders as the
+    /// original's, so this range of the ghost is that range of the original.)
+    async fn clear_above_checkpoint(&self, conn: &mut Conn, plan: &CopyPlan, range: &Range) -> Result<()> {
+        let (from, last) = match &range.resume_after {
+            Some(after) => (after, ">"),
+            None => (&range.min, ">="),
+        };
+        let (gt, gt_order) = copy::bound(&plan.ghost_key_columns, "", ">", last);
+        let (le, le_order) = copy::bound(&plan.ghost_key_columns, "", "<", "<=");
+        let mut params = Vec::new();
+        copy::bind(from, &gt_order, &mut params);
+        copy::bind(&range.max, &le_order, &mut params);
+        let sql = format!("DELETE FROM {} WHERE {gt} AND {le}", qualified(&self.m.cfg.database, &self.m.names.ghost));
+        let cleared = conn.exec_iter(sql, params).await?.affected_rows();
         info!("resume: cleared {cleared} ghost rows above the checkpoint's copy position");
         Ok(())
     }

@@ -10,9 +10,10 @@ use super::names::TableNames;
 use super::validate::Validated;
 use crate::checksum::ChecksumPlan;
 use crate::config::Config;
+use crate::copy::order::KeyOrder;
 use crate::copy::CopyPlan;
 use crate::error::{Error, Result};
-use crate::mysql::schema::{TableInfo, UniqueKey};
+use crate::mysql::schema::{Column, TableInfo, UniqueKey};
 use crate::mysql::value::integer_bits;
 use crate::replication::applier::ApplyPlan;
 
@@ -43,6 +44,15 @@ pub(crate) fn plans(c: &Config, n: &TableNames, v: &Validated, new: &TableInfo) 
         let target = new.column(&map_name(k)).ok_or_else(|| Error::Binlog(format!("ghost key column {k} vanished")))?;
         key_cols.push((i, old.columns[i].clone(), target.clone()));
     }
+    let same_key_order = key_cols.iter().all(|(_, oc, gc)| {
+        gc.column_type == oc.column_type && gc.collation == oc.collation && gc.charset == oc.charset
+    });
+    let integers = |c: &Column| integer_bits(&c.data_type).is_some();
+    // The parallel copy's resume clears a range of the ghost by the original's key values: the ghost's key
+    // must order as the original's (integers do, whatever their width).
+    let order = (!key.nullable && (same_key_order || key_cols.iter().all(|(_, oc, gc)| integers(oc) && integers(gc))))
+        .then(|| KeyOrder::of_columns(&key_cols.iter().map(|(_, oc, _)| oc).collect::<Vec<_>>()))
+        .flatten();
     let copy = CopyPlan {
         database: c.database.clone(),
         table: c.table.clone(),
@@ -59,9 +69,7 @@ pub(crate) fn plans(c: &Config, n: &TableNames, v: &Validated, new: &TableInfo) 
         source_columns: shared.iter().map(|(o, _)| o.clone()).collect(),
         ghost_columns: shared.iter().map(|(_, n)| n.clone()).collect(),
         panic_on_warnings: c.copy.panic_on_warnings,
-        int_key: key.columns.len() == 1
-            && !key.nullable
-            && old.column(&key.columns[0]).is_some_and(|c| integer_bits(&c.data_type).is_some()),
+        order,
     };
     let checksum = ChecksumPlan {
         database: c.database.clone(),
@@ -76,9 +84,7 @@ pub(crate) fn plans(c: &Config, n: &TableNames, v: &Validated, new: &TableInfo) 
             .filter_map(|(o, g)| new.column(g).map(|gc| (o.clone(), g.clone(), gc.clone())))
             .collect(),
         chunk_rows: (c.copy.chunk_size * 10).clamp(1000, 100_000),
-        same_key_order: key_cols.iter().all(|(_, oc, gc)| {
-            gc.column_type == oc.column_type && gc.collation == oc.collation && gc.charset == oc.charset
-        }),
+        same_key_order,
     };
     let apply = ApplyPlan::new(&c.database, &n.ghost, columns, key_cols);
     Ok(Plans { copy, apply, checksum })

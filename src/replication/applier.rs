@@ -21,7 +21,7 @@ use crate::error::{Error, Result};
 use crate::mysql::gtid::GtidSet;
 use crate::mysql::schema::Column;
 use crate::mysql::sql::{ident, ident_list, qualified};
-use crate::mysql::value::{integer_key, key_bytes, push_literal, Target};
+use crate::mysql::value::{key_bytes, push_literal, Target};
 use crate::replication::streamer::{Image, RowChange};
 use crate::state::stats::Stats;
 
@@ -105,31 +105,49 @@ impl Applier {
         self.applied = set;
     }
 
-    /// Coordinates with a parallel copy (single integer key, see `frontier`).
+    /// Coordinates with a parallel copy (see `frontier`).
     pub(crate) fn set_frontier(&mut self, frontier: Option<Arc<Frontier>>) {
         self.frontier = frontier;
     }
 
     /// Drops the changes the copy will read anyway and waits for chunks in flight that the batch touches.
-    async fn settle_with_copy(&mut self) {
-        let Some(f) = self.frontier.clone() else { return };
-        let Some((i, col, _)) = self.plan.key.first().cloned() else { return };
+    /// The batch's keys are placed in the key's order first (one round trip for a character key, none for
+    /// integers).
+    async fn settle_with_copy(&mut self, conn: &mut Conn) -> Result<()> {
+        let Some(f) = self.frontier.clone() else { return Ok(()) };
+        if f.complete() || self.batch.is_empty() {
+            return Ok(());
+        }
+        let (keys, sort_keys) = {
+            let mut keys = Vec::with_capacity(self.batch.len());
+            let mut images = Vec::with_capacity(self.batch.len());
+            for (k, op) in &self.batch {
+                let img = match op {
+                    Op::Upsert(img) | Op::Delete(img) => img,
+                };
+                let values: Option<Vec<_>> = self.plan.key.iter().map(|(i, _, _)| img.get(*i)).collect();
+                if let Some(values) = values {
+                    keys.push(k.clone());
+                    images.push(values);
+                }
+            }
+            let sort_keys = f.sort_keys(conn, &images).await?;
+            (keys, sort_keys)
+        };
+        let sort_keys: HashMap<Vec<u8>, _> = keys.into_iter().zip(sort_keys).collect();
         let mut waited = false;
         // Verdicts are taken again after every wait: the chunk waited for may have been released for a
         // retry rather than committed, and its keys are then dropped.
         loop {
             let mut waits = Vec::new();
             let before = self.batch.len();
-            self.batch.retain(|_, op| {
-                let img = match op {
-                    Op::Upsert(img) | Op::Delete(img) => img,
-                };
-                // A key that cannot be read as an integer is applied; the plan only enables the frontier for
-                // NOT NULL integer keys, so this does not happen.
-                match img.get(i).and_then(|v| integer_key(&col, v)).map(|k| f.verdict(k)) {
+            self.batch.retain(|k, _| {
+                // A key that cannot be read as the column's type is applied; the plan only enables the
+                // frontier for keys whose values it reads, so this does not happen.
+                match sort_keys.get(k).and_then(|s| s.as_ref()).map(|s| f.verdict(s)) {
                     Some(Verdict::Drop) => false,
-                    Some(Verdict::Wait(start)) => {
-                        waits.push(start);
+                    Some(Verdict::Wait(id)) => {
+                        waits.push(id);
                         true
                     }
                     _ => true,
@@ -145,10 +163,11 @@ impl Applier {
             }
             waits.sort_unstable();
             waits.dedup();
-            for start in waits {
-                f.wait(start).await;
+            for id in waits {
+                f.wait(id).await;
             }
         }
+        Ok(())
     }
 
     /// True when the batch should be written before taking more changes.
@@ -245,7 +264,7 @@ impl Applier {
     pub(crate) async fn flush(&mut self, conn: &mut Conn, in_transaction: bool) -> Result<()> {
         self.met_duplicate = false;
         self.deferred = false;
-        self.settle_with_copy().await;
+        self.settle_with_copy(conn).await?;
         if self.batch.is_empty() {
             if let Some(p) = self.pending_position.take() {
                 self.set_applied(p);
