@@ -95,58 +95,13 @@ async fn deferred_indexes_come_back_as_the_alter_defines_them() -> Result<()> {
     Ok(())
 }
 
-/// A string key for row `id`: groups of four that share a prefix and differ by what follows it, so chunk
-/// bounds fall between values whose order is the collation's, not the bytes': under a PAD SPACE collation
-/// `k..3\t` sorts before `k..3` (the tab is below the padding space), under an accent-insensitive one `é`
-/// sorts with `e`, under a case-insensitive one `A` with `a`.
-fn code_of(id: i64) -> String {
-    format!("k{:06}{}", id / 4, ["", "\t", "é", "A"][(id % 4) as usize])
-}
-
-fn string_key_model() -> TableModel {
-    TableModel {
-        key: "id",
-        columns: vec!["id", "grp", "code", "n", "s"],
-        row: |r, id| {
-            vec![
-                id.to_string(),
-                (id % 5).to_string(),
-                sql_str(&code_of(id)),
-                r.range(0, 1_000_000).to_string(),
-                if r.chance(10) { "NULL".into() } else { sql_str(&format!("row {id} ✓ {}", r.below(1000))) },
-            ]
-        },
-        rekey: |id| vec![("id", id.to_string()), ("grp", (id % 5).to_string()), ("code", sql_str(&code_of(id)))],
-        fixed: vec!["id", "grp", "code"],
-        session: "SET NAMES utf8mb4",
-    }
-}
-
 /// Migrates a table whose primary key is `pk` over `code` in `charset` and `collation` while writers
 /// write (the writers find rows by the unique `id`, and key moves change `code` with it), and compares it
 /// with the control table.
 async fn migrate_string_key(name: &str, charset: &str, collation: &str, pk: &str) -> Result<Outcome> {
     const SEED_MAX: i64 = 16_000;
     let db = TestDb::new(name).await?;
-    db.exec(format!(
-        "CREATE TABLE t (
-            id BIGINT NOT NULL,
-            grp INT NOT NULL,
-            code VARCHAR(24) CHARACTER SET {charset} COLLATE {collation} NOT NULL,
-            n INT NOT NULL,
-            s VARCHAR(64) CHARACTER SET utf8mb4 NULL,
-            PRIMARY KEY ({pk}),
-            UNIQUE KEY id_u (id)
-        );
-        CREATE TABLE c LIKE t"
-    ))
-    .await?;
-    let model = std::sync::Arc::new(string_key_model());
-    let ids: Vec<i64> =
-        (2..=SEED_MAX).step_by(2).chain((1..=SEED_MAX).step_by(4)).chain((3..=SEED_MAX).step_by(8)).collect();
-    model.seed(&db, "t", &ids, 11).await?;
-    model.copy_rows(&db, "t", "c").await?;
-    db.wait_replica_caught_up().await?;
+    let model = string_key_tables(&db, charset, collation, pk, SEED_MAX).await?;
     let mut spec = WorkloadSpec::new(model, SEED_MAX);
     spec.writers = 4;
     spec.pause = Duration::from_millis(5);
@@ -160,7 +115,7 @@ async fn migrate_string_key(name: &str, charset: &str, collation: &str, pk: &str
     load.wait_commits(100).await?;
     let report = load.stop().await?;
     assert!(outcome.parallel_copy, "a NOT NULL {collation} key must get the parallel copy: {outcome:?}");
-    let columns = "id, grp, code, n, s";
+    let columns = STRING_KEY_COLUMNS;
     let n = assert_matches_control(&db, &format!("{columns}, note"), &format!("{columns}, 'n/a'")).await?;
     // Byte for byte too: the comparison above is by value, and the collation equates some values.
     let hex = "id, HEX(code), HEX(s)";

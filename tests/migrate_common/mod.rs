@@ -1073,3 +1073,66 @@ pub async fn hold_lock_on_t(db: &TestDb, id: i64) -> Result<mysql_async::Conn> {
     assert_eq!(rows, vec![id], "the blocker's row");
     Ok(blocker)
 }
+
+// ---------------------------------------------------------------- a string migration key
+
+/// A string key for row `id`: groups of four that share a prefix and differ by what follows it, so chunk
+/// bounds fall between values whose order is the collation's, not the bytes': under a PAD SPACE collation
+/// `k..3\t` sorts before `k..3` (the tab is below the padding space), under an accent-insensitive one `é`
+/// sorts with `e`, under a case-insensitive one `A` with `a`.
+pub fn code_of(id: i64) -> String {
+    format!("k{:06}{}", id / 4, ["", "\t", "é", "A"][(id % 4) as usize])
+}
+
+pub fn string_key_model() -> TableModel {
+    TableModel {
+        key: "id",
+        columns: vec!["id", "grp", "code", "n", "s"],
+        row: |r, id| {
+            vec![
+                id.to_string(),
+                (id % 5).to_string(),
+                sql_str(&code_of(id)),
+                r.range(0, 1_000_000).to_string(),
+                if r.chance(10) { "NULL".into() } else { sql_str(&format!("row {id} ✓ {}", r.below(1000))) },
+            ]
+        },
+        rekey: |id| vec![("id", id.to_string()), ("grp", (id % 5).to_string()), ("code", sql_str(&code_of(id)))],
+        fixed: vec!["id", "grp", "code"],
+        session: "SET NAMES utf8mb4",
+    }
+}
+
+pub const STRING_KEY_COLUMNS: &str = "id, grp, code, n, s";
+
+/// `t` and its control table `c` with the primary key `pk` over `code` (in `charset` and `collation`,
+/// see `code_of`) and `grp`, and a unique integer `id` the writers find rows by; seeded over `1..=seed_max`
+/// with gaps, every group of four partly there.
+pub async fn string_key_tables(
+    db: &TestDb,
+    charset: &str,
+    collation: &str,
+    pk: &str,
+    seed_max: i64,
+) -> Result<Arc<TableModel>> {
+    db.exec(format!(
+        "CREATE TABLE t (
+            id BIGINT NOT NULL,
+            grp INT NOT NULL,
+            code VARCHAR(24) CHARACTER SET {charset} COLLATE {collation} NOT NULL,
+            n INT NOT NULL,
+            s VARCHAR(64) CHARACTER SET utf8mb4 NULL,
+            PRIMARY KEY ({pk}),
+            UNIQUE KEY id_u (id)
+        );
+        CREATE TABLE c LIKE t"
+    ))
+    .await?;
+    let model = Arc::new(string_key_model());
+    let ids: Vec<i64> =
+        (2..=seed_max).step_by(2).chain((1..=seed_max).step_by(4)).chain((3..=seed_max).step_by(8)).collect();
+    model.seed(db, "t", &ids, 11).await?;
+    model.copy_rows(db, "t", "c").await?;
+    db.wait_replica_caught_up().await?;
+    Ok(model)
+}
