@@ -326,6 +326,10 @@ pub struct MigrateArgs {
     /// many times its value before the copy, by copying with fewer workers and pausing; 0 turns it off
     #[arg(long, default_value_t = defaults::MAX_LATENCY_RATIO)]
     pub max_latency_ratio: f64,
+    /// The least copy level the latency pacer goes down to, in workers (wraith only): 0.25 lets one worker
+    /// copy a quarter of the time; lower spares the application more and takes longer (0.01..1)
+    #[arg(long, default_value_t = defaults::PACER_MIN_LEVEL)]
+    pub pacer_min_level: f64,
 
     // ---- cut-over
     #[arg(long, default_value = defaults::CUT_OVER)]
@@ -601,6 +605,7 @@ impl MigrateArgs {
             )?),
             nice_ratio: self.nice_ratio,
             max_latency_ratio: self.max_latency_ratio,
+            pacer_min_level: self.pacer_min_level,
         };
         c.cut_over = CutOverSettings {
             kind,
@@ -809,6 +814,14 @@ mod tests {
         let mut off = base.to_vec();
         off.push("--max-latency-ratio=0");
         assert_eq!(migrate(&off).throttle.max_latency_ratio, 0.0);
+        assert_eq!(migrate(&base).throttle.pacer_min_level, 0.25);
+        let mut floor = base.to_vec();
+        floor.push("--pacer-min-level=0.05");
+        assert_eq!(migrate(&floor).throttle.pacer_min_level, 0.05);
+        for bad in ["0", "-1", "1.5", "NaN"] {
+            let e = refused(&[&format!("--pacer-min-level={bad}")]);
+            assert!(e.contains("--pacer-min-level") && e.contains("between 0.01 and 1"), "{e}");
+        }
         for bad in ["1", "0.5", "-2", "NaN", "inf"] {
             let e = refused(&[&format!("--max-latency-ratio={bad}")]);
             assert!(e.contains("give a ratio above 1") && e.contains("or 0 to turn the latency pacer off"), "{e}");

@@ -31,6 +31,9 @@ pub const CHUNK_TIME_MILLIS_UNLESS_SIZED: u64 = 100;
 /// before the copy (0: off), while the application writes. At 150 tx/s it cut the application's p95
 /// during the copy from 81x to 12x its baseline for 4% more copy time (docs/performance.md).
 pub const MAX_LATENCY_RATIO: f64 = 2.0;
+/// wraith only: the least copy level the latency pacer goes down to, in workers (0.25: one worker copying a
+/// quarter of the time). Above 0, so the copy always moves and a migration always ends.
+pub const PACER_MIN_LEVEL: f64 = 0.25;
 /// Connection and read timeout when --mysql-timeout is 0 (unset).
 pub const MYSQL_TIMEOUT_SECONDS: i64 = 10;
 pub const REPLICA_SERVER_ID: u32 = 99999;

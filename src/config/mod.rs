@@ -201,6 +201,9 @@ pub struct ThrottleSettings {
     /// The latency pacer: keep the heartbeat's commit latency within this many times its value before the
     /// copy, by slowing the copy (0: off; otherwise more than 1).
     pub max_latency_ratio: f64,
+    /// The least copy level the pacer goes down to, in workers (0.25: one worker copying a quarter of the
+    /// time); 0.01..=1.
+    pub pacer_min_level: f64,
 }
 
 impl Default for ThrottleSettings {
@@ -219,6 +222,7 @@ impl Default for ThrottleSettings {
             critical_load_hibernate: Duration::ZERO,
             nice_ratio: 0.0,
             max_latency_ratio: defaults::MAX_LATENCY_RATIO,
+            pacer_min_level: defaults::PACER_MIN_LEVEL,
         }
     }
 }
@@ -500,6 +504,13 @@ impl Config {
             return Err(Error::Config(format!(
                 "--max-latency-ratio={ratio}: give a ratio above 1 (e.g. 2: the copy backs off when commits take \
                  twice as long as before it), or 0 to turn the latency pacer off"
+            )));
+        }
+        let floor = self.throttle.pacer_min_level;
+        if !(0.01..=1.0).contains(&floor) {
+            return Err(Error::Config(format!(
+                "--pacer-min-level={floor}: give a level between 0.01 and 1, in workers (0.25: one worker copying \
+                 a quarter of the time); the copy always moves, so a migration always ends"
             )));
         }
         if let Some(u) = &self.throttle.http {

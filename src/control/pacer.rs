@@ -19,7 +19,8 @@
 //!   protect, so an idle primary is copied at full speed;
 //! - the pace only slows the copy (`state::pace`); gh-ost's throttles (lag, load, flags, commands) hold the
 //!   copy entirely, on top, through the throttler's verdict;
-//! - the level stays within `MIN_LEVEL..=workers`: the copy always moves, so a migration always ends.
+//! - the level stays within `--pacer-min-level..=workers` (the least level above 0): the copy always
+//!   moves, so a migration always ends.
 
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
@@ -42,10 +43,10 @@ pub(crate) const BASELINE_PROBES: usize = 15;
 /// The least the latency may rise above the baseline before the pacer backs off, whatever the ratio: on an
 /// idle server a commit takes a fraction of a millisecond, and twice that is noise, not queueing.
 pub(crate) const SLACK: Duration = Duration::from_millis(1);
-/// The slowest the copy goes: one worker copying a quarter of the time (with chunks a quarter as long).
-/// Lower would let a primary that got busy for reasons of its own stretch the copy out without end; the
-/// throttles (lag, load, flags) are there to stop it entirely.
-pub(crate) const MIN_LEVEL: f64 = 0.25;
+/// The least `--pacer-min-level` accepted: one worker copying 1% of the time. Lower would let a primary that
+/// got busy for reasons of its own stretch the copy out without end; the throttles (lag, load, flags) are
+/// there to stop it entirely.
+pub(crate) const LEAST_LEVEL: f64 = 0.01;
 /// Added to the level after a window within the limit.
 pub(crate) const INCREASE: f64 = 0.5;
 /// The level is multiplied by this after a window above the limit.
@@ -58,7 +59,7 @@ pub(crate) const MIN_CHUNK_SCALE: f64 = 0.25;
 pub(crate) enum Decision {
     /// Within the limit: the level went up (by `INCREASE`, at most to the workers).
     Increase,
-    /// Above the limit: the level went down (times `DECREASE`, at least to `MIN_LEVEL`).
+    /// Above the limit: the level went down (times `DECREASE`, at least to the least level).
     Decrease,
     /// The copy was throttled or is done, or the level is already at its bound: nothing changed.
     Hold,
@@ -70,6 +71,7 @@ pub(crate) struct Aimd {
     baseline: Duration,
     ratio: f64,
     max_level: f64,
+    min_level: f64,
     level: f64,
     window: Vec<Duration>,
     window_active: bool,
@@ -82,12 +84,14 @@ pub(crate) struct Aimd {
 
 impl Aimd {
     /// Starts at full speed (`workers`), the level a run without the pacer has.
-    pub(crate) fn new(baseline: Duration, ratio: f64, workers: usize) -> Self {
+    /// `min_level`: the least level (`--pacer-min-level`), above 0.
+    pub(crate) fn new(baseline: Duration, ratio: f64, workers: usize, min_level: f64) -> Self {
         let max_level = workers.max(1) as f64;
         Aimd {
             baseline,
             ratio,
             max_level,
+            min_level: min_level.clamp(LEAST_LEVEL, 1.0),
             level: max_level,
             window: Vec::with_capacity(WINDOW),
             window_active: true,
@@ -141,8 +145,8 @@ impl Aimd {
         let decision = if !active {
             Decision::Hold
         } else if app && median > self.limit() {
-            if self.level > MIN_LEVEL {
-                self.level = (self.level * DECREASE).max(MIN_LEVEL);
+            if self.level > self.min_level {
+                self.level = (self.level * DECREASE).max(self.min_level);
                 Decision::Decrease
             } else {
                 Decision::Hold
@@ -164,7 +168,7 @@ impl Aimd {
 
 /// Level -> pace: `ceil(level)` workers, each pausing so that together they copy `level` workers' worth.
 pub(crate) fn pace_of(level: f64) -> Pace {
-    let level = level.max(MIN_LEVEL);
+    let level = level.max(LEAST_LEVEL);
     let workers = level.ceil().max(1.0);
     Pace {
         workers: workers as usize,
@@ -267,14 +271,14 @@ mod tests {
 
     #[test]
     fn the_limit_is_the_ratio_with_a_floor_of_slack() {
-        assert_eq!(Aimd::new(MS * 4, 2.0, 4).limit(), MS * 8);
-        assert_eq!(Aimd::new(Duration::from_micros(200), 2.0, 4).limit(), Duration::from_micros(1200));
-        assert_eq!(Aimd::new(MS * 10, 1.5, 4).limit(), MS * 15);
+        assert_eq!(Aimd::new(MS * 4, 2.0, 4, 0.25).limit(), MS * 8);
+        assert_eq!(Aimd::new(Duration::from_micros(200), 2.0, 4, 0.25).limit(), Duration::from_micros(1200));
+        assert_eq!(Aimd::new(MS * 10, 1.5, 4, 0.25).limit(), MS * 15);
     }
 
     #[test]
     fn without_application_writes_a_slow_commit_is_the_copy_s_own() {
-        let mut a = Aimd::new(MS * 2, 2.0, 4);
+        let mut a = Aimd::new(MS * 2, 2.0, 4, 0.25);
         a.level = 1.0;
         // 20 ms commits, but nothing but wraith wrote in the window: no back-off, the copy speeds up.
         for _ in 1..WINDOW {
@@ -295,7 +299,7 @@ mod tests {
 
     #[test]
     fn above_the_limit_halves_within_the_limit_adds() {
-        let mut a = Aimd::new(MS * 2, 2.0, 4);
+        let mut a = Aimd::new(MS * 2, 2.0, 4, 0.25);
         assert_eq!(a.level(), 4.0, "starts at full speed");
         assert_eq!(window(&mut a, MS * 10, true), Decision::Decrease);
         assert_eq!(a.level(), 2.0);
@@ -312,19 +316,27 @@ mod tests {
 
     #[test]
     fn the_level_never_falls_below_the_minimum() {
-        let mut a = Aimd::new(MS, 2.0, 2);
+        let mut a = Aimd::new(MS, 2.0, 2, 0.25);
         for _ in 0..20 {
             window(&mut a, MS * 100, true);
         }
-        assert_eq!(a.level(), MIN_LEVEL);
+        assert_eq!(a.level(), 0.25);
         assert_eq!(window(&mut a, MS * 100, true), Decision::Hold);
         let p = a.pace();
         assert_eq!((p.workers, p.pause_ratio, p.chunk_scale), (1, 3.0, MIN_CHUNK_SCALE));
+        // A lower --pacer-min-level: one worker pausing 19 times its chunk time at the least.
+        let mut a = Aimd::new(MS, 2.0, 2, 0.05);
+        for _ in 0..20 {
+            window(&mut a, MS * 100, true);
+        }
+        assert_eq!(a.level(), 0.05);
+        assert_eq!(a.pace().pause_ratio.round(), 19.0);
+        assert_eq!(Aimd::new(MS, 2.0, 2, 0.0).min_level, LEAST_LEVEL, "never 0: the copy always moves");
     }
 
     #[test]
     fn a_throttled_window_decides_nothing() {
-        let mut a = Aimd::new(MS * 2, 2.0, 4);
+        let mut a = Aimd::new(MS * 2, 2.0, 4, 0.25);
         window(&mut a, MS * 10, true);
         assert_eq!(a.level(), 2.0);
         // One throttled sample is enough to make the window say nothing, fast or slow.
@@ -341,7 +353,7 @@ mod tests {
 
     #[test]
     fn the_median_judges_so_one_spike_does_not_back_off() {
-        let mut a = Aimd::new(MS * 2, 2.0, 4);
+        let mut a = Aimd::new(MS * 2, 2.0, 4, 0.25);
         for _ in 0..3 {
             a.observe(MS * 2, true, true);
         }
@@ -358,7 +370,7 @@ mod tests {
         assert_eq!((p.workers, p.chunk_scale), (3, 1.0));
         assert!((p.pause_ratio - 0.2).abs() < 1e-9, "{p:?}");
         assert_eq!(pace_of(0.5), Pace { workers: 1, pause_ratio: 1.0, chunk_scale: 0.5 });
-        assert_eq!(pace_of(0.0), pace_of(MIN_LEVEL), "clamped");
+        assert_eq!(pace_of(0.0), pace_of(LEAST_LEVEL), "clamped");
         // Together the workers copy `level` workers' worth: workers / (1 + pause) == level.
         for level in [0.25, 0.7, 1.0, 1.3, 3.9] {
             let p = pace_of(level);

@@ -29,7 +29,7 @@ use mysql_async::{Conn, Value};
 
 use crate::error::Result;
 use crate::mysql::connect::WriterMode;
-use crate::mysql::sql::{ident, qualified};
+use crate::mysql::sql::{ident, ident_list, qualified};
 use crate::state::pace::PaceWatch;
 use crate::state::settings::Settings;
 use crate::state::stats::Stats;
@@ -95,6 +95,97 @@ pub(crate) fn bound(cols: &[String], prefix: &str, strict: &str, last: &str) -> 
 
 pub(crate) fn bind(values: &[Value], order: &[usize], out: &mut Vec<Value>) {
     out.extend(order.iter().map(|&i| values[i].clone()));
+}
+
+/// The statements of one chunk over a range of the key, for both copies: the chunk's last key (`chunk - 1`
+/// rows past its start, a parameter so the statement stays the same as the chunk size changes), and the
+/// `INSERT ... SELECT` of its rows. A chunk starts at a key (inclusive, the range's first) or after one
+/// (the previous chunk's last) and ends at its last key, inclusive.
+pub(super) struct ChunkSql {
+    /// The chunk-end query, starting after / at the start key.
+    end_after: String,
+    end_at: String,
+    /// The INSERT ... SELECT, starting after / at the start key.
+    insert_after: String,
+    insert_at: String,
+    /// ` AND NOT EXISTS (<the row in the ghost>)`: skips rows already copied.
+    pub(super) not_copied: String,
+    after_order: Vec<usize>,
+    at_order: Vec<usize>,
+    upto_order: Vec<usize>,
+}
+
+impl ChunkSql {
+    pub(super) fn new(plan: &CopyPlan) -> ChunkSql {
+        let keys = &plan.key_columns;
+        let (after, after_order) = bound(keys, "", ">", ">");
+        let (at, at_order) = bound(keys, "", ">", ">=");
+        let (upto, upto_order) = bound(keys, "", "<", "<=");
+        let (after_s, _) = bound(keys, "s.", ">", ">");
+        let (at_s, _) = bound(keys, "s.", ">", ">=");
+        let (upto_s, _) = bound(keys, "s.", "<", "<=");
+        let table = plan.table_q();
+        let ghost = qualified(&plan.database, &plan.ghost);
+        let force = format!("FORCE INDEX ({})", ident(&plan.key_index));
+        let end = |lower: &str| {
+            format!(
+                "SELECT {} FROM {table} {force} WHERE {lower} AND {upto} ORDER BY {} LIMIT 1 OFFSET ?",
+                plan.key_select(),
+                ident_list(keys)
+            )
+        };
+        let columns: Vec<String> = plan.source_columns.iter().map(|c| format!("s.{}", ident(c))).collect();
+        let insert = |lower: &str| {
+            format!(
+                "INSERT INTO {ghost} ({}) SELECT {} FROM {table} AS s {force} WHERE {lower} AND {upto_s}",
+                ident_list(&plan.ghost_columns),
+                columns.join(", ")
+            )
+        };
+        // NULL never equals NULL: a nullable key (the serial copy's) compares with <=>.
+        let eq = if plan.key_nullable { "<=>" } else { "=" };
+        let exists: Vec<String> = plan
+            .ghost_key_columns
+            .iter()
+            .zip(keys)
+            .map(|(g, k)| format!("g.{} {eq} s.{}", ident(g), ident(k)))
+            .collect();
+        ChunkSql {
+            end_after: end(&after),
+            end_at: end(&at),
+            insert_after: insert(&after_s),
+            insert_at: insert(&at_s),
+            not_copied: format!(" AND NOT EXISTS (SELECT 1 FROM {ghost} AS g WHERE {})", exists.join(" AND ")),
+            after_order,
+            at_order,
+            upto_order,
+        }
+    }
+
+    fn lower(&self, inclusive: bool) -> &[usize] {
+        if inclusive {
+            &self.at_order
+        } else {
+            &self.after_order
+        }
+    }
+
+    /// The query of the last key of a chunk of `chunk` rows from `start`, at most `max`, and its parameters.
+    pub(super) fn end(&self, start: &[Value], inclusive: bool, max: &[Value], chunk: u64) -> (&str, Vec<Value>) {
+        let mut params = Vec::new();
+        bind(start, self.lower(inclusive), &mut params);
+        bind(max, &self.upto_order, &mut params);
+        params.push(Value::UInt(chunk.saturating_sub(1)));
+        (if inclusive { &self.end_at } else { &self.end_after }, params)
+    }
+
+    /// The INSERT ... SELECT of the rows from `start` to `end`, and its parameters.
+    pub(super) fn insert(&self, start: &[Value], inclusive: bool, end: &[Value]) -> (&str, Vec<Value>) {
+        let mut params = Vec::new();
+        bind(start, self.lower(inclusive), &mut params);
+        bind(end, &self.upto_order, &mut params);
+        (if inclusive { &self.insert_at } else { &self.insert_after }, params)
+    }
 }
 
 impl CopyPlan {

@@ -19,9 +19,8 @@ use mysql_async::Value;
 
 use super::chunk::{bound_sort_key, chunk_end, copy_connection, insert_chunk, next_turn};
 use super::frontier::Frontier;
-use super::{bind, bound, CopyEnv, CopyPlan, Range};
+use super::{ChunkSql, CopyEnv, CopyPlan, Range};
 use crate::error::{Error, Result};
-use crate::mysql::sql::{ident, ident_list, qualified};
 use crate::state::pace::PaceWatch;
 use crate::state::tasks::Stop;
 
@@ -117,27 +116,7 @@ async fn worker(plan: Arc<CopyPlan>, env: Arc<CopyEnv>, mut conn: Conn, mut turn
     let Shared { frontier, cursor, max } = shared;
     let progress = &env.stats.copy;
     let (mut throttled, mut stop) = (env.throttled.clone(), env.stop.clone());
-    let keys = &plan.key_columns;
-    let (gt, gt_order) = bound(keys, "", ">", ">");
-    let (ge, ge_order) = bound(keys, "", ">", ">=");
-    let (le, le_order) = bound(keys, "", "<", "<=");
-    let (gt_s, _) = bound(keys, "s.", ">", ">");
-    let (ge_s, _) = bound(keys, "s.", ">", ">=");
-    let (le_s, _) = bound(keys, "s.", "<", "<=");
-    let table = plan.table_q();
-    let ghost = qualified(&plan.database, &plan.ghost);
-    let force = format!("FORCE INDEX ({})", ident(&plan.key_index));
-    let order_by = ident_list(keys);
-    let key_select = plan.key_select();
-    let select_cols: Vec<String> = plan.source_columns.iter().map(|c| format!("s.{}", ident(c))).collect();
-    let insert_head = format!(
-        "INSERT INTO {ghost} ({}) SELECT {} FROM {table} AS s {force} WHERE",
-        ident_list(&plan.ghost_columns),
-        select_cols.join(", ")
-    );
-    let exists: Vec<String> =
-        plan.ghost_key_columns.iter().zip(keys).map(|(g, k)| format!("g.{} = s.{}", ident(g), ident(k))).collect();
-    let not_copied = format!("AND NOT EXISTS (SELECT 1 FROM {ghost} AS g WHERE {})", exists.join(" AND "));
+    let sql = ChunkSql::new(&plan);
     loop {
         // Wait out throttling (and the pacer) before claiming: a claimed chunk holds back the applier's
         // changes to its keys.
@@ -151,15 +130,8 @@ async fn worker(plan: Arc<CopyPlan>, env: Arc<CopyEnv>, mut conn: Conn, mut turn
                 return Ok(());
             }
             let chunk = env.settings.chunk_size();
-            let (lower, lower_order) = if cur.inclusive { (&ge, &ge_order) } else { (&gt, &gt_order) };
-            let mut params = Vec::new();
-            bind(&cur.from, lower_order, &mut params);
-            bind(&max, &le_order, &mut params);
-            let sql = format!(
-                "SELECT {key_select} FROM {table} {force} WHERE {lower} AND {le} ORDER BY {order_by} LIMIT 1 OFFSET {}",
-                chunk - 1
-            );
-            let end: Vec<Value> = match chunk_end(&mut conn, &sql, &params, &env).await? {
+            let (end_sql, params) = sql.end(&cur.from, cur.inclusive, &max, chunk);
+            let end: Vec<Value> = match chunk_end(&mut conn, end_sql, &params, &env).await? {
                 Some(r) => r.unwrap(),
                 None => max.to_vec(),
             };
@@ -169,16 +141,12 @@ async fn worker(plan: Arc<CopyPlan>, env: Arc<CopyEnv>, mut conn: Conn, mut turn
             let inclusive = std::mem::replace(&mut cur.inclusive, false);
             (id, from, inclusive, end, chunk)
         };
-        let lower_s = if inclusive { (&ge_s, &ge_order) } else { (&gt_s, &gt_order) };
-        let mut params = Vec::new();
-        bind(&from, lower_s.1, &mut params);
-        bind(&end, &le_order, &mut params);
-        let insert = format!("{insert_head} {} AND {le_s}", lower_s.0);
+        let (insert, params) = sql.insert(&from, inclusive, &end);
         // The claimed range of the ghost is empty (the applier holds back its changes until the commit), so
         // the first try needs no check; a retry may follow a lost statement that committed all the same.
-        let retry = format!("{insert} {not_copied}");
+        let retry = format!("{insert}{}", sql.not_copied);
         let (copied, chunk_started) =
-            insert_chunk(&mut conn, &insert, &retry, &params, &plan, &env, Some((&frontier, id))).await?;
+            insert_chunk(&mut conn, insert, &retry, &params, &plan, &env, Some((&frontier, id))).await?;
         let resume = frontier.commit(id);
         // Workers adapt the chunk size in turn; the control socket's chunk-size= sets a new starting point.
         env.chunk_done(chunk, copied, chunk_started);

@@ -124,7 +124,7 @@ impl RunLoop<'_> {
         let baseline = pacer::baseline(&mut self.prim, &plan.database, &self.m.names.changelog).await?;
         let workers = if parallel { c.copy.copy_workers } else { 1 };
         let task = pacer::PacerTask {
-            aimd: pacer::Aimd::new(baseline, c.throttle.max_latency_ratio, workers),
+            aimd: pacer::Aimd::new(baseline, c.throttle.max_latency_ratio, workers, c.throttle.pacer_min_level),
             samples,
             pace: pace_tx,
             throttled: self.throttled.clone(),
