@@ -472,10 +472,14 @@ async fn row_locks(conn: &mut Conn, f: &mut Facts) {
         quote(&f.database),
         quote(&f.table)
     );
-    match query_text(conn, &sql).await {
-        Ok(rows) => {
-            f.row_locks = Some(
-                rows.iter()
+    // INNODB_TRX is a snapshot the server refreshes at most every 0.1 s: a transaction that data_locks
+    // already shows can be missing from it for that long. Read again, a few times, before leaving its
+    // thread and age unknown.
+    for attempt in 0..3 {
+        match query_text(conn, &sql).await {
+            Ok(rows) => {
+                let holders: Vec<RowLockHolder> = rows
+                    .iter()
                     .map(|r| RowLockHolder {
                         trx_id: text(r, 0),
                         thread: num(r, 1),
@@ -484,10 +488,19 @@ async fn row_locks(conn: &mut Conn, f: &mut Facts) {
                         waiting: num(r, 4).unwrap_or(0),
                         modes: text(r, 5).split('|').filter(|m| !m.is_empty()).map(String::from).collect(),
                     })
-                    .collect(),
-            )
+                    .collect();
+                let complete = holders.iter().all(|h| h.thread.is_some());
+                f.row_locks = Some(holders);
+                if complete || attempt == 2 {
+                    return;
+                }
+                tokio::time::sleep(std::time::Duration::from_millis(150)).await;
+            }
+            Err(e) => {
+                f.unavailable.push(format!("row locks (performance_schema.data_locks): {e}"));
+                return;
+            }
         }
-        Err(e) => f.unavailable.push(format!("row locks (performance_schema.data_locks): {e}")),
     }
 }
 
