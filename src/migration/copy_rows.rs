@@ -7,10 +7,9 @@
 //!
 //! Invariants: the range is read after the binlog position was taken (see `stream`); a key whose order
 //! `copy::order` computes gets the parallel copy, and the applier consults the same `Frontier` before its
-//! first batch; on --resume with
-//! the parallel copy, the ghost rows above the checkpoint's copy position are cleared first, so the copy
-//! finds that part of the ghost empty again; the latency pacer's baseline is measured before the copy
-//! starts (so it is the server's latency without the copy).
+//! first batch; on --resume with the parallel copy, the ghost rows above the checkpoint's copy position
+//! are cleared first, so the copy finds that part of the ghost empty again; the latency pacer's baseline
+//! is measured before the copy starts (so it is the server's latency without the copy).
 
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
