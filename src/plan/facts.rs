@@ -412,8 +412,20 @@ async fn tries(conn: &mut Conn, f: &mut Facts, clone: &str, name: &str) -> Resul
     Ok(())
 }
 
-/// Open transactions, and which hold a metadata lock on the table.
+/// Open transactions, and which hold a metadata lock on the table. INNODB_TRX is a snapshot the server
+/// refreshes at most every 0.1 s: while a thread holding a metadata lock on the table is missing from it, it
+/// is read again (a few times).
 async fn locks(conn: &mut Conn, f: &mut Facts) {
+    for attempt in 0..3 {
+        if locks_once(conn, f).await || attempt == 2 {
+            return;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(150)).await;
+    }
+}
+
+/// One read of `locks`; false when a metadata lock holder was missing from INNODB_TRX.
+async fn locks_once(conn: &mut Conn, f: &mut Facts) -> bool {
     let trx = query_text(
         conn,
         "SELECT trx_mysql_thread_id, TIMESTAMPDIFF(SECOND, trx_started, NOW()), trx_state, trx_query \
@@ -440,6 +452,8 @@ async fn locks(conn: &mut Conn, f: &mut Facts) {
     };
     match trx {
         Ok(rows) => {
+            let listed = |thread: &u64| rows.iter().any(|r| num(r, 0) == Some(*thread));
+            let complete = holders.iter().all(listed);
             f.transactions = rows
                 .iter()
                 .map(|r| {
@@ -452,9 +466,13 @@ async fn locks(conn: &mut Conn, f: &mut Facts) {
                         holds_table: holders.contains(&thread),
                     }
                 })
-                .collect()
+                .collect();
+            complete
         }
-        Err(e) => f.unavailable.push(format!("open transactions (information_schema.INNODB_TRX needs PROCESS): {e}")),
+        Err(e) => {
+            f.unavailable.push(format!("open transactions (information_schema.INNODB_TRX needs PROCESS): {e}"));
+            true
+        }
     }
 }
 
