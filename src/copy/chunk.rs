@@ -210,13 +210,9 @@ pub(super) async fn chunk_end(conn: &mut Conn, sql: &str, params: &[Value], env:
             Ok(row) => return Ok(row),
             Err(e) => {
                 let e = Error::from(e);
-                attempt += 1;
-                if !e.is_transient() || attempt >= env.retries.max(1) || env.stop.is_stopped() {
+                if !read_again(conn, &e, &mut attempt, env, "reading a chunk's end").await {
                     return Err(e);
                 }
-                warn!("reading a chunk's end failed ({e}){}; retry {attempt}/{}", e.code_label(), env.retries);
-                tokio::time::sleep(Duration::from_millis((100 * attempt as u64).min(2000))).await;
-                reconnect_if_lost(conn, &e, env).await;
             }
         }
     }
@@ -229,16 +225,26 @@ pub(super) async fn bound_sort_key(conn: &mut Conn, order: &KeyOrder, key: &[Val
         match order.of_values(conn, &[key.to_vec()]).await {
             Ok(mut keys) => return keys.pop().ok_or_else(|| Error::Aborted("no sort key for a chunk bound".into())),
             Err(e) => {
-                attempt += 1;
-                if !e.is_transient() || attempt >= env.retries.max(1) || env.stop.is_stopped() {
+                if !read_again(conn, &e, &mut attempt, env, "weighing a chunk's end").await {
                     return Err(e);
                 }
-                warn!("weighing a chunk's end failed ({e}){}; retry {attempt}/{}", e.code_label(), env.retries);
-                tokio::time::sleep(Duration::from_millis((100 * attempt as u64).min(2000))).await;
-                reconnect_if_lost(conn, &e, env).await;
             }
         }
     }
+}
+
+/// After a failed read of the copy's (`what`): whether to try again. What can heal is retried up to
+/// --default-retries times unless the run is stopping, after a growing wait and a reconnect if the
+/// connection was lost.
+async fn read_again(conn: &mut Conn, e: &Error, attempt: &mut u32, env: &CopyEnv, what: &str) -> bool {
+    *attempt += 1;
+    if !e.is_transient() || *attempt >= env.retries.max(1) || env.stop.is_stopped() {
+        return false;
+    }
+    warn!("{what} failed ({e}){}; retry {attempt}/{}", e.code_label(), env.retries);
+    tokio::time::sleep(Duration::from_millis((100 * u64::from(*attempt)).min(2000))).await;
+    reconnect_if_lost(conn, e, env).await;
+    true
 }
 
 /// After a lost connection, a new one for the next try. A server still unreachable (restarting, network
