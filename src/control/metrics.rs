@@ -351,6 +351,28 @@ impl Collector for RunCollector {
                     l / 1000.0,
                 )?;
             }
+            if let (Some(base), Some(limit)) = (pc.app_baseline_ms, pc.app_limit_ms) {
+                gauge(
+                    &mut enc,
+                    "wraith_pacer_app_baseline_seconds",
+                    "The application's mean transaction latency before the copy (performance_schema)",
+                    base / 1000.0,
+                )?;
+                gauge(
+                    &mut enc,
+                    "wraith_pacer_app_limit_seconds",
+                    "The application's mean transaction latency above which the copy backs off",
+                    limit / 1000.0,
+                )?;
+                if let Some(l) = pc.app_latency_ms {
+                    gauge(
+                        &mut enc,
+                        "wraith_pacer_app_latency_seconds",
+                        "The application's mean transaction latency over the pacer's last window",
+                        l / 1000.0,
+                    )?;
+                }
+            }
             gauge(&mut enc, "wraith_pacer_level", "The copy level the pacer allows, in workers", pc.level)?;
             gauge(&mut enc, "wraith_pacer_workers", "Copy workers the pacer lets copy", pc.workers as i64)?;
             gauge(
@@ -429,11 +451,16 @@ mod tests {
                 increases: 2,
                 decreases: 3,
                 quiet_windows: 1,
+                app_baseline_ms: Some(6.0),
+                app_limit_ms: Some(12.0),
+                app_latency_ms: Some(9.0),
             }
         });
         let text = encode_text(View { progress, stats });
         assert!(text.contains("wraith_pacer_workers 2\n"), "{text}");
         assert!(text.contains("wraith_pacer_latency_seconds 0.003\n"), "{text}");
+        assert!(text.contains("wraith_pacer_app_latency_seconds 0.009\n"), "{text}");
+        assert!(text.contains("wraith_pacer_app_limit_seconds 0.012\n"), "{text}");
         assert!(text.contains("wraith_pacer_decisions_total{decision=\"decrease\"} 3\n"), "{text}");
         assert!(text.contains("wraith_pacer_decisions_total{decision=\"hold\"} 2\n"), "{text}");
         assert!(text.contains("wraith_rows_copied_total 10\n"), "{text}");

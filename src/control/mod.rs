@@ -3,6 +3,7 @@
 //! (`crate::state`), never on each other or on the run (the pacer writes the changelog's heartbeat row for
 //! its baseline, as the heartbeat does).
 
+pub(crate) mod app_latency;
 pub(crate) mod commands;
 pub(crate) mod hooks;
 pub(crate) mod metrics;

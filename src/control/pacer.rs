@@ -1,8 +1,12 @@
 //! The latency pacer (--max-latency-ratio): holds the primary's commit latency near what it was before the
 //! copy began, by slowing the copy down when it rises and speeding it up again when it falls.
 //!
-//! The probe is wraith's own heartbeat, one small commit on the changelog every --heartbeat-interval-millis:
-//! its latency is measured before the copy (the baseline, `baseline`) and then for each heartbeat. The
+//! Two probes, each against its own baseline measured before the copy: wraith's own heartbeat, one small
+//! commit on the changelog every --heartbeat-interval-millis (`baseline`, then each heartbeat's latency),
+//! and the application's own transactions, their mean duration per window read from performance_schema
+//! (`app_latency`; where it can be read and the application ended transactions before the copy). A small
+//! commit stays quick while an application of several statements a transaction queues behind the copy;
+//! the application's transactions show it. Either above its limit backs the copy off. The
 //! decision (`Aimd`) is additive increase, multiplicative decrease of a copy *level*, in workers: level 2.5
 //! with 4 workers lets 3 copy, each pausing after a chunk so that together they copy as 2.5 would; below 1
 //! one worker copies with pauses (and, with --chunk-time, shorter chunks).
@@ -11,7 +15,8 @@
 //! - the decision is a pure function of the samples (`Aimd`), unit-tested without a server; the task only
 //!   feeds it and publishes its `Pace`;
 //! - one decision per window of `WINDOW` samples, judged on the window's median (one slow commit is not a
-//!   trend), so a decrease shows in the latency before the next decision;
+//!   trend) and the application's mean over the same window, so a decrease shows in the latency before the
+//!   next decision;
 //! - a window in which the copy was throttled (or done) decides nothing: the latency then says nothing about
 //!   the copy, and the level must not creep up while nothing copies;
 //! - a window in which the binlog shows no application write (no transaction on a table but wraith's own)
@@ -30,6 +35,7 @@ use mysql_async::Conn;
 use tokio::sync::{mpsc, watch};
 use tracing::{debug, info};
 
+use crate::control::app_latency::AppProbe;
 use crate::error::Result;
 use crate::replication::changelog;
 use crate::state::pace::Pace;
@@ -80,6 +86,11 @@ pub(crate) struct Aimd {
     last: Option<Duration>,
     /// The last complete window, judged while the copy ran, saw no application write.
     last_quiet: bool,
+    /// The application's mean transaction latency before the copy (None: not measured).
+    app_baseline: Option<Duration>,
+    /// The application's mean over the window now ending (`observe_app`), and over the last complete one.
+    window_app_latency: Option<Duration>,
+    app_last: Option<Duration>,
 }
 
 impl Aimd {
@@ -98,7 +109,40 @@ impl Aimd {
             window_app: false,
             last: None,
             last_quiet: false,
+            app_baseline: None,
+            window_app_latency: None,
+            app_last: None,
         }
+    }
+
+    /// Judges the application's own latency as well, against `baseline` (its mean before the copy).
+    pub(crate) fn with_app_baseline(mut self, baseline: Option<Duration>) -> Self {
+        self.app_baseline = baseline;
+        self
+    }
+
+    /// The application's limit: its baseline times the ratio, and at least `SLACK` above it.
+    pub(crate) fn app_limit(&self) -> Option<Duration> {
+        self.app_baseline.map(|b| b.mul_f64(self.ratio).max(b + SLACK))
+    }
+
+    pub(crate) fn app_baseline(&self) -> Option<Duration> {
+        self.app_baseline
+    }
+
+    /// The application's mean latency over the last complete window (None: it ended no transaction).
+    pub(crate) fn app_latency(&self) -> Option<Duration> {
+        self.app_last
+    }
+
+    /// The next sample completes a window: the moment to read the application's latency (`observe_app`).
+    pub(crate) fn ends_window(&self) -> bool {
+        self.window.len() + 1 >= WINDOW
+    }
+
+    /// The application's mean transaction latency over the window that the next sample completes.
+    pub(crate) fn observe_app(&mut self, mean: Option<Duration>) {
+        self.window_app_latency = mean;
     }
 
     /// The latency above which the copy backs off: the baseline times the ratio, and at least `SLACK` above it.
@@ -139,12 +183,16 @@ impl Aimd {
         self.last = Some(median);
         let active = std::mem::replace(&mut self.window_active, true);
         let app = std::mem::take(&mut self.window_app);
-        self.last_quiet = active && !app;
+        let app_latency = self.window_app_latency.take();
+        self.app_last = app_latency;
+        self.last_quiet = active && !app && app_latency.is_none();
         self.window.clear();
-        // Without application writes the latency measures the copy's own commits only: nothing to protect.
+        // Without application writes the heartbeat measures the copy's own commits only: nothing to protect.
+        let heartbeat_slow = app && median > self.limit();
+        let app_slow = matches!((app_latency, self.app_limit()), (Some(l), Some(limit)) if l > limit);
         let decision = if !active {
             Decision::Hold
-        } else if app && median > self.limit() {
+        } else if heartbeat_slow || app_slow {
             if self.level > self.min_level {
                 self.level = (self.level * DECREASE).max(self.min_level);
                 Decision::Decrease
@@ -189,9 +237,72 @@ pub(crate) async fn baseline(conn: &mut Conn, db: &str, changelog_table: &str) -
     Ok(samples[samples.len() / 2])
 }
 
+/// How long the application's transactions are watched before the copy for their baseline (less the
+/// heartbeat baseline's own time): long enough for a busy application to end some, short beside a copy.
+pub(crate) const APP_BASELINE: Duration = Duration::from_secs(1);
+
+/// The application probe, its connection and its baseline.
+pub(crate) struct AppSide {
+    probe: AppProbe,
+    conn: Conn,
+    baseline: Duration,
+}
+
+/// What the pacer judges against: the heartbeat's baseline, and the application's where it can be read.
+pub(crate) struct Baselines {
+    pub(crate) heartbeat: Duration,
+    pub(crate) app: Option<AppSide>,
+}
+
+impl Baselines {
+    pub(crate) fn app_baseline(&self) -> Option<Duration> {
+        self.app.as_ref().map(|a| a.baseline)
+    }
+}
+
+/// Both baselines, before the copy: the heartbeat's on `prim`, the application's on `probe_conn` over
+/// `APP_BASELINE` (None, and said why, when performance_schema cannot tell or the application ended no
+/// transaction meanwhile: the heartbeat then paces alone).
+pub(crate) async fn baselines(
+    prim: &mut Conn,
+    mut probe_conn: Conn,
+    db: &str,
+    changelog_table: &str,
+) -> Result<Baselines> {
+    let began = Instant::now();
+    let probe = match AppProbe::start(&mut probe_conn).await? {
+        Ok(p) => Some(p),
+        Err(why) => {
+            info!("pacer: the application's latency is not read ({why}); the heartbeat's alone paces the copy");
+            None
+        }
+    };
+    let heartbeat = baseline(prim, db, changelog_table).await?;
+    let app = match probe {
+        None => None,
+        Some(mut probe) => {
+            tokio::time::sleep(APP_BASELINE.saturating_sub(began.elapsed())).await;
+            match probe.mean(&mut probe_conn).await? {
+                Some(baseline) => Some(AppSide { probe, conn: probe_conn, baseline }),
+                None => {
+                    info!(
+                        "pacer: the application ended no transaction in the {}s before the copy; the heartbeat's \
+                         latency alone paces it",
+                        APP_BASELINE.as_secs()
+                    );
+                    None
+                }
+            }
+        }
+    };
+    Ok(Baselines { heartbeat, app })
+}
+
 /// What the pacer task is handed.
 pub(crate) struct PacerTask {
     pub(crate) aimd: Aimd,
+    /// The application probe (None: the heartbeat paces alone).
+    pub(crate) app: Option<AppSide>,
     /// Each heartbeat's commit latency (sent by the heartbeat task).
     pub(crate) samples: mpsc::Receiver<Duration>,
     pub(crate) pace: watch::Sender<Pace>,
@@ -202,13 +313,23 @@ pub(crate) struct PacerTask {
 /// Feeds heartbeat latencies to the AIMD and publishes the pace, until the copy is done (or the heartbeat
 /// task ends). It only reads and publishes: dropped at the run's stop.
 pub(crate) async fn run(t: PacerTask) -> Result<()> {
-    let PacerTask { mut aimd, mut samples, pace, throttled, stats } = t;
+    let PacerTask { mut aimd, app: mut app_side, mut samples, pace, throttled, stats } = t;
     // Heartbeats taken before the copy began say nothing about it.
     while samples.try_recv().is_ok() {}
     let p = &stats.pacer;
     p.baseline_micros.store(aimd.baseline().as_micros() as u64, Ordering::Relaxed);
     p.limit_micros.store(aimd.limit().as_micros() as u64, Ordering::Relaxed);
     p.publish(aimd.level(), &aimd.pace());
+    if let (Some(base), Some(limit)) = (aimd.app_baseline(), aimd.app_limit()) {
+        p.app_baseline_micros.store(base.as_micros() as u64, Ordering::Relaxed);
+        p.app_limit_micros.store(limit.as_micros() as u64, Ordering::Relaxed);
+        p.app_enabled.store(true, Ordering::Relaxed);
+        info!(
+            "pacer: the application's transactions took {:.2}ms on average before the copy, backing off above {:.2}ms",
+            ms(base),
+            ms(limit)
+        );
+    }
     p.enabled.store(true, Ordering::Relaxed);
     info!("pacer: baseline commit latency {:.2}ms, backing off above {:.2}ms", ms(aimd.baseline()), ms(aimd.limit()));
     let app_writes = || stats.stream.app_transactions.load(Ordering::Relaxed);
@@ -222,6 +343,19 @@ pub(crate) async fn run(t: PacerTask) -> Result<()> {
         let now = app_writes();
         let app = now != last_app;
         last_app = now;
+        if aimd.ends_window() {
+            if let Some(side) = app_side.as_mut() {
+                match side.probe.mean(&mut side.conn).await {
+                    Ok(mean) => aimd.observe_app(mean),
+                    Err(e) => {
+                        // A pacing aid, not the migration's: the heartbeat goes on pacing alone.
+                        info!("pacer: stopped reading the application's latency: {e}");
+                        p.app_enabled.store(false, Ordering::Relaxed);
+                        app_side = None;
+                    }
+                }
+            }
+        }
         let Some(decision) = aimd.observe(latency, active, app) else { continue };
         if aimd.last_window_quiet() {
             p.quiet_windows.fetch_add(1, Ordering::Relaxed);
@@ -229,6 +363,7 @@ pub(crate) async fn run(t: PacerTask) -> Result<()> {
         if let Some(l) = aimd.latency() {
             p.latency_micros.store(l.as_micros() as u64, Ordering::Relaxed);
         }
+        p.app_latency_micros.store(aimd.app_latency().map_or(0, |l| l.as_micros().max(1) as u64), Ordering::Relaxed);
         p.windows.fetch_add(1, Ordering::Relaxed);
         match decision {
             Decision::Increase => p.increases.fetch_add(1, Ordering::Relaxed),
@@ -295,6 +430,44 @@ mod tests {
         assert_eq!(a.observe(MS * 20, true, false), Some(Decision::Decrease));
         assert_eq!(a.level(), 0.75);
         assert!(!a.last_window_quiet());
+    }
+
+    /// Feeds one window whose heartbeats are quick, the application's mean `app` read at its end.
+    fn window_with_app(a: &mut Aimd, app: Option<Duration>) -> Decision {
+        for _ in 1..WINDOW {
+            assert!(!a.ends_window());
+            assert_eq!(a.observe(MS, true, true), None);
+        }
+        assert!(a.ends_window());
+        a.observe_app(app);
+        a.observe(MS, true, true).expect("a decision at the end of a window")
+    }
+
+    #[test]
+    fn the_application_s_latency_backs_off_while_the_heartbeat_stays_quick() {
+        let mut a = Aimd::new(MS, 2.0, 4, 0.25).with_app_baseline(Some(MS * 6));
+        assert_eq!(a.app_limit(), Some(MS * 12));
+        assert_eq!(window_with_app(&mut a, Some(MS * 30)), Decision::Decrease);
+        assert_eq!((a.level(), a.app_latency()), (2.0, Some(MS * 30)));
+        assert_eq!(window_with_app(&mut a, Some(MS * 11)), Decision::Increase, "within its limit");
+        // No application transaction ended in the window: the heartbeat alone judges it.
+        assert_eq!(window_with_app(&mut a, None), Decision::Increase);
+        assert_eq!(a.app_latency(), None);
+        // Without an application baseline its latency is not judged.
+        let mut b = Aimd::new(MS, 2.0, 4, 0.25);
+        b.level = 2.0;
+        assert_eq!(window_with_app(&mut b, Some(MS * 100)), Decision::Increase);
+    }
+
+    #[test]
+    fn a_read_only_application_keeps_a_window_from_counting_as_quiet() {
+        let mut a = Aimd::new(MS, 2.0, 4, 0.25).with_app_baseline(Some(MS * 6));
+        for _ in 1..WINDOW {
+            a.observe(MS * 20, true, false);
+        }
+        a.observe_app(Some(MS * 5));
+        assert_eq!(a.observe(MS * 20, true, false), Some(Decision::Hold), "at full speed already");
+        assert!(!a.last_window_quiet(), "the application's reads are someone to protect");
     }
 
     #[test]

@@ -75,12 +75,15 @@ fn pacer_part(stats: &Stats) -> Option<String> {
         0 => "-".to_string(),
         _ => format!("{:.1}ms", ms(&p.latency_micros)),
     };
-    let mut part = format!(
-        "Pacer: latency {latency}/base {:.1}ms, workers {}/{}",
-        ms(&p.baseline_micros),
-        p.workers.load(Ordering::Relaxed),
-        p.max_workers.load(Ordering::Relaxed)
-    );
+    let mut part = format!("Pacer: latency {latency}/base {:.1}ms, ", ms(&p.baseline_micros));
+    if p.app_enabled.load(Ordering::Relaxed) {
+        let app = match p.app_latency_micros.load(Ordering::Relaxed) {
+            0 => "-".to_string(),
+            _ => format!("{:.1}ms", ms(&p.app_latency_micros)),
+        };
+        part.push_str(&format!("app {app}/base {:.1}ms, ", ms(&p.app_baseline_micros)));
+    }
+    part.push_str(&format!("workers {}/{}", p.workers.load(Ordering::Relaxed), p.max_workers.load(Ordering::Relaxed)));
     let pause = p.pause_ratio();
     if pause > 0.0 {
         part.push_str(&format!(", pause {pause:.2}x"));
@@ -234,6 +237,7 @@ fn pacer_status(stats: &Stats) -> PacerStatus {
     }
     let ms = |a: &std::sync::atomic::AtomicU64| a.load(Ordering::Relaxed) as f64 / 1000.0;
     let windows = p.windows.load(Ordering::Relaxed);
+    let app = p.app_enabled.load(Ordering::Relaxed);
     PacerStatus {
         enabled: true,
         baseline_ms: Some(ms(&p.baseline_micros)),
@@ -247,6 +251,9 @@ fn pacer_status(stats: &Stats) -> PacerStatus {
         increases: p.increases.load(Ordering::Relaxed),
         decreases: p.decreases.load(Ordering::Relaxed),
         quiet_windows: p.quiet_windows.load(Ordering::Relaxed),
+        app_baseline_ms: app.then(|| ms(&p.app_baseline_micros)),
+        app_limit_ms: app.then(|| ms(&p.app_limit_micros)),
+        app_latency_ms: (app && p.app_latency_micros.load(Ordering::Relaxed) > 0).then(|| ms(&p.app_latency_micros)),
     }
 }
 
@@ -283,6 +290,16 @@ mod tests {
         p.publish(0.5, &crate::control::pacer::pace_of(0.5));
         let l = line(&stats, "migrating", 0, 1000);
         assert!(l.ends_with("; Pacer: latency 3.1ms/base 2.0ms, workers 1/4, pause 1.00x"), "{l}");
+        p.app_enabled.store(true, Ordering::Relaxed);
+        p.app_baseline_micros.store(6000, Ordering::Relaxed);
+        let l = line(&stats, "migrating", 0, 1000);
+        assert!(l.ends_with("; Pacer: latency 3.1ms/base 2.0ms, app -/base 6.0ms, workers 1/4, pause 1.00x"), "{l}");
+        p.app_latency_micros.store(8240, Ordering::Relaxed);
+        let l = line(&stats, "migrating", 0, 1000);
+        assert!(
+            l.ends_with("; Pacer: latency 3.1ms/base 2.0ms, app 8.2ms/base 6.0ms, workers 1/4, pause 1.00x"),
+            "{l}"
+        );
         let (_, r) = report(
             &stats,
             &Settings::default(),
@@ -301,6 +318,7 @@ mod tests {
         );
         assert_eq!((r.pacer.workers, r.pacer.max_workers, r.pacer.level), (1, 4, 0.5));
         assert_eq!((r.pacer.baseline_ms, r.pacer.latency_ms), (Some(2.0), Some(3.12)));
+        assert_eq!((r.pacer.app_baseline_ms, r.pacer.app_latency_ms), (Some(6.0), Some(8.24)));
         stats.copy.done.store(true, Ordering::Relaxed);
         assert!(!line(&stats, "migrating", 0, 1000).contains("Pacer"), "not once the copy is done");
     }

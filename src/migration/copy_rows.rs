@@ -120,10 +120,15 @@ impl RunLoop<'_> {
         let c = &self.m.cfg;
         let (pace_tx, pace) = watch::channel(Pace::default());
         let Some(samples) = self.pacer_samples.take() else { return Ok(pace) };
-        let baseline = pacer::baseline(&mut self.prim, &plan.database, &self.m.names.changelog).await?;
+        let probe_conn = connect(&self.v.primary_opts, "primary (pacer)", c.conn.timeout).await?;
+        let baselines = pacer::baselines(&mut self.prim, probe_conn, &plan.database, &self.m.names.changelog).await?;
         let workers = if parallel { c.copy.copy_workers } else { 1 };
+        let aimd =
+            pacer::Aimd::new(baselines.heartbeat, c.throttle.max_latency_ratio, workers, c.throttle.pacer_min_level)
+                .with_app_baseline(baselines.app_baseline());
         let task = pacer::PacerTask {
-            aimd: pacer::Aimd::new(baseline, c.throttle.max_latency_ratio, workers, c.throttle.pacer_min_level),
+            aimd,
+            app: baselines.app,
             samples,
             pace: pace_tx,
             throttled: self.throttled.clone(),

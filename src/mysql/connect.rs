@@ -14,6 +14,10 @@ use mysql_async::{ClientIdentity, Conn, Opts, OptsBuilder, SslOpts};
 use crate::error::{Context, Result};
 use crate::mysql::endpoint::{Endpoint, Tls};
 
+/// The `program_name` connection attribute of every wraith session: what tells them from the application's
+/// in performance_schema (the pacer's application probe, `control::app_latency`).
+pub(crate) const PROGRAM_NAME: &str = "wraith";
+
 /// Every connection defaults to the migrated database, so operator queries (--throttle-query) can name
 /// tables unqualified, as with gh-ost.
 pub(crate) fn opts(ep: &Endpoint, user: &str, password: &str, db: &str, timeout: Duration, tls: Option<&Tls>) -> Opts {
@@ -41,6 +45,8 @@ pub(crate) fn opts(ep: &Endpoint, user: &str, password: &str, db: &str, timeout:
         .tcp_keepalive(Some(Duration::from_secs(10)))
         .wait_timeout(Some(28_800))
         .setup(vec![format!("SET SESSION lock_wait_timeout = {}", timeout.as_secs().max(1) * 3)])
+        // How the pacer tells wraith's sessions from the application's in performance_schema.
+        .connect_attribute("program_name", PROGRAM_NAME)
         .into()
 }
 

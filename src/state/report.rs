@@ -90,6 +90,12 @@ pub struct PacerStatus {
     /// Windows with no application write in the binlog: the copy's own load raised nothing to protect, so
     /// they count as within the limit.
     pub quiet_windows: u64,
+    /// The application's transactions (read from performance_schema; None where they cannot be, or none
+    /// ended before the copy): their mean duration before the copy, the mean above which the copy backs
+    /// off, and the mean over the last window (None: the application ended none in it), in milliseconds.
+    pub app_baseline_ms: Option<f64>,
+    pub app_limit_ms: Option<f64>,
+    pub app_latency_ms: Option<f64>,
 }
 
 /// Transient failures retried, by kind.
@@ -311,6 +317,9 @@ mod tests {
         assert_eq!(
             keys(&v["pacer"]),
             [
+                "app_baseline_ms",
+                "app_latency_ms",
+                "app_limit_ms",
                 "baseline_ms",
                 "decreases",
                 "enabled",

@@ -246,6 +246,12 @@ pub(crate) struct PacerStats {
     pub(crate) decreases: AtomicU64,
     /// Windows in which the binlog showed no application write: nothing to protect, judged within the limit.
     pub(crate) quiet_windows: AtomicU64,
+    /// The application probe reads the application's transactions (performance_schema); their mean
+    /// before the copy, the limit, and the last window's mean (0: it ended none), in microseconds.
+    pub(crate) app_enabled: AtomicBool,
+    pub(crate) app_baseline_micros: AtomicU64,
+    pub(crate) app_limit_micros: AtomicU64,
+    pub(crate) app_latency_micros: AtomicU64,
 }
 
 impl PacerStats {
