@@ -17,6 +17,7 @@ use super::{ChecksumPlan, Side};
 use crate::copy::{bind, bound};
 use crate::error::{Error, Result};
 use crate::mysql::sql::ident;
+use crate::state::pace::{self, PaceWatch};
 use crate::state::stats::Stats;
 use crate::state::tasks::Stop;
 use crate::state::Verdict;
@@ -88,12 +89,29 @@ struct Cursor {
     handed: u64,
 }
 
-/// Compares every chunk (or only `ranges`) on `pool`, whose connections hold one consistent snapshot.
+/// Compares every chunk (or only `ranges`) on `pool`, whose connections hold one consistent snapshot, at
+/// the latency pacer's `pace` (its workers and pauses, as for the copy: the pass reads both tables whole).
 pub(crate) async fn run_pass(
     plan: Arc<ChecksumPlan>,
     pool: Vec<Conn>,
     ranges: Option<Vec<KeyRange>>,
     throttled: Verdict,
+    pace: PaceWatch,
+    stop: Stop,
+    stats: Arc<Stats>,
+) -> Result<Pass> {
+    stats.checksum.running.store(true, Ordering::Relaxed);
+    let pass = compare_all(plan, pool, ranges, throttled, pace, stop, stats.clone()).await;
+    stats.checksum.running.store(false, Ordering::Relaxed);
+    pass
+}
+
+async fn compare_all(
+    plan: Arc<ChecksumPlan>,
+    pool: Vec<Conn>,
+    ranges: Option<Vec<KeyRange>>,
+    throttled: Verdict,
+    pace: PaceWatch,
     stop: Stop,
     stats: Arc<Stats>,
 ) -> Result<Pass> {
@@ -108,8 +126,11 @@ pub(crate) async fn run_pass(
     let cursor =
         Arc::new(Mutex::new(Cursor { queue: ranges.map(VecDeque::from), after: None, done: false, handed: 0 }));
     let pass = Arc::new(std::sync::Mutex::new(Found::default()));
+    let size = pool.len();
     let workers = pool.into_iter().map(|conn| {
-        worker(plan.clone(), conn, cursor.clone(), pass.clone(), throttled.clone(), stop.clone(), stats.clone())
+        let shared = Shared { cursor: cursor.clone(), pass: pass.clone(), stats: stats.clone() };
+        let pacing = Pacing { throttled: throttled.clone(), pace: pace.clone(), workers: size, stop: stop.clone() };
+        worker(plan.clone(), conn, shared, pacing)
     });
     futures_util::future::try_join_all(workers).await?;
     let mut found = std::mem::take(&mut *pass.lock().unwrap_or_else(|p| p.into_inner()));
@@ -131,17 +152,27 @@ struct Found {
     mismatches: Vec<(u64, KeyRange, Option<String>)>,
 }
 
-async fn worker(
-    plan: Arc<ChecksumPlan>,
-    mut conn: Conn,
+/// What the workers share.
+struct Shared {
     cursor: Arc<Mutex<Cursor>>,
     pass: Arc<std::sync::Mutex<Found>>,
-    mut throttled: Verdict,
-    mut stop: Stop,
     stats: Arc<Stats>,
-) -> Result<()> {
+}
+
+/// What holds a worker back: the throttles, and the pacer (one of `workers`, all comparing).
+struct Pacing {
+    throttled: Verdict,
+    pace: PaceWatch,
+    workers: usize,
+    stop: Stop,
+}
+
+async fn worker(plan: Arc<ChecksumPlan>, mut conn: Conn, shared: Shared, pacing: Pacing) -> Result<()> {
+    let Shared { cursor, pass, stats } = shared;
+    let Pacing { mut throttled, pace, workers, mut stop } = pacing;
     loop {
         paced(&mut throttled, &mut stop).await?;
+        let began = std::time::Instant::now();
         let (number, range) = {
             let mut c = cursor.lock().await;
             if c.done {
@@ -173,16 +204,19 @@ async fn worker(
         let equal = o_rows == g_rows && o_sum == g_sum;
         let need_detail = !equal && pass.lock().unwrap_or_else(|p| p.into_inner()).mismatches.len() < DETAILED;
         let detail = if need_detail { Some(first_difference(&plan, &mut conn, &range).await?) } else { None };
-        let mut p = pass.lock().unwrap_or_else(|p| p.into_inner());
-        p.rows += o_rows;
-        p.chunks += 1;
-        if !equal {
-            tracing::warn!(
-                "checksum: chunk {} differs (original {o_rows} rows, ghost {g_rows} rows)",
-                range.describe(&plan)
-            );
-            p.mismatches.push((number, range, detail));
+        {
+            let mut p = pass.lock().unwrap_or_else(|p| p.into_inner());
+            p.rows += o_rows;
+            p.chunks += 1;
+            if !equal {
+                tracing::warn!(
+                    "checksum: chunk {} differs (original {o_rows} rows, ghost {g_rows} rows)",
+                    range.describe(&plan)
+                );
+                p.mismatches.push((number, range, detail));
+            }
         }
+        pace::pause(&pace, workers, began.elapsed(), &mut stop).await;
     }
     // The snapshot's transaction ends with the connection.
     let _ = conn.query_drop("COMMIT").await;

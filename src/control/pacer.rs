@@ -17,8 +17,10 @@
 //! - one decision per window of `WINDOW` samples, judged on the window's median (one slow commit is not a
 //!   trend) and the application's mean over the same window, so a decrease shows in the latency before the
 //!   next decision;
-//! - a window in which the copy was throttled (or done) decides nothing: the latency then says nothing about
-//!   the copy, and the level must not creep up while nothing copies;
+//! - a window in which the copy was throttled (or done, and no checksum pass ran) decides nothing: the
+//!   latency then says nothing about the copy, and the level must not creep up while nothing copies;
+//! - the checksum's passes follow the same pace as the copy (`state::pace::Pace::pause_for`): they read
+//!   both tables whole, as hard on the application as the copy;
 //! - a window in which the binlog shows no application write (no transaction on a table but wraith's own)
 //!   counts as within the limit: the latency then measures the copy's own commits, and there is no one to
 //!   protect, so an idle primary is copied at full speed;
@@ -53,6 +55,9 @@ pub(crate) const SLACK: Duration = Duration::from_millis(1);
 /// got busy for reasons of its own stretch the copy out without end; the throttles (lag, load, flags) are
 /// there to stop it entirely.
 pub(crate) const LEAST_LEVEL: f64 = 0.01;
+/// The level the copy starts at: one worker, unpaused (--copy-workers is reached within 3 s of windows
+/// within the limit).
+pub(crate) const START_LEVEL: f64 = 1.0;
 /// Added to the level after a window within the limit.
 pub(crate) const INCREASE: f64 = 0.5;
 /// The level is multiplied by this after a window above the limit.
@@ -94,7 +99,8 @@ pub(crate) struct Aimd {
 }
 
 impl Aimd {
-    /// Starts at full speed (`workers`), the level a run without the pacer has.
+    /// Starts at `START_LEVEL` (one worker) and climbs from there: a copy at full speed from its first chunk
+    /// is what hurts an application most, before the first window can tell.
     /// `min_level`: the least level (`--pacer-min-level`), above 0.
     pub(crate) fn new(baseline: Duration, ratio: f64, workers: usize, min_level: f64) -> Self {
         let max_level = workers.max(1) as f64;
@@ -103,7 +109,7 @@ impl Aimd {
             ratio,
             max_level,
             min_level: min_level.clamp(LEAST_LEVEL, 1.0),
-            level: max_level,
+            level: START_LEVEL.min(max_level),
             window: Vec::with_capacity(WINDOW),
             window_active: true,
             window_app: false,
@@ -310,8 +316,9 @@ pub(crate) struct PacerTask {
     pub(crate) stats: Arc<Stats>,
 }
 
-/// Feeds heartbeat latencies to the AIMD and publishes the pace, until the copy is done (or the heartbeat
-/// task ends). It only reads and publishes: dropped at the run's stop.
+/// Feeds heartbeat latencies to the AIMD and publishes the pace for the copy and then the checksum (windows
+/// between them decide nothing), until the heartbeat task ends. It only reads and publishes: dropped at
+/// the run's stop.
 pub(crate) async fn run(t: PacerTask) -> Result<()> {
     let PacerTask { mut aimd, app: mut app_side, mut samples, pace, throttled, stats } = t;
     // Heartbeats taken before the copy began say nothing about it.
@@ -335,11 +342,9 @@ pub(crate) async fn run(t: PacerTask) -> Result<()> {
     let app_writes = || stats.stream.app_transactions.load(Ordering::Relaxed);
     let mut last_app = app_writes();
     while let Some(latency) = samples.recv().await {
-        let done = stats.copy.done.load(Ordering::Relaxed);
-        if done {
-            break;
-        }
-        let active = throttled.borrow().is_none();
+        // The checksum's pass reads both tables whole after the copy: paced the same way.
+        let working = !stats.copy.done.load(Ordering::Relaxed) || stats.checksum.running.load(Ordering::Relaxed);
+        let active = working && throttled.borrow().is_none();
         let now = app_writes();
         let app = now != last_app;
         last_app = now;
@@ -446,6 +451,7 @@ mod tests {
     #[test]
     fn the_application_s_latency_backs_off_while_the_heartbeat_stays_quick() {
         let mut a = Aimd::new(MS, 2.0, 4, 0.25).with_app_baseline(Some(MS * 6));
+        a.level = 4.0;
         assert_eq!(a.app_limit(), Some(MS * 12));
         assert_eq!(window_with_app(&mut a, Some(MS * 30)), Decision::Decrease);
         assert_eq!((a.level(), a.app_latency()), (2.0, Some(MS * 30)));
@@ -462,6 +468,7 @@ mod tests {
     #[test]
     fn a_read_only_application_keeps_a_window_from_counting_as_quiet() {
         let mut a = Aimd::new(MS, 2.0, 4, 0.25).with_app_baseline(Some(MS * 6));
+        a.level = 4.0;
         for _ in 1..WINDOW {
             a.observe(MS * 20, true, false);
         }
@@ -473,7 +480,9 @@ mod tests {
     #[test]
     fn above_the_limit_halves_within_the_limit_adds() {
         let mut a = Aimd::new(MS * 2, 2.0, 4, 0.25);
-        assert_eq!(a.level(), 4.0, "starts at full speed");
+        assert_eq!(a.level(), 1.0, "starts at one worker");
+        assert_eq!(Aimd::new(MS * 2, 2.0, 4, 0.25).pace(), pace_of(1.0));
+        a.level = 4.0;
         assert_eq!(window(&mut a, MS * 10, true), Decision::Decrease);
         assert_eq!(a.level(), 2.0);
         assert_eq!(window(&mut a, MS * 10, true), Decision::Decrease);
@@ -510,6 +519,7 @@ mod tests {
     #[test]
     fn a_throttled_window_decides_nothing() {
         let mut a = Aimd::new(MS * 2, 2.0, 4, 0.25);
+        a.level = 4.0;
         window(&mut a, MS * 10, true);
         assert_eq!(a.level(), 2.0);
         // One throttled sample is enough to make the window say nothing, fast or slow.
@@ -527,6 +537,7 @@ mod tests {
     #[test]
     fn the_median_judges_so_one_spike_does_not_back_off() {
         let mut a = Aimd::new(MS * 2, 2.0, 4, 0.25);
+        a.level = 4.0;
         for _ in 0..3 {
             a.observe(MS * 2, true, true);
         }

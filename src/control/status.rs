@@ -64,10 +64,11 @@ impl Numbers {
 }
 
 /// `Pacer: latency 3.1ms/base 2.0ms, workers 3/4` (and `, pause 1.50x` when it pauses), while the pacer
-/// paces the copy; None while it is off, not started or the copy is done.
+/// paces the copy or the checksum; None while it is off, not started, or between and after them.
 fn pacer_part(stats: &Stats) -> Option<String> {
     let p = &stats.pacer;
-    if !p.enabled.load(Ordering::Relaxed) || stats.copy.done.load(Ordering::Relaxed) {
+    let working = !stats.copy.done.load(Ordering::Relaxed) || stats.checksum.running.load(Ordering::Relaxed);
+    if !p.enabled.load(Ordering::Relaxed) || !working {
         return None;
     }
     let ms = |a: &std::sync::atomic::AtomicU64| a.load(Ordering::Relaxed) as f64 / 1000.0;

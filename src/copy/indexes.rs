@@ -101,6 +101,27 @@ pub(crate) async fn defer(conn: &mut Conn, db: &str, ghost: &str) -> Result<Defe
     Ok(deferred)
 }
 
+/// Lets the build on `conn` use at most `threads` server threads for its scan and its sort
+/// (`innodb_parallel_read_threads`, `innodb_ddl_threads`; 4 each by default): the latency pacer's level
+/// when the copy ended, so an application the copy had to yield to keeps its cores during the build too.
+/// A server that refuses the setting (before 8.0.27, or not allowed) builds as it would.
+pub(crate) async fn limit_threads(conn: &mut Conn, threads: usize) -> Result<()> {
+    let n = threads.clamp(1, 4);
+    let sql = format!("SET SESSION innodb_parallel_read_threads = {n}, innodb_ddl_threads = {n}");
+    match conn.query_drop(sql).await {
+        Ok(()) => {
+            info!("the deferred index build uses {n} server thread(s), the latency pacer's last level");
+            Ok(())
+        }
+        Err(mysql_async::Error::Server(e)) => {
+            // Before 8.0.27 (ER_UNKNOWN_SYSTEM_VARIABLE), or not allowed here: the build keeps the defaults.
+            info!("the deferred index build keeps the server's thread defaults: {}", e.message);
+            Ok(())
+        }
+        Err(e) => Err(e.into()),
+    }
+}
+
 /// Adds the deferred keys back to the ghost on `conn` (its own connection), then checks the ghost's
 /// definition. A stop kills the build.
 pub(crate) async fn build(mut conn: Conn, db: String, ghost: String, d: DeferredIndexes, stop: Stop) -> Result<()> {

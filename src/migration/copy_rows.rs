@@ -92,6 +92,11 @@ impl RunLoop<'_> {
         let c = &self.m.cfg;
         let mut conn = connect(&self.v.primary_opts, "primary (indexes)", c.conn.timeout).await?;
         setup_writer(&mut conn, c.writer_mode()).await?;
+        // The build's server threads follow the latency pacer's last level, as the copy's workers did.
+        let pace = *self.pace.borrow();
+        if pace.workers != usize::MAX {
+            indexes::limit_threads(&mut conn, pace.workers).await?;
+        }
         let (db, ghost) = (c.database.clone(), self.m.names.ghost.clone());
         let started = Instant::now();
         self.stats.copy.indexes_building.store(true, Ordering::Relaxed);
@@ -137,6 +142,7 @@ impl RunLoop<'_> {
         self.stats.pacer.max_workers.store(workers as u64, Ordering::Relaxed);
         // It only reads and publishes: dropped at the stop signal.
         self.tasks.spawn_until_stopped("pacer", pacer::run(task));
+        self.pace = pace.clone();
         Ok(pace)
     }
 

@@ -102,6 +102,8 @@ pub(super) struct RunLoop<'a> {
     pub(super) checksum_plan: Option<Arc<ChecksumPlan>>,
     /// The heartbeat's commit latencies, until the copy hands them to the latency pacer (None when off).
     pub(super) pacer_samples: Option<mpsc::Receiver<Duration>>,
+    /// The latency pacer's pace (unpaced until it starts with the copy): the copy and the checksum follow it.
+    pub(super) pace: crate::state::pace::PaceWatch,
     /// The loop's own bookkeeping.
     pub(super) state: LoopState,
 }

@@ -170,6 +170,7 @@ impl Migrator {
             checkpoint,
             checksum_plan: None,
             pacer_samples,
+            pace: crate::state::pace::unpaced(),
             state: LoopState::new(c.control.status_interval),
         })
     }

@@ -89,8 +89,15 @@ impl RunLoop<'_> {
     async fn pass(&mut self, plan: &Arc<ChecksumPlan>, ranges: Option<Vec<KeyRange>>) -> Result<Pass> {
         let pool = self.snapshot().await?;
         let (tx, mut rx) = tokio::sync::oneshot::channel();
-        let task =
-            run_pass(plan.clone(), pool, ranges, self.throttled.clone(), self.tasks.stop_signal(), self.stats.clone());
+        let task = run_pass(
+            plan.clone(),
+            pool,
+            ranges,
+            self.throttled.clone(),
+            self.pace.clone(),
+            self.tasks.stop_signal(),
+            self.stats.clone(),
+        );
         self.tasks.spawn("checksum", async move {
             let _ = tx.send(task.await);
             Ok(())

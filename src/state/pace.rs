@@ -26,3 +26,50 @@ impl Default for Pace {
 
 /// The pace as the copy watches it.
 pub(crate) type PaceWatch = tokio::sync::watch::Receiver<Pace>;
+
+/// A pace no pacer writes: the unpaced default, for a run without the pacer.
+pub(crate) fn unpaced() -> PaceWatch {
+    tokio::sync::watch::channel(Pace::default()).1
+}
+
+impl Pace {
+    /// The pause (in times the work's own time) after each piece of work that lets `workers` workers, all
+    /// working, together go as this pace's level would (`workers` / (1 + `pause_ratio`) of them unpaused).
+    pub(crate) fn pause_for(&self, workers: usize) -> f64 {
+        let level = self.workers as f64 / (1.0 + self.pause_ratio.max(0.0));
+        (workers.max(1) as f64 / level - 1.0).max(0.0)
+    }
+}
+
+/// The pause after a piece of work that took `took`, for one of `workers` workers all working at `pace`
+/// (cut short by `stop`).
+pub(crate) async fn pause(
+    pace: &PaceWatch,
+    workers: usize,
+    took: std::time::Duration,
+    stop: &mut crate::state::tasks::Stop,
+) {
+    let ratio = pace.borrow().pause_for(workers);
+    if ratio.is_finite() && ratio > 0.0 {
+        tokio::select! {
+            _ = tokio::time::sleep(took.mul_f64(ratio)) => {}
+            _ = stop.stopped() => {}
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn all_workers_pause_to_go_as_the_level_would() {
+        assert_eq!(Pace::default().pause_for(4), 0.0, "unpaced");
+        // Level 2 (two workers, no pause): four workers each pause once their work's time.
+        assert_eq!(Pace { workers: 2, pause_ratio: 0.0, chunk_scale: 1.0 }.pause_for(4), 1.0);
+        // Level 0.25 (one worker pausing 3x): four workers pause 15x.
+        assert_eq!(Pace { workers: 1, pause_ratio: 3.0, chunk_scale: 0.25 }.pause_for(4), 15.0);
+        // A level above the workers there are: no pause.
+        assert_eq!(Pace { workers: 4, pause_ratio: 0.0, chunk_scale: 1.0 }.pause_for(2), 0.0);
+    }
+}

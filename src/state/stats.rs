@@ -188,6 +188,8 @@ pub(crate) struct StreamStats {
 
 #[derive(Debug, Default)]
 pub(crate) struct ChecksumStats {
+    /// A pass is under way (the latency pacer paces it as it paces the copy).
+    pub(crate) running: AtomicBool,
     /// Rows and chunks compared by the pass under way (or the last one).
     pub(crate) rows: AtomicU64,
     pub(crate) chunks: AtomicU64,
