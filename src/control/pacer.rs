@@ -243,9 +243,11 @@ pub(crate) async fn baseline(conn: &mut Conn, db: &str, changelog_table: &str) -
     Ok(samples[samples.len() / 2])
 }
 
-/// How long the application's transactions are watched before the copy for their baseline (less the
-/// heartbeat baseline's own time): long enough for a busy application to end some, short beside a copy.
+/// How long the application's transactions are watched before the copy for their baseline (after the
+/// heartbeat's): long enough for a busy application to end some, short beside a copy.
 pub(crate) const APP_BASELINE: Duration = Duration::from_secs(1);
+/// The short windows `APP_BASELINE` is cut into; the baseline is the median of their means.
+pub(crate) const APP_BASELINE_WINDOWS: usize = 10;
 
 /// The application probe, its connection and its baseline.
 pub(crate) struct AppSide {
@@ -275,7 +277,6 @@ pub(crate) async fn baselines(
     db: &str,
     changelog_table: &str,
 ) -> Result<Baselines> {
-    let began = Instant::now();
     let probe = match AppProbe::start(&mut probe_conn).await? {
         Ok(p) => Some(p),
         Err(why) => {
@@ -287,9 +288,16 @@ pub(crate) async fn baselines(
     let app = match probe {
         None => None,
         Some(mut probe) => {
-            tokio::time::sleep(APP_BASELINE.saturating_sub(began.elapsed())).await;
-            match probe.mean(&mut probe_conn).await? {
-                Some(baseline) => Some(AppSide { probe, conn: probe_conn, baseline }),
+            // The median of short windows' means: a stall of wraith's own set-up (its DDL, the binlog
+            // stream's start) in one of them does not raise the baseline the copy is held to.
+            let mut means = Vec::with_capacity(APP_BASELINE_WINDOWS);
+            for _ in 0..APP_BASELINE_WINDOWS {
+                tokio::time::sleep(APP_BASELINE / APP_BASELINE_WINDOWS as u32).await;
+                means.extend(probe.mean(&mut probe_conn).await?);
+            }
+            means.sort_unstable();
+            match means.get(means.len() / 2) {
+                Some(&baseline) => Some(AppSide { probe, conn: probe_conn, baseline }),
                 None => {
                     info!(
                         "pacer: the application ended no transaction in the {}s before the copy; the heartbeat's \
