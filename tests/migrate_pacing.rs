@@ -2,7 +2,8 @@
 //! the pacer on and chunks sized by time runs under writers and ends with the table equal to the control
 //! table; and when the primary's commits get slow (a session holds the heartbeat's row lock, so the probe
 //! waits as an application's commit would behind contention), the pacer backs off, and the copy still
-//! ends exact.
+//! ends exact; and when the application's own transactions slow down (a session locks the rows they
+//! write) while the heartbeat stays quick, the pacer backs off on what performance_schema says of them.
 //!
 //! No timing is asserted: the copy is held by the throttle flag until the pacer has its baseline, and the
 //! tests assert on the pacer's recorded decisions (the status object's `pacer` counters) and on the tables.
@@ -140,5 +141,75 @@ async fn the_pacer_backs_off_when_commits_slow_down_and_the_copy_stays_exact() -
     let n =
         assert_matches_control(&db, &format!("{SIMPLE_COLUMNS}, note"), &format!("{SIMPLE_COLUMNS}, 'n/a'")).await?;
     eprintln!("{n} rows equal; lock held {held} times; pacer {:?}; {report:?}; {outcome:?}", run.status().pacer);
+    Ok(())
+}
+
+/// Locks every row of `t` for `hold` at a time, again and again, until `stop`: the writers' transactions
+/// wait behind it, as an application's do on a contended primary, while the heartbeat (on the changelog)
+/// and the copy (non-locking reads) do not.
+async fn hold_rows_of_t(db: String, hold: Duration, stop: Arc<AtomicBool>) -> Result<u64> {
+    let mut conn = connect(primary_opts(Some(&db))).await?;
+    let mut held = 0;
+    while !stop.load(Ordering::Relaxed) {
+        conn.query_drop("START TRANSACTION").await?;
+        conn.query_drop("SELECT id FROM t FOR UPDATE").await?;
+        // Load shaping, not synchronisation: how long the writers wait.
+        tokio::time::sleep(hold).await;
+        conn.query_drop("COMMIT").await?;
+        held += 1;
+    }
+    Ok(held)
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_pacer_backs_off_when_the_application_s_transactions_slow_down() -> Result<()> {
+    let db = TestDb::new("pacing_app").await?;
+    let model = simple_tables(&db, 80_000).await?;
+    let mut spec = WorkloadSpec::new(model, 80_000);
+    spec.writers = 2;
+    let load = Workload::start(&db, spec).await?;
+    load.wait_commits(20).await?;
+
+    let mut cfg = config(&db, "t", ALTER);
+    cfg.copy.chunk_size = 10;
+    cfg.copy.chunk_time = Duration::ZERO;
+    cfg.copy.copy_workers = 4;
+    cfg.throttle.max_latency_ratio = 2.0;
+    cfg.throttle.max_lag = Duration::from_secs(60);
+    let socket = std::env::temp_dir().join(format!("wraith-test-{}.sock", db.name()));
+    cfg.control.serve_socket_file = Some(socket.clone());
+    let flag = FlagFile::new(&db, "throttle");
+    let mut run = start_held(cfg, &flag).await?;
+    let p = run.status().pacer;
+    // The writers ended transactions in the second before the copy: performance_schema gave a baseline.
+    ensure!(
+        p.app_baseline_ms.is_some_and(|b| b > 0.0) && p.app_limit_ms > p.app_baseline_ms,
+        "the application's baseline was measured: {p:?}"
+    );
+    let stop = Arc::new(AtomicBool::new(false));
+    let holder = tokio::spawn(hold_rows_of_t(db.name().to_string(), Duration::from_millis(300), stop.clone()));
+    flag.remove()?;
+
+    let backed_off = wait_until("the pacer backing off on the application's latency", PHASE_TIMEOUT, || {
+        let p = run.status().pacer;
+        let copy_done = run.status().copy_done;
+        async move {
+            ensure!(!copy_done, "the copy ended before the pacer decided anything: {p:?}");
+            let app_slow = matches!((p.app_latency_ms, p.app_limit_ms), (Some(l), Some(limit)) if l > limit);
+            Ok(app_slow && p.decreases > 0)
+        }
+    })
+    .await;
+    stop.store(true, Ordering::Relaxed);
+    let held = holder.await??;
+    backed_off?;
+    assert_eq!(wraith::send_command(Some(&socket), None, "chunk-size=5000").await?, "OK\n");
+
+    let outcome = run.finish_ok(RUN_TIMEOUT).await?;
+    load.wait_commits(40).await?;
+    let report = load.stop().await?;
+    let n =
+        assert_matches_control(&db, &format!("{SIMPLE_COLUMNS}, note"), &format!("{SIMPLE_COLUMNS}, 'n/a'")).await?;
+    eprintln!("{n} rows equal; rows locked {held} times; pacer {:?}; {report:?}; {outcome:?}", run.status().pacer);
     Ok(())
 }

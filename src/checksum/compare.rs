@@ -76,6 +76,11 @@ pub(crate) struct Pass {
     pub(crate) first_difference: Option<String>,
 }
 
+/// The least level the pacer holds a pass to, in connections' worth: a pass writes nothing and replicates
+/// nothing, so the pacer's least copy level (1/4 by default) stretched a 3 s pass of 1M rows to 20 s
+/// (docs/performance.md) for little the application felt.
+const LEAST_LEVEL: f64 = 1.0;
+
 /// How many differing chunks are read row by row to name their first difference.
 const DETAILED: usize = 8;
 
@@ -216,7 +221,7 @@ async fn worker(plan: Arc<ChecksumPlan>, mut conn: Conn, shared: Shared, pacing:
                 p.mismatches.push((number, range, detail));
             }
         }
-        pace::pause(&pace, workers, began.elapsed(), &mut stop).await;
+        pace::pause(&pace, workers, LEAST_LEVEL, began.elapsed(), &mut stop).await;
     }
     // The snapshot's transaction ends with the connection.
     let _ = conn.query_drop("COMMIT").await;

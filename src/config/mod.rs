@@ -148,7 +148,7 @@ impl Default for ChecksumSettings {
 pub struct CopySettings {
     pub chunk_size: u64,
     pub dml_batch_size: usize,
-    /// Parallel copy connections (integer keys only).
+    /// Parallel copy connections (for a NOT NULL key whose order wraith can encode: `copy::order`).
     pub copy_workers: usize,
     /// Plain secondary indexes are built after the copy, not maintained during it.
     pub defer_secondary_indexes: bool,

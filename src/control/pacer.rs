@@ -19,8 +19,8 @@
 //!   next decision;
 //! - a window in which the copy was throttled (or done, and no checksum pass ran) decides nothing: the
 //!   latency then says nothing about the copy, and the level must not creep up while nothing copies;
-//! - the checksum's passes follow the same pace as the copy (`state::pace::Pace::pause_for`): they read
-//!   both tables whole, as hard on the application as the copy;
+//! - the checksum's passes follow the same level as the copy (they read both tables whole), but not below
+//!   one connection's worth (`state::pace::Pace::pause_for`): a pass writes and replicates nothing;
 //! - a window in which the binlog shows no application write (no transaction on a table but wraith's own)
 //!   counts as within the limit: the latency then measures the copy's own commits, and there is no one to
 //!   protect, so an idle primary is copied at full speed;

@@ -34,22 +34,24 @@ pub(crate) fn unpaced() -> PaceWatch {
 
 impl Pace {
     /// The pause (in times the work's own time) after each piece of work that lets `workers` workers, all
-    /// working, together go as this pace's level would (`workers` / (1 + `pause_ratio`) of them unpaused).
-    pub(crate) fn pause_for(&self, workers: usize) -> f64 {
-        let level = self.workers as f64 / (1.0 + self.pause_ratio.max(0.0));
+    /// working, together go as this pace's level would (`workers` / (1 + `pause_ratio`) of them unpaused),
+    /// or as `least_level` would when the level is below it.
+    pub(crate) fn pause_for(&self, workers: usize, least_level: f64) -> f64 {
+        let level = (self.workers as f64 / (1.0 + self.pause_ratio.max(0.0))).max(least_level);
         (workers.max(1) as f64 / level - 1.0).max(0.0)
     }
 }
 
 /// The pause after a piece of work that took `took`, for one of `workers` workers all working at `pace`
-/// (cut short by `stop`).
+/// and at least at `least_level` (cut short by `stop`).
 pub(crate) async fn pause(
     pace: &PaceWatch,
     workers: usize,
+    least_level: f64,
     took: std::time::Duration,
     stop: &mut crate::state::tasks::Stop,
 ) {
-    let ratio = pace.borrow().pause_for(workers);
+    let ratio = pace.borrow().pause_for(workers, least_level);
     if ratio.is_finite() && ratio > 0.0 {
         tokio::select! {
             _ = tokio::time::sleep(took.mul_f64(ratio)) => {}
@@ -64,12 +66,14 @@ mod tests {
 
     #[test]
     fn all_workers_pause_to_go_as_the_level_would() {
-        assert_eq!(Pace::default().pause_for(4), 0.0, "unpaced");
+        assert_eq!(Pace::default().pause_for(4, 0.0), 0.0, "unpaced");
         // Level 2 (two workers, no pause): four workers each pause once their work's time.
-        assert_eq!(Pace { workers: 2, pause_ratio: 0.0, chunk_scale: 1.0 }.pause_for(4), 1.0);
-        // Level 0.25 (one worker pausing 3x): four workers pause 15x.
-        assert_eq!(Pace { workers: 1, pause_ratio: 3.0, chunk_scale: 0.25 }.pause_for(4), 15.0);
+        assert_eq!(Pace { workers: 2, pause_ratio: 0.0, chunk_scale: 1.0 }.pause_for(4, 0.0), 1.0);
+        // Level 0.25 (one worker pausing 3x): four workers pause 15x, or 3x held to a least level of 1.
+        let floor = Pace { workers: 1, pause_ratio: 3.0, chunk_scale: 0.25 };
+        assert_eq!(floor.pause_for(4, 0.0), 15.0);
+        assert_eq!(floor.pause_for(4, 1.0), 3.0);
         // A level above the workers there are: no pause.
-        assert_eq!(Pace { workers: 4, pause_ratio: 0.0, chunk_scale: 1.0 }.pause_for(2), 0.0);
+        assert_eq!(Pace { workers: 4, pause_ratio: 0.0, chunk_scale: 1.0 }.pause_for(2, 1.0), 0.0);
     }
 }
