@@ -91,9 +91,10 @@ async fn hold_heartbeat_row(db: String, changelog: String, hold: Duration, stop:
     Ok(held)
 }
 
-#[tokio::test(flavor = "multi_thread")]
-async fn the_pacer_backs_off_when_commits_slow_down_and_the_copy_stays_exact() -> Result<()> {
-    let db = TestDb::new("pacing_backoff").await?;
+/// The scene of the back-off tests: 80,000 rows under two writers, and a migration with the pacer on,
+/// fixed small chunks and a control socket, held by `flag` until the pacer has its baselines.
+async fn backoff_scene(name: &str) -> Result<(TestDb, Workload, Running, FlagFile, std::path::PathBuf)> {
+    let db = TestDb::new(name).await?;
     let model = simple_tables(&db, 80_000).await?;
     let mut spec = WorkloadSpec::new(model, 80_000);
     spec.writers = 2;
@@ -106,14 +107,37 @@ async fn the_pacer_backs_off_when_commits_slow_down_and_the_copy_stays_exact() -
     cfg.copy.chunk_time = Duration::ZERO;
     cfg.copy.copy_workers = 4;
     cfg.throttle.max_latency_ratio = 2.0;
-    // The held heartbeat shows as lag too: not what this test is about.
+    // What slows the probes may show as lag too: not what these tests are about.
     cfg.throttle.max_lag = Duration::from_secs(60);
     // Once the pacer has backed off, larger chunks end the copy (an operator's `chunk-size=`): at its least
     // level the pacer may hold the copy slow for as long as this machine is busy.
     let socket = std::env::temp_dir().join(format!("wraith-test-{}.sock", db.name()));
     cfg.control.serve_socket_file = Some(socket.clone());
     let flag = FlagFile::new(&db, "throttle");
-    let mut run = start_held(cfg, &flag).await?;
+    let run = start_held(cfg, &flag).await?;
+    Ok((db, load, run, flag, socket))
+}
+
+/// After a back-off: larger chunks end the copy; the table equals the control table.
+async fn finish_after_backoff(
+    db: &TestDb,
+    load: Workload,
+    mut run: Running,
+    socket: &std::path::Path,
+    what: &str,
+) -> Result<()> {
+    assert_eq!(wraith::send_command(Some(socket), None, "chunk-size=5000").await?, "OK\n");
+    let outcome = run.finish_ok(RUN_TIMEOUT).await?;
+    load.wait_commits(40).await?;
+    let report = load.stop().await?;
+    let n = assert_matches_control(db, &format!("{SIMPLE_COLUMNS}, note"), &format!("{SIMPLE_COLUMNS}, 'n/a'")).await?;
+    eprintln!("{n} rows equal; {what}; pacer {:?}; {report:?}; {outcome:?}", run.status().pacer);
+    Ok(())
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_pacer_backs_off_when_commits_slow_down_and_the_copy_stays_exact() -> Result<()> {
+    let (db, load, run, flag, socket) = backoff_scene("pacing_backoff").await?;
     // The heartbeat row exists (the baseline wrote it); the copy has not started.
     let changelog = run.names().changelog.clone();
     let stop = Arc::new(AtomicBool::new(false));
@@ -133,15 +157,7 @@ async fn the_pacer_backs_off_when_commits_slow_down_and_the_copy_stays_exact() -
     stop.store(true, Ordering::Relaxed);
     let held = holder.await??;
     backed_off?;
-    assert_eq!(wraith::send_command(Some(&socket), None, "chunk-size=5000").await?, "OK\n");
-
-    let outcome = run.finish_ok(RUN_TIMEOUT).await?;
-    load.wait_commits(40).await?;
-    let report = load.stop().await?;
-    let n =
-        assert_matches_control(&db, &format!("{SIMPLE_COLUMNS}, note"), &format!("{SIMPLE_COLUMNS}, 'n/a'")).await?;
-    eprintln!("{n} rows equal; lock held {held} times; pacer {:?}; {report:?}; {outcome:?}", run.status().pacer);
-    Ok(())
+    finish_after_backoff(&db, load, run, &socket, &format!("lock held {held} times")).await
 }
 
 /// Locks every row of `t` for `hold` at a time, again and again, until `stop`: the writers' transactions
@@ -163,23 +179,7 @@ async fn hold_rows_of_t(db: String, hold: Duration, stop: Arc<AtomicBool>) -> Re
 
 #[tokio::test(flavor = "multi_thread")]
 async fn the_pacer_backs_off_when_the_application_s_transactions_slow_down() -> Result<()> {
-    let db = TestDb::new("pacing_app").await?;
-    let model = simple_tables(&db, 80_000).await?;
-    let mut spec = WorkloadSpec::new(model, 80_000);
-    spec.writers = 2;
-    let load = Workload::start(&db, spec).await?;
-    load.wait_commits(20).await?;
-
-    let mut cfg = config(&db, "t", ALTER);
-    cfg.copy.chunk_size = 10;
-    cfg.copy.chunk_time = Duration::ZERO;
-    cfg.copy.copy_workers = 4;
-    cfg.throttle.max_latency_ratio = 2.0;
-    cfg.throttle.max_lag = Duration::from_secs(60);
-    let socket = std::env::temp_dir().join(format!("wraith-test-{}.sock", db.name()));
-    cfg.control.serve_socket_file = Some(socket.clone());
-    let flag = FlagFile::new(&db, "throttle");
-    let mut run = start_held(cfg, &flag).await?;
+    let (db, load, run, flag, socket) = backoff_scene("pacing_app").await?;
     let p = run.status().pacer;
     // The writers ended transactions in the second before the copy: performance_schema gave a baseline.
     ensure!(
@@ -203,13 +203,5 @@ async fn the_pacer_backs_off_when_the_application_s_transactions_slow_down() -> 
     stop.store(true, Ordering::Relaxed);
     let held = holder.await??;
     backed_off?;
-    assert_eq!(wraith::send_command(Some(&socket), None, "chunk-size=5000").await?, "OK\n");
-
-    let outcome = run.finish_ok(RUN_TIMEOUT).await?;
-    load.wait_commits(40).await?;
-    let report = load.stop().await?;
-    let n =
-        assert_matches_control(&db, &format!("{SIMPLE_COLUMNS}, note"), &format!("{SIMPLE_COLUMNS}, 'n/a'")).await?;
-    eprintln!("{n} rows equal; rows locked {held} times; pacer {:?}; {report:?}; {outcome:?}", run.status().pacer);
-    Ok(())
+    finish_after_backoff(&db, load, run, &socket, &format!("rows locked {held} times")).await
 }

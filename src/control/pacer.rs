@@ -129,7 +129,7 @@ impl Aimd {
 
     /// The application's limit: its baseline times the ratio, and at least `SLACK` above it.
     pub(crate) fn app_limit(&self) -> Option<Duration> {
-        self.app_baseline.map(|b| b.mul_f64(self.ratio).max(b + SLACK))
+        self.app_baseline.map(|b| self.limit_of(b))
     }
 
     pub(crate) fn app_baseline(&self) -> Option<Duration> {
@@ -153,7 +153,12 @@ impl Aimd {
 
     /// The latency above which the copy backs off: the baseline times the ratio, and at least `SLACK` above it.
     pub(crate) fn limit(&self) -> Duration {
-        self.baseline.mul_f64(self.ratio).max(self.baseline + SLACK)
+        self.limit_of(self.baseline)
+    }
+
+    /// A baseline's limit: times the ratio, and at least `SLACK` above it.
+    fn limit_of(&self, baseline: Duration) -> Duration {
+        baseline.mul_f64(self.ratio).max(baseline + SLACK)
     }
 
     pub(crate) fn baseline(&self) -> Duration {
@@ -350,9 +355,7 @@ pub(crate) async fn run(t: PacerTask) -> Result<()> {
     let app_writes = || stats.stream.app_transactions.load(Ordering::Relaxed);
     let mut last_app = app_writes();
     while let Some(latency) = samples.recv().await {
-        // The checksum's pass reads both tables whole after the copy: paced the same way.
-        let working = !stats.copy.done.load(Ordering::Relaxed) || stats.checksum.running.load(Ordering::Relaxed);
-        let active = working && throttled.borrow().is_none();
+        let active = stats.paced_work_running() && throttled.borrow().is_none();
         let now = app_writes();
         let app = now != last_app;
         last_app = now;

@@ -67,8 +67,7 @@ impl Numbers {
 /// paces the copy or the checksum; None while it is off, not started, or between and after them.
 fn pacer_part(stats: &Stats) -> Option<String> {
     let p = &stats.pacer;
-    let working = !stats.copy.done.load(Ordering::Relaxed) || stats.checksum.running.load(Ordering::Relaxed);
-    if !p.enabled.load(Ordering::Relaxed) || !working {
+    if !p.enabled.load(Ordering::Relaxed) || !stats.paced_work_running() {
         return None;
     }
     let ms = |a: &std::sync::atomic::AtomicU64| a.load(Ordering::Relaxed) as f64 / 1000.0;

@@ -41,6 +41,12 @@ pub(crate) struct Stats {
 }
 
 impl Stats {
+    /// What the latency pacer paces is running: the copy, or (after it) a checksum pass, which reads both
+    /// tables whole.
+    pub(crate) fn paced_work_running(&self) -> bool {
+        !self.copy.done.load(Ordering::Relaxed) || self.checksum.running.load(Ordering::Relaxed)
+    }
+
     pub(crate) fn new(started: Instant) -> Self {
         Stats {
             started,
