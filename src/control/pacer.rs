@@ -189,8 +189,7 @@ impl Aimd {
         if self.window.len() < WINDOW {
             return None;
         }
-        self.window.sort_unstable();
-        let median = self.window[self.window.len() / 2];
+        let median = median(&mut self.window).unwrap_or_default();
         self.last = Some(median);
         let active = std::mem::replace(&mut self.window_active, true);
         let app = std::mem::take(&mut self.window_app);
@@ -244,8 +243,13 @@ pub(crate) async fn baseline(conn: &mut Conn, db: &str, changelog_table: &str) -
         changelog::write(conn, db, changelog_table, changelog::HEARTBEAT, &changelog::now_micros().to_string()).await?;
         samples.push(began.elapsed());
     }
+    Ok(median(&mut samples).unwrap_or_default())
+}
+
+/// The median (the upper one of an even count), None when there is no sample.
+fn median(samples: &mut [Duration]) -> Option<Duration> {
     samples.sort_unstable();
-    Ok(samples[samples.len() / 2])
+    samples.get(samples.len() / 2).copied()
 }
 
 /// How long the application's transactions are watched before the copy for their baseline (after the
@@ -300,9 +304,8 @@ pub(crate) async fn baselines(
                 tokio::time::sleep(APP_BASELINE / APP_BASELINE_WINDOWS as u32).await;
                 means.extend(probe.mean(&mut probe_conn).await?);
             }
-            means.sort_unstable();
-            match means.get(means.len() / 2) {
-                Some(&baseline) => Some(AppSide { probe, conn: probe_conn, baseline }),
+            match median(&mut means) {
+                Some(baseline) => Some(AppSide { probe, conn: probe_conn, baseline }),
                 None => {
                     info!(
                         "pacer: the application ended no transaction in the {}s before the copy; the heartbeat's \
