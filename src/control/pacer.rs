@@ -549,6 +549,14 @@ mod tests {
     }
 
     #[test]
+    fn the_median_is_the_middle_sample_and_none_without_samples() {
+        assert_eq!(median(&mut []), None);
+        assert_eq!(median(&mut [9 * MS, MS, 5 * MS]), Some(5 * MS));
+        // An even count takes the upper middle: a baseline rounds up, never down to a fast outlier.
+        assert_eq!(median(&mut [4 * MS, MS, 2 * MS, 3 * MS]), Some(3 * MS));
+    }
+
+    #[test]
     fn the_median_judges_so_one_spike_does_not_back_off() {
         let mut a = Aimd::new(MS * 2, 2.0, 4, 0.25);
         a.level = 4.0;
